@@ -1,0 +1,121 @@
+"""The persistent review queue: everything a bot cannot finish, with the evidence a person needs.
+
+Items are deduplicated by a key, so a rerun that meets the same problem does not open it twice;
+it counts another occurrence instead. ``capture()`` turns the failure of one unit of work (a
+document, a payer) into one review item so the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from .errors import BusinessError, ClaimwrightError, SystemFault
+from .storage import Ledger, ReviewItemRecord, _jsonable, utcnow
+
+log = logging.getLogger(__name__)
+
+# kinds of review items (what a person filters on)
+PORTAL_FAILURE = "portal-failure"
+UNREADABLE_DOCUMENT = "unreadable-document"
+UNKNOWN_LAYOUT = "unknown-layout"
+UNBALANCED = "unbalanced"
+UNKNOWN_CODE = "unknown-code"
+DOCUMENT_FAILED = "document-failed"
+OUTPUT_FAILED = "output-failed"
+
+
+@dataclass
+class Opened:
+    item: ReviewItemRecord
+    created: bool
+
+
+@dataclass
+class Captured:
+    """What ``capture()`` saw: ``error`` is set when the guarded block failed."""
+
+    error: ClaimwrightError | Exception | None = None
+    item: ReviewItemRecord | None = None
+    created: bool = False
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class ReviewQueue:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def open(self, kind: str, reason: str, *, key: str, payer: str = "",
+             context: dict[str, Any] | None = None, evidence: list[str] | None = None) -> Opened:
+        """Open an item, or count another occurrence of the open/resolved item with this key."""
+        with self.ledger.session() as s:
+            item = s.scalar(select(ReviewItemRecord).where(ReviewItemRecord.key == key))
+            if item is not None:
+                item.occurrences += 1
+                item.last_seen_at = utcnow()
+                if evidence:
+                    item.evidence = list(dict.fromkeys([*item.evidence, *evidence]))
+                return Opened(item, False)
+            item = ReviewItemRecord(key=key, kind=kind, reason=reason, payer=payer,
+                                    context=_jsonable(context or {}), evidence=list(evidence or []))
+            s.add(item)
+            s.flush()
+            log.info("review item %s opened: %s (%s)", item.id, kind, payer or "-")
+            return Opened(item, True)
+
+    def items(self, status: str | None = "open", kind: str | None = None) -> list[ReviewItemRecord]:
+        with self.ledger.session() as s:
+            q = select(ReviewItemRecord).order_by(ReviewItemRecord.id)
+            if status:
+                q = q.where(ReviewItemRecord.status == status)
+            if kind:
+                q = q.where(ReviewItemRecord.kind == kind)
+            return list(s.scalars(q))
+
+    def get(self, item_id: int) -> ReviewItemRecord | None:
+        with self.ledger.session() as s:
+            return s.get(ReviewItemRecord, item_id)
+
+    def resolve(self, item_id: int, resolution: str) -> ReviewItemRecord:
+        with self.ledger.session() as s:
+            item = s.get(ReviewItemRecord, item_id)
+            if item is None:
+                raise KeyError(f"no review item {item_id}")
+            item.status = "resolved"
+            item.resolution = resolution
+            item.resolved_at = utcnow()
+            return item
+
+    @contextmanager
+    def capture(self, *, key: str, payer: str = "", kind: str | None = None,
+                context: dict[str, Any] | None = None) -> Iterator[Captured]:
+        """Run a unit of work; if it fails, open one review item and swallow the error.
+
+        Business errors and exhausted/permanent system faults become items of their own kind;
+        an unexpected exception becomes a ``document-failed`` item with its type and message, so
+        one bad unit never crashes the batch and nothing is lost silently.
+        """
+        captured = Captured(context=dict(context or {}))
+        try:
+            yield captured
+        except (BusinessError, SystemFault) as exc:
+            self._file(captured, exc, exc.code, key, payer, kind)
+        except Exception as exc:  # noqa: BLE001 - the batch must survive any one failure
+            log.exception("unexpected failure in %s", key)
+            self._file(captured, exc, type(exc).__name__, key, payer, kind or DOCUMENT_FAILED)
+
+    def _file(self, captured: Captured, exc: Exception, code: str, key: str, payer: str,
+              kind: str | None) -> None:
+        ctx = dict(captured.context)
+        if isinstance(exc, ClaimwrightError):
+            ctx.update(exc.context)
+        ctx["error"] = code
+        evidence = [str(v) for k, v in ctx.items() if k in ("screenshot", "trace") and v]
+        opened = self.open(kind or code, str(exc), key=f"{key}:{code}", payer=payer, context=ctx,
+                           evidence=evidence)
+        captured.error, captured.item, captured.created = exc, opened.item, opened.created

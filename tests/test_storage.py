@@ -1,0 +1,46 @@
+from decimal import Decimal
+
+from claimwright.storage import FindingRecord, Ledger
+
+
+def test_documents_dedupe_by_id_and_by_sha(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    doc, created = ledger.add_document(payer="nw", remittance_id="R1", sha256="a" * 64,
+                                       path="/x/R1.pdf", size=10)
+    assert created
+    assert not ledger.add_document(payer="nw", remittance_id="R1", sha256="b" * 64,
+                                   path="/x/R1b.pdf", size=10)[1]
+    assert not ledger.add_document(payer="nw", remittance_id="R2", sha256="a" * 64,
+                                   path="/x/R2.pdf", size=10)[1]
+    assert ledger.known_remittance_ids("nw") == {"R1"}
+    assert ledger.has_document("nw", "R1") and not ledger.has_document("other", "R1")
+
+
+def test_money_is_exact_in_sqlite(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    doc, _ = ledger.add_document(payer="nw", remittance_id="R1", sha256="c" * 64, path="p",
+                                 size=1)
+    data = {"payer": {"id": "P"}, "payment": {"trace_number": "T", "date": "2026-01-02",
+                                              "amount": "90071992547409.93"},
+            "balanced": True, "claims": []}
+    rec = ledger.save_remittance(doc.id, 0, data)
+    row = {"key": "k", "payer_id": "P", "payer_claim_id": "C", "patient_account": "A",
+           "line_number": 1, "procedure": "99213", "group_code": "CO", "carc": "50",
+           "rarcs": ["N115"], "amount": Decimal("0.10") + Decimal("0.20"), "is_denial": True,
+           "category": "medical necessity", "owner": "clinical documentation",
+           "action": "appeal", "appealable": "yes", "rule_id": "r1", "appeal_due": None,
+           "priority": Decimal("55.5")}
+    assert ledger.save_findings(rec.id, [row]) == 1
+    assert ledger.save_findings(rec.id, [row]) == 0
+    with ledger.session() as s:
+        stored = s.query(FindingRecord).one()
+        assert stored.amount == Decimal("0.30")
+    assert ledger.remittances(doc.id)[0].amount == Decimal("90071992547409.93")
+
+
+def test_outputs_recorded_once(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    assert ledger.record_outputs("packet", [("k1", "p1", "s1"), ("k2", "p2", "s2")]) == 2
+    assert ledger.record_outputs("packet", [("k1", "p1", "s1"), ("k3", "p3", "s3")]) == 1
+    assert ledger.output_keys("packet") == {"k1", "k2", "k3"}
+    assert ledger.output_keys("worklist-row") == set()
