@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test browser install clean
+
+demo: install browser  ## run the whole product once against the local mock portal
+	$(VENV)/bin/claimwright demo
+
+test: install browser  ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+# Chromium for the bots: $CLAIMWRIGHT_CHROMIUM if set, else Debian's /usr/bin/chromium
+# (installed here when missing), else Playwright's own browser where it is already installed.
+browser:
+	@if [ -n "$$CLAIMWRIGHT_CHROMIUM" ] && [ -x "$$CLAIMWRIGHT_CHROMIUM" ]; then \
+	  echo "browser: $$CLAIMWRIGHT_CHROMIUM"; \
+	elif [ -x /usr/bin/chromium ]; then \
+	  echo "browser: /usr/bin/chromium"; \
+	elif ls $$HOME/.cache/ms-playwright/chromium*/ >/dev/null 2>&1; then \
+	  echo "browser: Playwright's own Chromium"; \
+	else \
+	  echo "browser: installing Debian's chromium"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+clean:
+	rm -rf var out .pytest_cache

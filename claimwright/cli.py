@@ -1,0 +1,170 @@
+"""The ``claimwright`` command.
+
+Heavy imports (Prefect, Playwright, pdf libraries) happen inside the commands that need them,
+so ``claimwright --help`` and ``claimwright parse`` start fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import ClaimwrightError
+
+app = typer.Typer(help="Claimwright: denial management automation.", no_args_is_help=True,
+                  add_completion=False)
+portals_app = typer.Typer(help="Mock payer portals (local test bed and demo).",
+                          no_args_is_help=True)
+review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
+app.add_typer(portals_app, name="portals")
+app.add_typer(review_app, name="review")
+
+
+def main() -> None:
+    app()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def parse(file: Annotated[Path, typer.Argument(help="A remittance PDF or X12 835 file.")],
+          layout: Annotated[Optional[str], typer.Option(help="PDF layout name; default: detect.")]
+          = None) -> None:
+    """Parse a remittance and print the canonical JSON (one object; a list for multi-ST 835s)."""
+    from .parsing import parse_file
+
+    try:
+        remits = parse_file(file, layout=layout)
+    except ClaimwrightError as exc:
+        _fail(f"{exc.code}: {exc}")
+    data = [r.to_json() for r in remits]
+    typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    if not all(r.balanced for r in remits):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repeatable.")] = None,
+        start: Annotated[Optional[str], typer.Option(help="First payment date, YYYY-MM-DD.")]
+        = None,
+        end: Annotated[Optional[str], typer.Option(help="Last payment date (default today).")]
+        = None,
+        lookback_days: Annotated[int, typer.Option(help="Window when --start is not given.")]
+        = 45,
+        portal_url: Annotated[Optional[list[str]], typer.Option(
+            help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
+    """Run the nightly flow once, now (against PREFECT_API_URL, or Prefect's ephemeral mode)."""
+    from flows.nightly import nightly_denials
+
+    urls = {}
+    for item in portal_url or []:
+        key, _, url = item.partition("=")
+        if not url:
+            _fail(f"--portal-url takes PAYER=URL, got {item!r}")
+        urls[key] = url
+    results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
+                              start=dt.date.fromisoformat(start) if start else None,
+                              end=dt.date.fromisoformat(end) if end else None, portal_urls=urls)
+    from .report import print_run_summary
+    from .settings import Settings
+
+    print_run_summary(results, Settings.from_env())
+
+
+@app.command()
+def demo(payer: Annotated[str, typer.Option(help="Mock payer to run against.")] = "northwind",
+         ui: Annotated[bool, typer.Option(help="Serve the Prefect UI while the demo runs.")]
+         = False) -> None:
+    """Start a local Prefect server and mock portal, run the nightly flow once, stop both."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(payer=payer, ui=ui))
+
+
+@portals_app.command("serve")
+def portals_serve(payer: Annotated[Optional[list[str]], typer.Option(
+                      help="Payer portal to serve; repeatable (default: all).")] = None,
+                  port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+                  anchor: Annotated[Optional[str], typer.Option(
+                      help="Anchor date of the synthetic data (default today).")] = None) -> None:
+    """Serve the mock payer portals on 127.0.0.1 until interrupted."""
+    from fixtures.portals import PAYERS, serve
+
+    from .settings import Settings
+
+    serve(payer or list(PAYERS), host="127.0.0.1", port=port,
+          data_dir=Settings.from_env().portal_data,
+          anchor=dt.date.fromisoformat(anchor) if anchor else None)
+
+
+@review_app.command("list")
+def review_list(all_items: Annotated[bool, typer.Option("--all", help="Include resolved.")]
+                = False,
+                kind: Annotated[Optional[str], typer.Option(help="Only this kind.")] = None,
+                as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")]
+                = False) -> None:
+    """List review items (open ones by default). PHI in context is masked."""
+    from .phi import redact
+    from .pipeline import Context
+
+    ctx = Context.from_settings()
+    items = ctx.queue.items(status=None if all_items else "open", kind=kind)
+    if as_json:
+        typer.echo(json.dumps([_item_json(i, redact) for i in items], indent=2, default=str))
+        return
+    if not items:
+        typer.echo("No open review items." if not all_items else "No review items.")
+        return
+    for item in items:
+        seen = f" (seen {item.occurrences}x)" if item.occurrences > 1 else ""
+        typer.echo(f"#{item.id:<4} {item.status:<8} {item.kind:<20} {item.payer:<10} "
+                   f"{item.created_at:%Y-%m-%d %H:%M}{seen}")
+        typer.echo(f"      {item.reason}")
+        for path in item.evidence:
+            typer.echo(f"      evidence: {path}")
+    typer.echo(f"{len(items)} item(s).")
+
+
+@review_app.command("show")
+def review_show(item_id: int) -> None:
+    """Show one review item with its full context (PHI masked)."""
+    from .phi import redact
+    from .pipeline import Context
+
+    item = Context.from_settings().queue.get(item_id)
+    if item is None:
+        _fail(f"no review item {item_id}")
+    typer.echo(json.dumps(_item_json(item, redact), indent=2, default=str))
+
+
+@review_app.command("resolve")
+def review_resolve(item_id: int,
+                   note: Annotated[str, typer.Option(help="What was done.")]) -> None:
+    """Mark a review item resolved with a note."""
+    from .pipeline import Context
+
+    try:
+        Context.from_settings().queue.resolve(item_id, note)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    typer.echo(f"Resolved #{item_id}.")
+
+
+def _item_json(item, redact) -> dict:
+    return {"id": item.id, "kind": item.kind, "status": item.status, "payer": item.payer,
+            "reason": item.reason, "occurrences": item.occurrences,
+            "created_at": item.created_at, "last_seen_at": item.last_seen_at,
+            "context": redact(item.context), "evidence": item.evidence,
+            "resolution": item.resolution}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""What a run did, told to the person who ran it (counts and paths only: no PHI)."""
+
+from __future__ import annotations
+
+import typer
+
+from .settings import Settings
+
+_LINES = [
+    ("listed", "remittances listed on the portal"),
+    ("downloaded", "remittances downloaded"),
+    ("already_had", "already downloaded before (skipped)"),
+    ("documents_parsed", "documents parsed"),
+    ("claims", "claims read"),
+    ("denial_findings", "denials found (claim lines x reasons)"),
+    ("denied_claims", "claims with a denial"),
+    ("packets_written", "appeal packets written"),
+    ("packets_existing", "appeal packets already written (not rewritten)"),
+    ("worklist_added", "coding worklist rows added"),
+    ("worklist_updated", "coding worklist rows updated"),
+    ("review_opened", "review items opened"),
+    ("review_seen_again", "review items already open (not duplicated)"),
+]
+
+
+def print_run_summary(results: list[dict], settings: Settings) -> None:
+    for counts in results:
+        typer.echo(f"\n== {counts['payer']} ==")
+        for key, label in _LINES:
+            typer.echo(f"  {counts[key]:>6}  {label}")
+        for error in counts["errors"]:
+            typer.echo(f"  needs review: {error}")
+    new_work = sum(c["downloaded"] + c["packets_written"] + c["worklist_added"]
+                   + c["review_opened"] for c in results)
+    if not new_work:
+        typer.echo("\nNothing new: no remittance downloaded, no packet, worklist row or review "
+                   "item added (everything was already done in an earlier run).")
+    typer.echo("\nOutputs:")
+    typer.echo(f"  appeal packets   {settings.packets}/")
+    typer.echo(f"  coding worklist  {settings.worklist}")
+    typer.echo(f"  review queue     claimwright review list   (ledger: {settings.database_url})")
+    typer.echo(f"  downloads        {settings.downloads}/")

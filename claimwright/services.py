@@ -1,0 +1,96 @@
+"""Local services for the demo and end-to-end tests: a Prefect server (SQLite) on 127.0.0.1.
+
+Prefect's ephemeral mode is slow and prints "database is locked" under concurrency, so the demo
+and the end-to-end tests run flows against a real ``prefect server start``; it is stopped again
+by the same context manager that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None,
+              log_path: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:] if log_path else ""
+            raise RuntimeError(f"service exited with code {proc.returncode} before {url} "
+                               f"answered:\n{tail}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@contextmanager
+def prefect_server(home: Path, *, port: int | None = None, ui: bool = True,
+                   timeout: float = 120) -> Iterator[str]:
+    """Start ``prefect server start`` with its own PREFECT_HOME; yields the API URL.
+
+    Sets PREFECT_API_URL for the duration, both in the environment (child processes) and in
+    Prefect's settings context (Prefect reads the environment only once, at import).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_UI_ENABLED=str(ui).lower(), PREFECT_API_URL=api,
+               PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port))
+    log_path = home / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    previous = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME")}
+    try:
+        wait_http(f"{api}/health", timeout, proc, log_path)
+        os.environ["PREFECT_API_URL"] = api
+        os.environ["PREFECT_HOME"] = str(home)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            try:
+                yield api
+            finally:
+                _flush_prefect_logs()
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _flush_prefect_logs() -> None:
+    """Send buffered run logs before the server goes away (else: "Error logging to API")."""
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
