@@ -1,0 +1,36 @@
+"""prefect.yaml is what admins schedule from: every deployment must point at a real flow."""
+
+import importlib
+from pathlib import Path
+
+import yaml
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.flows import Flow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load():
+    return yaml.safe_load((ROOT / "prefect.yaml").read_text())
+
+
+def test_every_deployment_entrypoint_is_a_flow_with_valid_schedules():
+    config = load()
+    assert config["deployments"], "no deployments declared"
+    for dep in config["deployments"]:
+        path, _, name = dep["entrypoint"].partition(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, name)
+        assert isinstance(flow, Flow), dep["entrypoint"]
+        for param in dep.get("parameters", {}):
+            assert param in flow.parameters.properties, f"{dep['name']}: unknown param {param}"
+        assert dep["schedules"], f"{dep['name']} has no schedule"
+        for schedule in dep["schedules"]:
+            CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+        assert dep["work_pool"]["name"]
+
+
+def test_runs_do_not_point_at_the_deploying_machine():
+    steps = load()["pull"]
+    assert any("set_working_directory" in next(iter(s)) or "git_clone" in next(iter(s))
+               for s in steps)
