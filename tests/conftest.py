@@ -1,0 +1,25 @@
+"""Shared fixtures. Browser and Prefect-server fixtures are session-scoped: start once."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """A real local Prefect server (SQLite) for end-to-end flow runs; stopped after the session."""
+    from claimwright.services import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("prefect-home"), ui=False) as api:
+        yield api
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """CLAIMWRIGHT_HOME / CLAIMWRIGHT_OUT in a temp dir: nothing leaks between tests."""
+    from claimwright.settings import Settings
+
+    monkeypatch.setenv("CLAIMWRIGHT_HOME", str(tmp_path / "var"))
+    monkeypatch.setenv("CLAIMWRIGHT_OUT", str(tmp_path / "out"))
+    monkeypatch.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
+    return Settings.from_env()
