@@ -241,6 +241,12 @@ def test_separator_variants_give_the_same_result(name, variant):
     assert parse_one(rewritten.encode()).to_json() == parse_one(original).to_json()
 
 
+def test_fixed_width_wrapped_file_and_eof_padding():
+    flat = sample("demo.835").replace("\n", "")
+    wrapped = "\r\n".join(flat[i:i + 80] for i in range(0, len(flat), 80)) + "\x1a"
+    assert parse_one(wrapped).to_json() == parse_one(sample("demo.835")).to_json()
+
+
 def test_leading_bom_and_blank_lines_are_ignored():
     text = "\ufeff\r\n" + sample("demo.835")
     assert parse_one(text.encode("utf-8")).to_json() == parse_one(sample("demo.835")).to_json()

@@ -142,7 +142,15 @@ def read_separators(text: str, *, source: str = "") -> Separators:
 
 
 def split_segments(text: str, seps: Separators) -> list[Segment]:
-    """Split ``text`` into segments, numbered from 1, ignoring CR/LF around terminators."""
+    """Split ``text`` into segments, numbered from 1, ignoring CR/LF around terminators.
+
+    When the terminator is not itself CR or LF, every CR/LF is dropped (they are not X12 data
+    characters), which also reads files wrapped at a fixed width (80-column records). Trailing
+    padding (NUL, DOS end-of-file Ctrl-Z, blanks) after the last segment is ignored.
+    """
+    if seps.segment not in "\r\n":
+        text = text.replace("\r", "").replace("\n", "")
+    text = text.rstrip("\x00\x1a \t\r\n")
     out: list[Segment] = []
     for piece in text.split(seps.segment):
         piece = piece.strip("\r\n").lstrip(" \t\r\n")
