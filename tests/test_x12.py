@@ -84,12 +84,14 @@ def codes(remit: Remittance) -> list[tuple[str, int | None, str | None]]:
 # real samples
 # ---------------------------------------------------------------------------------------------
 def test_samples_are_the_shared_originals():
-    shared = Path("/work/shared/samples/x12-835")
     assert {"LICENSE-Apache-2.0.txt", "SOURCE.md"} <= {p.name for p in DATA.iterdir()}
     assert len(SAMPLES) == 6
-    if shared.is_dir():  # beside the repo on developer machines and CI
-        for name in SAMPLES + ["SOURCE.md", "LICENSE-Apache-2.0.txt"]:
-            assert (DATA / name).read_bytes() == (shared / name).read_bytes()
+    repo = Path(__file__).resolve().parents[1]
+    for shared in (repo.parent / "shared" / "samples" / "x12-835",
+                   Path("/work/shared/samples/x12-835")):
+        if shared.is_dir():  # shared/ sits beside the repo on developer machines and CI
+            for name in SAMPLES + ["SOURCE.md", "LICENSE-Apache-2.0.txt"]:
+                assert (DATA / name).read_bytes() == (shared / name).read_bytes()
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -191,6 +193,25 @@ def test_cob_negative_adjustment_increases_payment():
     assert [(a.code, a.amount) for a in line.adjustments] == [("OA-23", Decimal("516.00")),
                                                               ("OA-94", Decimal("-9.00"))]
     assert line.billed - line.adjusted == line.paid == Decimal("34.00")
+
+
+def test_reversal_with_negative_amounts_balances():
+    text = sample("cob-contractural-adjustment.835")
+    segs = transaction(text)
+    claim = segs[segs.index("LX*1"):-1]
+    reversal = [s.replace("*2*541.00*34.00*", "*22*-541.00*-34.00*")
+                .replace("*541.00*34.00**1.00", "*-541.00*-34.00**-1.00")
+                .replace("*516.00", "*-516.00").replace("*-9.00", "*9.00") for s in claim]
+    body = segs[:-1] + reversal[1:] + ["SE*0*0001"]
+    body[1] = "BPR*H*0.00*C*NON************20050318"
+    head = [s.strip() for s in text.split("~") if s.strip()][:2]
+    remit = parse_one(with_counts("~".join(head + body + ["GE*1*1", "IEA*1*000000907"])))
+    original, reversed_ = remit.claims
+    assert remit.problems == []
+    assert (reversed_.status_code, reversed_.billed, reversed_.paid) == (
+        "22", Decimal("-541.00"), Decimal("-34.00"))
+    assert reversed_.lines[0].units == Decimal("-1.00")
+    assert remit.payment.method == "NON" and remit.payment.amount == Decimal("0.00")
 
 
 def test_parse_file_dispatches_to_the_835_parser():
