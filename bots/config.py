@@ -1,0 +1,288 @@
+"""Per-payer bot configuration: ``selectors/<payer>.yaml`` loaded and validated with pydantic.
+
+The schema is documented in ``selectors/README.md``. Credentials appear only as *references*
+(environment variable names); :func:`load_payer_config` rejects anything that looks like a value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from claimwright.errors import SystemFault
+
+PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]*$"
+SELECTORS_DIR_ENV = "CLAIMWRIGHT_SELECTORS_DIR"
+DEFAULT_SELECTORS_DIR = Path(__file__).resolve().parent.parent / "selectors"
+
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+
+#: Locator strategies, in the order of preference the README recommends.
+STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
+#: Locators every ``login-search-paginate`` config must define.
+REQUIRED_LOCATORS = {
+    "login-search-paginate": (
+        "username", "password", "submit_login", "logged_in", "login_error", "date_from",
+        "date_to", "submit_search", "results_table", "no_results", "next_page", "download_link",
+    ),
+}
+#: Locators the engine uses when present.
+OPTIONAL_LOCATORS = ("captcha", "search_error")
+
+
+class ConfigError(SystemFault):
+    """A payer config is missing or invalid: permanent until someone fixes the file."""
+
+    code = "bad-config"
+    retryable = False
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocatorSpec(_Strict):
+    """One way to find an element: exactly one strategy key, plus modifiers."""
+
+    role: str | None = None
+    name: str | None = None        # accessible name, with ``role``
+    label: str | None = None
+    placeholder: str | None = None
+    text: str | None = None
+    test_id: str | None = None
+    css: str | None = None
+    xpath: str | None = None
+    exact: bool = False            # exact (whole, case-sensitive) text/name match
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> LocatorSpec:
+        used = [s for s in STRATEGIES if getattr(self, s) is not None]
+        if len(used) != 1:
+            raise ValueError(f"needs exactly one of {', '.join(STRATEGIES)} (got {used or 'none'})")
+        if self.name is not None and self.role is None:
+            raise ValueError("'name' is only allowed together with 'role'")
+        for strategy in used:
+            if not str(getattr(self, strategy)).strip():
+                raise ValueError(f"{strategy!r} must not be empty")
+        return self
+
+    @property
+    def strategy(self) -> str:
+        return next(s for s in STRATEGIES if getattr(self, s) is not None)
+
+    def describe(self) -> str:
+        value = getattr(self, self.strategy)
+        extra = f", name={self.name!r}" if self.name is not None else ""
+        return f"{self.strategy}={value!r}{extra}"
+
+
+LocatorChain = Annotated[list[LocatorSpec], Field(min_length=1)]
+
+
+class PortalSection(_Strict):
+    base_url: str
+    base_url_env: EnvName | None = None
+    login_path: str = "/login"
+    search_path: str = "/"
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("login_path", "search_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class CredentialsSection(_Strict):
+    """Names of environment variables holding the login; never the values."""
+
+    username_env: EnvName
+    password_env: EnvName
+
+
+class SearchSection(_Strict):
+    date_format: str = "%m/%d/%Y"
+    max_pages: PositiveInt = 200
+
+
+class ResultsSection(_Strict):
+    """How to read the results table: header text of each column the bot needs."""
+
+    header_css: str = "thead th"
+    row_css: str = "tbody tr"
+    cell_css: str = "td, th"
+    date_format: str = "%m/%d/%Y"
+    columns: dict[Literal["remittance_id", "payment_date", "trace_number", "amount"], str]
+
+    @field_validator("columns")
+    @classmethod
+    def _all_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"remittance_id", "payment_date", "trace_number", "amount"} - set(value)
+        if missing:
+            raise ValueError(f"missing column(s): {', '.join(sorted(missing))}")
+        return value
+
+
+class DocumentsSection(_Strict):
+    min_bytes: PositiveInt = 200
+    max_bytes: PositiveInt = 50 * 1024 * 1024
+
+
+class TimeoutsSection(_Strict):
+    navigation_ms: PositiveInt = 30_000
+    action_ms: PositiveInt = 5_000
+    download_ms: PositiveInt = 60_000
+
+
+class RetrySection(_Strict):
+    """Bounded exponential backoff with jitter for transient faults of one step."""
+
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    backoff_initial_s: PositiveFloat = 1.0
+    backoff_max_s: PositiveFloat = 20.0
+    jitter_s: Annotated[float, Field(ge=0)] = 1.0
+
+
+class PayerConfig(_Strict):
+    payer: Annotated[str, StringConstraints(pattern=PAYER_PATTERN)]
+    display_name: str
+    flow: Literal["login-search-paginate"]
+    portal: PortalSection
+    credentials: CredentialsSection
+    search: SearchSection = SearchSection()
+    results: ResultsSection
+    documents: DocumentsSection = DocumentsSection()
+    timeouts: TimeoutsSection = TimeoutsSection()
+    retry: RetrySection = RetrySection()
+    locators: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], LocatorChain]
+    screenshot_mask: list[str] = Field(default_factory=list)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _locators_complete(self) -> PayerConfig:
+        missing = [n for n in REQUIRED_LOCATORS[self.flow] if n not in self.locators]
+        if missing:
+            raise ValueError(f"locators: flow {self.flow!r} needs {', '.join(missing)}")
+        unknown_mask = [n for n in self.screenshot_mask if n not in self.locators]
+        if unknown_mask:
+            raise ValueError(f"screenshot_mask: unknown locator(s) {', '.join(unknown_mask)}")
+        return self
+
+    def resolve_base_url(self, override: str | None = None,
+                         env: dict[str, str] | None = None) -> str:
+        """Argument, else ``$<portal.base_url_env>``, else ``portal.base_url``."""
+        env = os.environ if env is None else env
+        url = override or (env.get(self.portal.base_url_env) if self.portal.base_url_env else None)
+        url = url or self.portal.base_url
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"{self.payer}: portal base URL {url!r} is not an http(s) URL",
+                              payer=self.payer, field="portal.base_url")
+        return url.rstrip("/")
+
+    def with_overrides(self, **sections: dict[str, Any]) -> PayerConfig:
+        """A copy with some sections' fields replaced, e.g. ``retry={"backoff_initial_s": 0.01}``."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            if isinstance(data.get(section), dict):
+                data[section] = {**data[section], **values}
+            else:
+                data[section] = values
+        return PayerConfig.model_validate({**data, "source": self.source})
+
+
+def selectors_dir() -> Path:
+    return Path(os.environ.get(SELECTORS_DIR_ENV) or DEFAULT_SELECTORS_DIR)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _looks_like_secret_key(key: str) -> bool:
+    return key.lower() in {"password", "username", "user", "secret", "token", "otp_secret",
+                           "totp_secret", "api_key"}
+
+
+def _reject_inline_credentials(data: Any, where: str, path: str = "") -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _looks_like_secret_key(key) and not isinstance(value, (dict, list)):
+                if path.startswith("locators"):
+                    continue
+                raise ConfigError(f"{where}: {here}: credentials must not be written in the config; "
+                                  "name an environment variable with *_env instead",
+                                  file=where, field=here)
+            _reject_inline_credentials(value, where, here)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            _reject_inline_credentials(item, where, f"{path}[{index}]")
+
+
+def parse_payer_config(data: Any, *, source: Path | str = "<config>") -> PayerConfig:
+    """Validate already-loaded YAML data; errors name the file and the field."""
+    where = str(source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level", file=where)
+    _reject_inline_credentials(data, where)
+    try:
+        config = PayerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_field_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(f"{where}: invalid payer config: " + "; ".join(problems), file=where,
+                          fields=[_field_path(err["loc"]) for err in exc.errors()]) from None
+    return config.model_copy(update={"source": Path(source)} if source != "<config>" else {})
+
+
+def load_payer_config(payer_or_path: str | Path, *, directory: Path | None = None) -> PayerConfig:
+    """Load ``<directory>/<payer>.yaml`` (default ``$CLAIMWRIGHT_SELECTORS_DIR`` or ``selectors/``),
+    or a YAML file given by path."""
+    text = str(payer_or_path)
+    if isinstance(payer_or_path, Path) or text.endswith((".yaml", ".yml")):
+        path = Path(payer_or_path)
+        expected = None
+    else:
+        if not re.match(PAYER_PATTERN, text):
+            raise ConfigError(f"{text!r} is not a valid payer name ({PAYER_PATTERN})", payer=text)
+        path = (directory or selectors_dir()) / f"{text}.yaml"
+        expected = text
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no payer config (expected selectors/<payer>.yaml)",
+                          file=str(path)) from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", file=str(path)) from None
+    config = parse_payer_config(data, source=path)
+    if expected is not None and config.payer != expected:
+        raise ConfigError(f"{path}: payer: says {config.payer!r} but the file is for {expected!r}",
+                          file=str(path), field="payer")
+    return config

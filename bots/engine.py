@@ -1,0 +1,571 @@
+"""The generic portal bot: one browser per pull, steps with bounded retries, documents saved safely.
+
+Failure model (``claimwright.errors``):
+
+- transient (timeout, network error, HTTP 5xx) -> ``SystemFault`` retried here, in the step layer
+  only (tenacity: exponential backoff with jitter, ``retry.attempts`` tries, then re-raised);
+- permanent (login rejected, CAPTCHA, a locator that matches nothing, a changed table, a lost
+  session, bad config) -> ``SystemFault(retryable=False)`` at once;
+- a bad document (not a PDF, truncated, missing, unreadable listing row) -> ``BusinessError``
+  recorded in ``PullResult.failed``; the batch goes on.
+
+Every ``SystemFault`` leaving :func:`pull_remittances` carries ``step``, ``url`` and, when the page
+could be captured, ``screenshot`` (a PNG in ``evidence_dir``, inputs cleared and credentials
+masked). Credentials never enter messages, context, logs or screenshots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from claimwright.errors import BusinessError, ClaimwrightError, SystemFault
+
+from .browser import launch_browser
+from .config import ConfigError, PayerConfig, load_payer_config
+from .documents import document_path, pdf_problem, write_atomic
+from .locators import Resolved, combined, first_present
+
+if TYPE_CHECKING:
+    from playwright.sync_api import APIResponse, BrowserContext, Page, Response
+
+log = logging.getLogger("claimwright.bots")
+T = TypeVar("T")
+
+_NETWORK_ERROR = re.compile(r"net::ERR_|ECONNREFUSED|ECONNRESET|socket hang up|EPIPE",
+                            re.IGNORECASE)
+
+
+# results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ListedRemittance:
+    """One row of the portal's results table."""
+
+    remittance_id: str
+    payment_date: dt.date
+    trace_number: str
+    amount: Decimal
+    url: str
+    page: int
+
+
+@dataclass(frozen=True)
+class DownloadedDocument:
+    payer: str
+    remittance_id: str
+    path: Path
+    sha256: str
+    size: int
+    payment_date: dt.date
+    trace_number: str
+    amount: Decimal
+    url: str
+
+
+@dataclass(frozen=True)
+class FailedDocument:
+    """A listed remittance that could not be taken (a ``BusinessError``); others went on."""
+
+    payer: str
+    remittance_id: str
+    reason: str
+    code: str
+    url: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PullResult:
+    payer: str
+    start: dt.date
+    end: dt.date
+    downloaded: list[DownloadedDocument] = field(default_factory=list)
+    skipped_known: list[str] = field(default_factory=list)
+    failed: list[FailedDocument] = field(default_factory=list)
+    skipped_out_of_range: list[str] = field(default_factory=list)
+    pages_visited: int = 0
+    listed: int = 0
+
+
+# helpers ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Credentials:
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return "_Credentials(***)"
+
+
+def _read_credentials(config: PayerConfig) -> _Credentials:
+    names = (config.credentials.username_env, config.credentials.password_env)
+    values = [os.environ.get(name, "") for name in names]
+    missing = [name for name, value in zip(names, values) if not value]
+    if missing:
+        raise SystemFault(f"{config.payer}: portal credentials not set: "
+                          f"environment variable(s) {', '.join(missing)} empty or missing",
+                          retryable=False, code="credentials-missing", payer=config.payer,
+                          step="credentials", variables=missing)
+    return _Credentials(*values)
+
+
+def _parse_amount(text: str) -> Decimal:
+    cleaned = text.strip().replace(",", "").replace("$", "").replace(" ", "")
+    negative = cleaned.startswith("(") and cleaned.endswith(")")
+    cleaned = cleaned.strip("()")
+    value = Decimal(cleaned)
+    return -value if negative else value
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, SystemFault) and exc.retryable
+
+
+class _Bot:
+    """One logged-in browser session on one payer's portal, run as named steps."""
+
+    def __init__(self, config: PayerConfig, base_url: str, credentials: _Credentials,
+                 context: BrowserContext, page: Page, evidence_dir: Path,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.base_url = base_url
+        self.credentials = credentials
+        self.context = context
+        self.page = page
+        self.evidence_dir = evidence_dir
+        self.sleep = sleep
+        self._secrets = [s for s in (credentials.username, credentials.password) if s]
+
+    # safety ---------------------------------------------------------------------------------
+    def redact(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self._secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, dict):
+            return {k: self.redact(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.redact(v) for v in value)
+        return value
+
+    def _current_url(self) -> str | None:
+        try:
+            return self.redact(self.page.url)
+        except Exception:  # noqa: BLE001 - the page may be gone
+            return None
+
+    def _fault(self, message: str, *, step: str, code: str, retryable: bool,
+               **context: Any) -> SystemFault:
+        return SystemFault(self.redact(f"{self.config.payer}: {step}: {message}"),
+                           retryable=retryable, code=code, payer=self.config.payer, step=step,
+                           url=self._current_url(), **self.redact(context))
+
+    # steps ----------------------------------------------------------------------------------
+    def step(self, name: str, action: Callable[[], T]) -> T:
+        """Run ``action`` as step ``name``: transient faults retried with backoff, then raised."""
+        retry = self.config.retry
+        retrying = Retrying(
+            stop=stop_after_attempt(retry.attempts),
+            wait=wait_exponential(multiplier=retry.backoff_initial_s, max=retry.backoff_max_s)
+            + wait_random(0, retry.jitter_s),
+            retry=retry_if_exception(_is_retryable),
+            reraise=True,
+            sleep=self.sleep,
+            before_sleep=lambda state: self._log_retry(name, state),
+        )
+        try:
+            return retrying(self._guarded, name, action)
+        except SystemFault as fault:
+            fault.context.setdefault("step", name)
+            fault.context.setdefault("url", self._current_url())
+            fault.context["attempts"] = fault.context.get("attempts") or self._attempts(retrying)
+            if "screenshot" not in fault.context:
+                fault.context["screenshot"] = self.screenshot(name)
+            raise
+
+    @staticmethod
+    def _attempts(retrying: Retrying) -> int:
+        return int(retrying.statistics.get("attempt_number", 1))
+
+    def _log_retry(self, name: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("%s: step %s failed (attempt %d of %d, %s); retrying in %.2fs",
+                    self.config.payer, name, state.attempt_number, self.config.retry.attempts,
+                    getattr(exc, "code", type(exc).__name__),
+                    state.next_action.sleep if state.next_action else 0.0)
+
+    def _guarded(self, name: str, action: Callable[[], T]) -> T:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            return action()
+        except ClaimwrightError as exc:
+            exc.message = self.redact(exc.message)
+            exc.args = (exc.message,)
+            exc.context = self.redact(exc.context)
+            raise
+        except PlaywrightTimeout as exc:
+            raise self._fault("timed out", step=name, code="timeout", retryable=True,
+                              detail=str(exc).splitlines()[0]) from None
+        except PlaywrightError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if _NETWORK_ERROR.search(str(exc)):
+                raise self._fault("portal unreachable", step=name, code="portal-unreachable",
+                                  retryable=True, detail=first) from None
+            raise self._fault("browser error", step=name, code="browser-error", retryable=False,
+                              detail=first) from None
+
+    # evidence -------------------------------------------------------------------------------
+    def screenshot(self, step: str) -> str | None:
+        """Save a PNG of the page with inputs cleared and credentials masked; its path or None."""
+        try:
+            self.evidence_dir.mkdir(parents=True, exist_ok=True)
+            stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+            path = self.evidence_dir / f"{self.config.payer}-{stamp}-{re.sub(r'[^a-z0-9-]', '-', step)}.png"
+            self.page.evaluate(
+                """(secrets) => {
+                    for (const el of document.querySelectorAll('input, textarea')) {
+                        if (el.type === 'password' || secrets.includes(el.value)) el.value = '';
+                    }
+                }""",
+                self._secrets,
+            )
+            mask = [combined(self.page, self.config.locators[n]) for n in self.config.screenshot_mask]
+            mask += [self.page.get_by_text(s) for s in self._secrets]
+            self.page.screenshot(path=str(path), full_page=True, mask=mask, timeout=10_000)
+            return str(path)
+        except Exception as exc:  # noqa: BLE001 - evidence is best effort; the fault matters
+            log.warning("%s: no screenshot for step %s (%s)", self.config.payer, step,
+                        self.redact(type(exc).__name__))
+            return None
+
+    # page primitives ------------------------------------------------------------------------
+    def _is_document_response(self, response: Response) -> bool:
+        return (response.request.is_navigation_request()
+                and response.frame == self.page.main_frame
+                and not 300 <= response.status < 400)
+
+    def _check(self, step: str, response: Response | None, *, allow_login: bool = False) -> None:
+        if response is None:
+            return
+        status = response.status
+        if status >= 500:
+            raise self._fault(f"portal answered HTTP {status}", step=step, code="http-5xx",
+                              retryable=True, status=status)
+        if status >= 400:
+            raise self._fault(f"portal answered HTTP {status}", step=step, code="http-4xx",
+                              retryable=False, status=status)
+        if not allow_login and self._on_login_page():
+            raise self._fault("portal sent the bot back to the login page (session lost)",
+                              step=step, code="session-lost", retryable=False)
+
+    def _on_login_page(self) -> bool:
+        return urlsplit(self.page.url).path.rstrip("/") == self.config.portal.login_path.rstrip("/")
+
+    def goto(self, step: str, url: str, *, allow_login: bool = False) -> None:
+        response = self.page.goto(url, wait_until="domcontentloaded",
+                                  timeout=self.config.timeouts.navigation_ms)
+        self._check(step, response, allow_login=allow_login)
+
+    def submit(self, step: str, button: Resolved, *, allow_login: bool = False) -> None:
+        """Click ``button`` and wait for the document it navigates to; check its status."""
+        with self.page.expect_response(self._is_document_response,
+                                       timeout=self.config.timeouts.navigation_ms) as info:
+            button.locator.click()
+        self.page.wait_for_load_state("domcontentloaded",
+                                      timeout=self.config.timeouts.navigation_ms)
+        self._check(step, info.value, allow_login=allow_login)
+
+    def present(self, name: str, scope: Any = None) -> Resolved | None:
+        """The element for locator ``name`` if it is on the page now (no waiting)."""
+        chain = self.config.locators.get(name)
+        return first_present(scope or self.page, name, chain) if chain else None
+
+    def require(self, step: str, name: str) -> Resolved:
+        """Wait for locator ``name``; a permanent fault when none of its candidates appears."""
+        return self.await_any(step, [name])[1]
+
+    def await_any(self, step: str, names: Iterable[str]) -> tuple[str, Resolved]:
+        """Wait until one of the named locators is visible; return the first in ``names`` order."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        names = [n for n in names if n in self.config.locators]
+        chains = [c for n in names for c in self.config.locators[n]]
+        try:
+            combined(self.page, chains).first.wait_for(state="visible",
+                                                       timeout=self.config.timeouts.action_ms)
+        except PlaywrightTimeout:
+            tried = {n: [s.describe() for s in self.config.locators[n]] for n in names}
+            raise self._fault(f"none of {', '.join(names)} found on the page", step=step,
+                              code="locator-not-found", retryable=False, locators=tried) from None
+        for name in names:
+            found = self.present(name)
+            if found is not None:
+                return name, found
+        raise self._fault(f"{', '.join(names)} vanished while being read", step=step,
+                          code="locator-not-found", retryable=False)
+
+    def _check_captcha(self, step: str) -> None:
+        if self.present("captcha") is not None:
+            raise self._fault("the portal shows a CAPTCHA; a person must sign in", step=step,
+                              code="captcha", retryable=False)
+
+    # the login-search-paginate flow -----------------------------------------------------------
+    def login(self) -> None:
+        def action() -> None:
+            self.goto("login", self.base_url + self.config.portal.login_path, allow_login=True)
+            self._check_captcha("login")
+            self.require("login", "username").locator.fill(self.credentials.username)
+            self.require("login", "password").locator.fill(self.credentials.password)
+            self.submit("login", self.require("login", "submit_login"), allow_login=True)
+            outcome, found = self.await_any("login", ["captcha", "login_error", "logged_in"])
+            if outcome == "captcha":
+                self._check_captcha("login")
+            if outcome == "login_error":
+                message = " ".join(found.locator.inner_text().split())[:200]
+                raise self._fault(
+                    f"portal rejected the login from ${self.config.credentials.username_env}/"
+                    f"${self.config.credentials.password_env}", step="login",
+                    code="login-rejected", retryable=False, portal_message=message)
+
+        self.step("login", action)
+        log.info("%s: signed in", self.config.payer)
+
+    def search(self, start: dt.date, end: dt.date) -> None:
+        fmt = self.config.search.date_format
+
+        def action() -> None:
+            self.goto("search", self.base_url + self.config.portal.search_path)
+            self.require("search", "date_from").locator.fill(start.strftime(fmt))
+            self.require("search", "date_to").locator.fill(end.strftime(fmt))
+            self.submit("search", self.require("search", "submit_search"))
+            self._await_results("search")
+
+        self.step("search", action)
+
+    def _await_results(self, step: str) -> str:
+        outcome, found = self.await_any(step, ["search_error", "results_table", "no_results"])
+        if outcome == "search_error":
+            message = " ".join(found.locator.inner_text().split())[:200]
+            raise self._fault("portal rejected the search", step=step, code="search-rejected",
+                              retryable=False, portal_message=message)
+        return outcome
+
+    def open_page(self, number: int, url: str) -> None:
+        def action() -> None:
+            self.goto(f"results-page-{number}", url)
+            self._await_results(f"results-page-{number}")
+
+        self.step(f"results-page-{number}", action)
+
+    def read_page(self, number: int) -> tuple[list[ListedRemittance], list[FailedDocument], str | None]:
+        """Rows of the results page on screen, rows that could not be read, and the next URL."""
+        return self.step(f"read-page-{number}", lambda: self._read_page(number))
+
+    def _read_page(self, number: int) -> tuple[list[ListedRemittance], list[FailedDocument], str | None]:
+        step = f"read-page-{number}"
+        table = self.present("results_table")
+        if table is None:
+            return [], [], None  # the "no results" message is on screen
+        res = self.config.results
+        headers = [_norm(h) for h in table.locator.locator(f"css={res.header_css}").all_inner_texts()]
+        index: dict[str, int] = {}
+        for key, header in res.columns.items():
+            if _norm(header) not in headers:
+                raise self._fault(f"results table has no column {header!r}", step=step,
+                                  code="table-changed", retryable=False, headers=headers)
+            index[key] = headers.index(_norm(header))
+        listed: list[ListedRemittance] = []
+        failed: list[FailedDocument] = []
+        for row in table.locator.locator(f"css={res.row_css}").all():
+            cells = [" ".join(c.split()) for c in row.locator(f"css={res.cell_css}").all_inner_texts()]
+            if len(cells) <= max(index.values()):
+                continue  # a spacer or summary row
+            rid = cells[index["remittance_id"]]
+            link = self.present("download_link", scope=row)
+            href = link.locator.get_attribute("href") if link else None
+            url = urljoin(self.page.url, href) if href else None
+            try:
+                if not rid:
+                    raise ValueError("empty remittance id")
+                if url is None:
+                    raise ValueError("no download link")
+                listed.append(ListedRemittance(
+                    remittance_id=rid,
+                    payment_date=dt.datetime.strptime(cells[index["payment_date"]], res.date_format).date(),
+                    trace_number=cells[index["trace_number"]],
+                    amount=_parse_amount(cells[index["amount"]]),
+                    url=url, page=number))
+            except (ValueError, InvalidOperation) as exc:
+                failed.append(FailedDocument(self.config.payer, rid or f"(row on page {number})",
+                                             f"listing row cannot be read: {exc}", "bad-listing",
+                                             url, {"page": number, "cells": cells}))
+        if failed and not listed:
+            # Not one row readable: the page changed (or the config is wrong), not the data.
+            raise self._fault(f"no row of results page {number} could be read: "
+                              f"{failed[0].reason}", step=step, code="table-changed",
+                              retryable=False, rows=len(failed),
+                              locators={"download_link": [s.describe() for s in
+                                                          self.config.locators["download_link"]]})
+        next_link = self.present("next_page")
+        next_href = next_link.locator.get_attribute("href") if next_link else None
+        return listed, failed, urljoin(self.page.url, next_href) if next_href else None
+
+    def download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
+        return self.step(f"download-{item.remittance_id}"[:80], lambda: self._download(item, dest_dir))
+
+    def _download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
+        step = "download"
+        docs = self.config.documents
+        response: APIResponse = self.context.request.get(
+            item.url, timeout=self.config.timeouts.download_ms, max_redirects=0,
+            fail_on_status_code=False)
+        try:
+            status = response.status
+            if status >= 500:
+                raise self._fault(f"download answered HTTP {status}", step=step, code="http-5xx",
+                                  retryable=True, status=status, document_url=item.url)
+            if 300 <= status < 400 or status in (401, 403):
+                raise self._fault(f"download answered HTTP {status} (session lost)", step=step,
+                                  code="session-lost", retryable=False, status=status,
+                                  document_url=item.url)
+            if status >= 400:
+                raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: "
+                                    f"download answered HTTP {status}",
+                                    code="document-unavailable", status=status, url=item.url)
+            data = response.body()
+        finally:
+            response.dispose()
+        problem = pdf_problem(data, min_bytes=docs.min_bytes, max_bytes=docs.max_bytes)
+        if problem:
+            raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: {problem}",
+                                code="not-a-pdf", url=item.url, size=len(data))
+        path = document_path(dest_dir, self.config.payer, item.remittance_id)
+        write_atomic(path, data)
+        return DownloadedDocument(
+            payer=self.config.payer, remittance_id=item.remittance_id, path=path,
+            sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+            payment_date=item.payment_date, trace_number=item.trace_number, amount=item.amount,
+            url=item.url)
+
+
+def _walk_results(bot: _Bot, result: PullResult, start: dt.date, end: dt.date,
+                  is_known: Callable[[str], bool]) -> list[ListedRemittance]:
+    """Read every results page; return the listed remittances still to download."""
+    todo: list[ListedRemittance] = []
+    seen: set[str] = set()
+    seen_urls: set[str] = set()
+    number = 1
+    while True:
+        result.pages_visited += 1
+        seen_urls.add(bot.page.url)
+        rows, bad_rows, next_url = bot.read_page(number)
+        result.failed.extend(bad_rows)
+        for row in rows:
+            if row.remittance_id in seen:
+                continue
+            seen.add(row.remittance_id)
+            result.listed += 1
+            if not start <= row.payment_date <= end:
+                result.skipped_out_of_range.append(row.remittance_id)
+            elif is_known(row.remittance_id):
+                result.skipped_known.append(row.remittance_id)
+            else:
+                todo.append(row)
+        result.listed += len(bad_rows)
+        if next_url is None or next_url in seen_urls:
+            return todo
+        if number >= bot.config.search.max_pages:
+            log.warning("%s: stopped after search.max_pages=%d pages", bot.config.payer, number)
+            return todo
+        number += 1
+        bot.open_page(number, next_url)
+
+
+
+def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, dest_dir: Path, *,
+                     is_known: Callable[[str], bool] = lambda rid: False,
+                     base_url: str | None = None, evidence_dir: Path | None = None,
+                     headless: bool = True) -> PullResult:
+    """Download ``payer``'s remittance PDFs paid between ``start`` and ``end`` (inclusive).
+
+    Remittances for which ``is_known(remittance_id)`` is true are listed but not downloaded.
+    Files go to ``<dest_dir>/<payer>/<safe remittance id>.pdf``; screenshots of faults to
+    ``evidence_dir`` (default ``<dest_dir>/_evidence``). Raises ``SystemFault`` when the portal
+    fails (after bounded retries for transient faults); bad documents land in ``result.failed``.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    config = payer if isinstance(payer, PayerConfig) else load_payer_config(payer)
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    url = config.resolve_base_url(base_url)
+    credentials = _read_credentials(config)
+    dest_dir = Path(dest_dir)
+    evidence_dir = Path(evidence_dir) if evidence_dir is not None else dest_dir / "_evidence"
+    result = PullResult(config.payer, start, end)
+    log.info("%s: pulling remittances paid %s..%s from %s", config.payer, start, end, url)
+
+    with sync_playwright() as pw:
+        try:
+            browser = launch_browser(pw, headless=headless)
+        except PlaywrightError as exc:
+            raise SystemFault(f"{config.payer}: Chromium failed to start: {str(exc).splitlines()[0]}",
+                              retryable=False, code="browser-launch-failed", payer=config.payer,
+                              step="launch") from None
+        try:
+            context = browser.new_context(accept_downloads=False)
+            context.set_default_timeout(config.timeouts.action_ms)
+            context.set_default_navigation_timeout(config.timeouts.navigation_ms)
+            page = context.new_page()
+            bot = _Bot(config, url, credentials, context, page, evidence_dir)
+            try:
+                bot.login()
+                bot.search(start, end)
+                todo = _walk_results(bot, result, start, end, is_known)
+                for item in todo:
+                    try:
+                        result.downloaded.append(bot.download(item, dest_dir))
+                    except BusinessError as exc:
+                        log.warning("%s: remittance %s not taken: %s", config.payer,
+                                    item.remittance_id, exc.message)
+                        result.failed.append(FailedDocument(
+                            config.payer, item.remittance_id, exc.message, exc.code, item.url,
+                            dict(exc.context)))
+            except SystemFault as fault:
+                fault.context.setdefault("payer", config.payer)
+                fault.context["downloaded"] = [d.remittance_id for d in result.downloaded]
+                log.error("%s: pull stopped at step %s: %s (%s)", config.payer,
+                          fault.context.get("step"), fault.message, fault.code)
+                raise
+        finally:
+            browser.close()
+    log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
+             config.payer, result.listed, result.pages_visited, len(result.downloaded),
+             len(result.skipped_known), len(result.failed))
+    return result

@@ -1,0 +1,127 @@
+"""Pytest fixtures for the mock payer portals (import them into conftest.py or a test module).
+
+- ``portal_dataset`` (session): folder with a northwind manifest + PDFs, from
+  ``fixtures.remittances.build_dataset`` when available, else :func:`write_sample_dataset`.
+- ``northwind_portal`` (session): the northwind mock portal running on a free 127.0.0.1 port;
+  a :class:`RunningPortal` (``base_url``, ``data_dir``, ``manifest``, ``account``).
+- ``northwind_env`` (function): the bot's credential variables and ``CLAIMWRIGHT_NORTHWIND_URL``
+  set for that portal (monkeypatched, so nothing leaks between tests).
+- ``fast_northwind_config`` (function): the northwind bot config with millisecond backoff and
+  short timeouts, for tests of faults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SAMPLE_ANCHOR = dt.date(2024, 6, 28)
+
+
+def write_sample_dataset(payer: str, out_dir: Path, *, count: int = 14,
+                         anchor: dt.date = SAMPLE_ANCHOR, ids: list[str] | None = None,
+                         days_apart: int = 3) -> dict[str, Any]:
+    """A small manifest of tiny one-page reportlab PDFs (same manifest shape as build_dataset).
+
+    Payment dates step back ``days_apart`` days from ``anchor - 1``; ids default to
+    ``<PAYER>-RA-0001``... Custom ``ids`` allow odd (even hostile) remittance ids.
+    """
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    out_dir = Path(out_dir)
+    (out_dir / "pdf").mkdir(parents=True, exist_ok=True)
+    ids = ids or [f"{payer[:2].upper()}-RA-{n:04d}" for n in range(1, count + 1)]
+    entries = []
+    for n, rid in enumerate(ids):
+        paid = anchor - dt.timedelta(days=1 + n * days_apart)
+        amount = Decimal(1000 + 137 * n) + Decimal(n % 100) / 100
+        pdf = out_dir / "pdf" / f"doc-{n:04d}.pdf"
+        c = canvas.Canvas(str(pdf), pagesize=letter, invariant=1)
+        c.setFont("Helvetica", 11)
+        c.drawString(72, 720, f"{payer.title()} Health Plan - Remittance Advice (synthetic)")
+        c.drawString(72, 700, f"Remittance {rid}  paid {paid.isoformat()}  amount {amount}")
+        c.showPage()
+        c.save()
+        data = pdf.read_bytes()
+        entries.append({
+            "remittance_id": rid, "payment_date": paid.isoformat(),
+            "trace_number": f"EFT{900000 + n:08d}", "payment_method": "ACH" if n % 3 else "CHK",
+            "amount": str(amount), "claim_count": 1, "page_count": 1,
+            "pdf": f"pdf/{pdf.name}", "truth": None, "sha256": hashlib.sha256(data).hexdigest(),
+        })
+    manifest = {"payer": payer, "seed": 0, "anchor": anchor.isoformat(), "remittances": entries}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def build_portal_dataset(payer: str, out_dir: Path) -> dict[str, Any]:
+    """The real synthetic dataset when ``fixtures.remittances`` provides it, else the sample one."""
+    try:
+        from fixtures.remittances import build_dataset
+    except ImportError:
+        return write_sample_dataset(payer, out_dir)
+    build_dataset(payer, out_dir, anchor=SAMPLE_ANCHOR)
+    return json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class RunningPortal:
+    payer: str
+    base_url: str
+    data_dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def account(self):
+        from fixtures.portals import demo_account
+
+        return demo_account(self.payer)
+
+    @property
+    def payment_dates(self) -> list[dt.date]:
+        return sorted(dt.date.fromisoformat(r["payment_date"]) for r in self.manifest["remittances"])
+
+
+@pytest.fixture(scope="session")
+def portal_dataset(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    out_dir = tmp_path_factory.getbasetemp() / "portal-data" / "northwind"
+    if (out_dir / "manifest.json").is_file():  # imported by conftest and a test module: build once
+        return out_dir, json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    return out_dir, build_portal_dataset("northwind", out_dir)
+
+
+@pytest.fixture(scope="session")
+def northwind_portal(portal_dataset) -> Iterator[RunningPortal]:
+    from fixtures.portals import running_portal
+
+    data_dir, manifest = portal_dataset
+    with running_portal("northwind", data_dir) as base_url:
+        yield RunningPortal("northwind", base_url, data_dir, manifest)
+
+
+@pytest.fixture
+def northwind_env(northwind_portal, monkeypatch) -> RunningPortal:
+    from fixtures.portals import demo_environment
+
+    for name, value in demo_environment("northwind").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CLAIMWRIGHT_NORTHWIND_URL", northwind_portal.base_url)
+    return northwind_portal
+
+
+@pytest.fixture
+def fast_northwind_config():
+    from bots import load_payer_config
+
+    return load_payer_config("northwind").with_overrides(
+        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
+        timeouts={"action_ms": 2500, "navigation_ms": 10000, "download_ms": 10000})
