@@ -24,6 +24,8 @@ class Decision:
     rule_id: str = ""  # id of the rule in rules.yaml that made this decision
     known: bool = True  # False when a group/CARC/RARC is not in the code tables
     unknown_codes: list[str] = field(default_factory=list)
+    why: str = ""  # the rule's one-sentence explanation
+    overrides: list[str] = field(default_factory=list)  # ids of overrides applied after rule_id
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Finding:
     appeal_due: dt.date | None = None
     internal_target: dt.date | None = None  # 80% of the appeal window
     priority: Decimal = Decimal(0)  # 0-100, higher first
+    deadline_basis: str = ""  # which window produced appeal_due (payer, level, days, source)
 
     @property
     def key(self) -> str:
