@@ -1,0 +1,377 @@
+"""PDF remittance layouts as data: load and validate ``claimwright/layouts/*.yaml``.
+
+A layout says how to recognize a payer's PDF (``fingerprint``), which rows are page furniture,
+where the remittance fields are, how a claim block starts, continues and ends, where the
+service-line columns sit on the page, and how provider-level adjustments and totals are printed.
+The engine in :mod:`claimwright.parsing.pdf` is generic; nothing here is payer-specific.
+docs/layouts.md documents the schema with an example.
+
+Row text convention: a row is a list of cells (runs of words closer than ``text.cell_gap``
+points); its text joins the cells with a TAB and the words of a cell with one space. Patterns are
+Python regular expressions searched in that text; their named groups name the fields they fill.
+
+Validation is strict (unknown keys are typos, regexes must compile, every named group must be a
+field of the scope it fills); errors name the file, the field path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import SystemFault, UnknownLayout
+
+LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
+
+# Fields each scope may fill from a pattern's named groups or a table column.
+DOCUMENT_FIELDS = {"payer_name", "payer_id", "payee_name", "payee_npi", "payment_method",
+                   "payment_trace_number", "payment_date", "payment_amount"}
+CLAIM_FIELDS = {"patient_name", "member_id", "patient_account", "payer_claim_id", "status_code",
+                "billed", "paid", "patient_responsibility", "adjustments", "remarks"}
+CLAIM_CHECKS = {"check_adjusted", "check_allowed", "check_lines_billed", "check_lines_paid",
+                "check_line_count", "check_patient_responsibility"}
+LINE_FIELDS = {"date_of_service", "procedure", "modifiers", "units", "billed", "allowed", "paid",
+               "adjustments", "remarks", "adjustment", "ignore"}
+PROVIDER_FIELDS = {"reason", "reference", "amount", "ignore"}
+SUMMARY_CHECKS = {"check_claim_count", "check_claims_billed", "check_claims_paid",
+                  "check_provider_adjusted", "check_payment_amount", "check_claims_patient_resp"}
+REQUIRED_DOCUMENT = ("payer_name", "payee_name", "payment_amount")
+REQUIRED_CLAIM = ("patient_account", "status_code", "billed", "paid")
+
+DEFAULT_ADJUSTMENT = r"(?P<group>[A-Z]{2})-(?P<carc>[A-Z0-9]{1,4})\s+(?P<amount>-?[\d,]*\.\d{2}-?)"
+DEFAULT_REMARK = r"[A-Z]{1,2}\d{1,4}"
+
+
+class LayoutFileError(SystemFault):
+    """A layout file is missing or invalid: a deployment problem, never retried."""
+
+    code = "layout-file-invalid"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message, retryable=False, **context)
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    start: float  # x range [start, end) in points from the page's left edge; a cell belongs
+    end: float  # to the column holding the middle of the cell
+    code: str = ""  # for field "adjustment": the fixed "GROUP-CARC" this amount column holds
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[Column, ...]
+    key: str  # a row whose key column is filled starts a new record
+    continuation: tuple[str, ...] = ()  # columns that may wrap onto following rows
+
+    def column_for(self, x_middle: float) -> Column | None:
+        for col in self.columns:
+            if col.start <= x_middle < col.end:
+                return col
+        return None
+
+
+@dataclass(frozen=True)
+class RowPattern:
+    regex: re.Pattern
+    ends: bool = False  # the row closes the block it belongs to (e.g. claim totals)
+
+
+@dataclass(frozen=True)
+class Section:
+    start: re.Pattern | None
+    skip: tuple[re.Pattern, ...] = ()
+    rows: tuple[RowPattern, ...] = ()
+    table: Table | None = None
+    continued: re.Pattern | None = None  # claims only: a claim resumed on a later page
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    path: Path
+    description: str
+    fingerprint: tuple[re.Pattern, ...]
+    row_tolerance: float
+    cell_gap: float
+    date_formats: tuple[str, ...]
+    furniture: tuple[re.Pattern, ...]
+    ignore: tuple[re.Pattern, ...]
+    document_rows: tuple[re.Pattern, ...]
+    document_defaults: dict[str, str]
+    claims: Section
+    provider_adjustments: Section | None
+    summary: Section | None
+    adjustment: re.Pattern
+    remark: re.Pattern
+
+    def matches(self, first_page_text: str) -> bool:
+        """Whether every fingerprint pattern occurs in page 1 (whitespace collapsed)."""
+        return all(p.search(first_page_text) for p in self.fingerprint)
+
+
+class _Validator:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, what: str) -> LayoutFileError:
+        return LayoutFileError(f"{self.path.name}: {where}: {what}", file=str(self.path),
+                               field=where)
+
+    def mapping(self, value: Any, where: str, allowed: set[str], required: set[str] = set()
+                ) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
+        unknown = sorted(set(map(str, value)) - allowed)
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        missing = sorted(required - set(value))
+        if missing:
+            raise self.fail(where, f"missing required key(s) {missing}")
+        return value
+
+    def string(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, "must be a non-empty string")
+        return value
+
+    def number(self, value: Any, where: str, *, minimum: float = 0.0) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise self.fail(where, f"must be a number >= {minimum}")
+        return float(value)
+
+    def strings(self, value: Any, where: str, *, allow_empty: bool = True) -> list[str]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or (not value and not allow_empty):
+            raise self.fail(where, "must be a list of strings" + ("" if allow_empty else
+                                                                   " (at least one)"))
+        return [self.string(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+    def regex(self, value: Any, where: str, groups: set[str] | None = None,
+              required_groups: set[str] = set()) -> re.Pattern:
+        text = self.string(value, where)
+        try:
+            compiled = re.compile(text)
+        except re.error as exc:
+            raise self.fail(where, f"invalid regular expression: {exc}") from None
+        names = set(compiled.groupindex)
+        if groups is not None:
+            bad = sorted(names - groups)
+            if bad:
+                raise self.fail(where, f"unknown field group(s) {bad}; allowed: {sorted(groups)}")
+        missing = sorted(required_groups - names)
+        if missing:
+            raise self.fail(where, f"pattern must capture {missing}")
+        return compiled
+
+    def regexes(self, value: Any, where: str, groups: set[str] | None = None
+                ) -> tuple[re.Pattern, ...]:
+        return tuple(self.regex(v, f"{where}[{i}]", groups)
+                     for i, v in enumerate(self.strings(value, where)))
+
+    def rows(self, value: Any, where: str, groups: set[str]) -> tuple[RowPattern, ...]:
+        if not isinstance(value, list):
+            raise self.fail(where, "must be a list")
+        out = []
+        for i, item in enumerate(value):
+            here = f"{where}[{i}]"
+            if isinstance(item, str):
+                item = {"pattern": item}
+            item = self.mapping(item, here, {"pattern", "ends"}, {"pattern"})
+            ends = item.get("ends", False)
+            if not isinstance(ends, bool):
+                raise self.fail(f"{here}.ends", "must be true or false")
+            pattern = self.regex(item["pattern"], f"{here}.pattern", groups)
+            if not pattern.groupindex:
+                raise self.fail(f"{here}.pattern", "must capture at least one named field")
+            out.append(RowPattern(pattern, ends))
+        return tuple(out)
+
+    def table(self, value: Any, where: str, fields: set[str]) -> Table:
+        value = self.mapping(value, where, {"columns", "key", "continuation"},
+                             {"columns", "key"})
+        raw_columns = value["columns"]
+        if not isinstance(raw_columns, list) or not raw_columns:
+            raise self.fail(f"{where}.columns", "must be a non-empty list")
+        columns: list[Column] = []
+        for i, raw in enumerate(raw_columns):
+            here = f"{where}.columns[{i}]"
+            raw = self.mapping(raw, here, {"field", "from", "to", "code"}, {"field", "from", "to"})
+            name = self.string(raw["field"], f"{here}.field")
+            if name not in fields:
+                raise self.fail(f"{here}.field", f"unknown field {name!r}; allowed: "
+                                                 f"{sorted(fields)}")
+            start = self.number(raw["from"], f"{here}.from")
+            end = self.number(raw["to"], f"{here}.to")
+            if end <= start:
+                raise self.fail(f"{here}.to", f"must be greater than from ({start})")
+            code = ""
+            if name == "adjustment":
+                code = self.string(raw.get("code"), f"{here}.code")
+                if not re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,4}", code):
+                    raise self.fail(f"{here}.code", "must look like GROUP-CARC, e.g. PR-1")
+            elif "code" in raw:
+                raise self.fail(f"{here}.code", "only an 'adjustment' column takes a code")
+            if columns and start < columns[-1].end:
+                raise self.fail(f"{here}.from", f"overlaps the previous column (ends at "
+                                                f"{columns[-1].end}); list columns left to right")
+            columns.append(Column(name, start, end, code))
+        names = [c.field for c in columns if c.field not in ("ignore", "adjustment")]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise self.fail(f"{where}.columns", f"field(s) {dupes} appear in more than one column")
+        key = self.string(value["key"], f"{where}.key")
+        if key not in names:
+            raise self.fail(f"{where}.key", f"{key!r} is not one of the columns {names}")
+        continuation = tuple(self.strings(value.get("continuation", []),
+                                          f"{where}.continuation"))
+        for i, name in enumerate(continuation):
+            if name not in names or name == key:
+                raise self.fail(f"{where}.continuation[{i}]",
+                                f"{name!r} must be a non-key column of this table")
+        return Table(tuple(columns), key, continuation)
+
+    def section(self, value: Any, where: str, *, row_groups: set[str], table_fields: set[str],
+                need_start: bool, claims: bool = False) -> Section:
+        allowed = {"start", "skip", "rows", "table"} | ({"continued"} if claims else set())
+        value = self.mapping(value, where, allowed, {"start"} if need_start else set())
+        start = None
+        if "start" in value:
+            start = self.regex(value["start"], f"{where}.start", row_groups)
+        skip = self.regexes(value.get("skip", []), f"{where}.skip")
+        rows = self.rows(value.get("rows", []), f"{where}.rows", row_groups)
+        table = None
+        if "table" in value:
+            table = self.table(value["table"], f"{where}.table", table_fields)
+        continued = None
+        if claims and "continued" in value:
+            continued = self.regex(value["continued"], f"{where}.continued", {"patient_account"},
+                                   {"patient_account"})
+        if not rows and table is None:
+            raise self.fail(where, "needs 'rows' patterns, a 'table', or both")
+        return Section(start, skip, rows, table, continued)
+
+
+_TOP_KEYS = {"name", "description", "fingerprint", "text", "formats", "furniture", "ignore",
+             "document", "claims", "provider_adjustments", "summary", "codes"}
+
+
+def load_layout_file(path: str | Path) -> Layout:
+    """Load and validate one layout file; :class:`LayoutFileError` says what is wrong."""
+    path = Path(path)
+    v = _Validator(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LayoutFileError(f"{path.name}: cannot read: {exc.strerror}", file=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise LayoutFileError(f"{path.name}: not valid YAML: {exc}", file=str(path)) from exc
+    raw = v.mapping(raw, "(top level)", _TOP_KEYS,
+                    {"name", "fingerprint", "document", "claims"})
+    name = v.string(raw["name"], "name")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+        raise v.fail("name", "use lowercase letters, digits, '-' and '_'")
+    if name != path.stem:
+        raise v.fail("name", f"must equal the file name stem {path.stem!r}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise v.fail("description", "must be a string")
+    fingerprint = tuple(v.regex(p, f"fingerprint[{i}]") for i, p in
+                        enumerate(v.strings(raw["fingerprint"], "fingerprint", allow_empty=False)))
+
+    text = v.mapping(raw.get("text", {}), "text", {"row_tolerance", "cell_gap"})
+    row_tolerance = v.number(text.get("row_tolerance", 2.0), "text.row_tolerance", minimum=0.1)
+    cell_gap = v.number(text.get("cell_gap", 5.0), "text.cell_gap", minimum=0.5)
+
+    formats = v.mapping(raw.get("formats", {}), "formats", {"date"})
+    date_formats = tuple(v.strings(formats.get("date", ["%m/%d/%Y"]), "formats.date",
+                                   allow_empty=False))
+    for i, fmt in enumerate(date_formats):
+        if "%" not in fmt:
+            raise v.fail(f"formats.date[{i}]", "must be a strptime format such as %m/%d/%Y")
+
+    document = v.mapping(raw["document"], "document", {"rows", "defaults"}, {"rows"})
+    document_rows = v.regexes(document["rows"], "document.rows", DOCUMENT_FIELDS)
+    defaults = v.mapping(document.get("defaults", {}), "document.defaults", DOCUMENT_FIELDS)
+    defaults = {k: v.string(val, f"document.defaults.{k}") for k, val in defaults.items()}
+    found = {g for p in document_rows for g in p.groupindex} | set(defaults)
+    missing = [f for f in REQUIRED_DOCUMENT if f not in found]
+    if missing:
+        raise v.fail("document", f"no pattern or default provides {missing}")
+
+    claims = v.section(raw["claims"], "claims", row_groups=CLAIM_FIELDS | CLAIM_CHECKS,
+                       table_fields=LINE_FIELDS, need_start=True, claims=True)
+    claim_found = set(claims.start.groupindex) | {g for r in claims.rows
+                                                  for g in r.regex.groupindex}
+    missing = [f for f in REQUIRED_CLAIM if f not in claim_found]
+    if missing:
+        raise v.fail("claims", f"no claim pattern captures {missing}")
+    if claims.table is None:
+        raise v.fail("claims", "needs a 'table' describing the service lines")
+
+    provider = summary = None
+    if "provider_adjustments" in raw:
+        provider = v.section(raw["provider_adjustments"], "provider_adjustments",
+                             row_groups=PROVIDER_FIELDS - {"ignore"},
+                             table_fields=PROVIDER_FIELDS, need_start=True)
+        if provider.table is not None and provider.table.key != "reason":
+            raise v.fail("provider_adjustments.table.key", "must be 'reason'")
+    if "summary" in raw:
+        summary = v.section(raw["summary"], "summary", row_groups=SUMMARY_CHECKS,
+                            table_fields=set(), need_start=True)
+
+    codes = v.mapping(raw.get("codes", {}), "codes", {"adjustment", "remark"})
+    adjustment = v.regex(codes.get("adjustment", DEFAULT_ADJUSTMENT), "codes.adjustment",
+                         {"group", "carc", "amount"}, {"group", "carc", "amount"})
+    remark = v.regex(codes.get("remark", DEFAULT_REMARK), "codes.remark", set())
+
+    return Layout(
+        name=name, path=path, description=description, fingerprint=fingerprint,
+        row_tolerance=row_tolerance, cell_gap=cell_gap, date_formats=date_formats,
+        furniture=v.regexes(raw.get("furniture", []), "furniture"),
+        ignore=v.regexes(raw.get("ignore", []), "ignore"),
+        document_rows=document_rows, document_defaults=defaults,
+        claims=claims, provider_adjustments=provider, summary=summary,
+        adjustment=adjustment, remark=re.compile(rf"(?:{remark.pattern})\Z"),
+    )
+
+
+_cache: dict[Path, tuple[float, Layout]] = {}
+
+
+def _cached(path: Path) -> Layout:
+    mtime = path.stat().st_mtime
+    hit = _cache.get(path)
+    if hit and hit[0] == mtime:
+        return hit[1]
+    layout = load_layout_file(path)
+    _cache[path] = (mtime, layout)
+    return layout
+
+
+def layout_files(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or LAYOUT_DIR).glob("*.yaml"))
+
+
+def load_layouts(directory: Path | None = None) -> list[Layout]:
+    """Every layout in ``directory`` (default ``claimwright/layouts``), validated."""
+    return [_cached(p.resolve()) for p in layout_files(directory)]
+
+
+def get_layout(name_or_path: str | Path, directory: Path | None = None) -> Layout:
+    """A layout by name (``"northwind"``) or by the path of a layout file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return _cached(candidate.resolve())
+    path = (directory or LAYOUT_DIR) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = [p.stem for p in layout_files(directory)]
+        raise UnknownLayout(f"no layout named {str(name_or_path)!r}; known: {known}",
+                            layout=str(name_or_path))
+    return _cached(path.resolve())
