@@ -237,6 +237,15 @@ def test_every_category_text_renders():
         assert target in texts.categories, alias
 
 
+def test_every_rules_category_has_its_own_argument():
+    from claimwright.rules.engine import CATEGORIES
+
+    texts = load_letter_text()
+    missing = [c for c in CATEGORIES if c != "unknown" and not texts.category(c)[1]]
+    assert missing == []
+    assert texts.category("unknown")[1] is False  # generic text, with a warning
+
+
 def test_characters_outside_the_font_are_transliterated_with_a_warning(tmp_path):
     remit, claim = make_remit()
     claim.patient_name = "Nguyễn, Thị\x00"
