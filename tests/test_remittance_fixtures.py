@@ -1,0 +1,188 @@
+"""The synthetic remittance datasets: deterministic, balanced, realistic enough to test parsers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+
+import pytest
+
+from claimwright.balancing import check_remittance
+from claimwright.models import Remittance
+from fixtures.remittances import (
+    ANOMALY_UNBALANCED,
+    ANOMALY_UNKNOWN_CARC,
+    build_dataset,
+    emitted_codes,
+)
+from fixtures.remittances.data import npi_check_digit
+
+ANCHOR = dt.date(2026, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("northwind")
+    return out, build_dataset("northwind", out, anchor=ANCHOR)
+
+
+def truths(out, manifest):
+    return {e["remittance_id"]: json.loads((out / e["truth"]).read_text())
+            for e in manifest["remittances"]}
+
+
+def test_manifest_shape(dataset):
+    out, manifest = dataset
+    assert manifest["payer"] == "northwind" and manifest["seed"] == 7
+    assert manifest["anchor"] == "2026-03-15"
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    entries = manifest["remittances"]
+    assert len(entries) == 14 + 2
+    assert [e["anomaly"] for e in entries[-2:]] == [ANOMALY_UNBALANCED, ANOMALY_UNKNOWN_CARC]
+    assert all(e["anomaly"] is None for e in entries[:-2])
+    ids = [e["remittance_id"] for e in entries]
+    assert len(set(ids)) == len(ids)
+    for e in entries:
+        assert e["pdf"] == f"{e['remittance_id']}.pdf" and e["truth"] == f"{e['remittance_id']}.json"
+        pdf = (out / e["pdf"]).read_bytes()
+        assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == e["sha256"]
+        truth = json.loads((out / e["truth"]).read_text())
+        assert truth["payment"]["date"] == e["payment_date"]
+        assert truth["payment"]["amount"] == e["amount"]
+        assert truth["payment"]["trace_number"] == e["trace_number"]
+        assert truth["payment"]["method"] == e["payment_method"] in ("ACH", "CHK")
+        assert len(truth["claims"]) == e["claim_count"]
+        assert ANCHOR - dt.timedelta(days=45) <= dt.date.fromisoformat(e["payment_date"]) \
+            <= ANCHOR - dt.timedelta(days=1)
+
+
+def test_same_inputs_give_identical_bytes(dataset, tmp_path):
+    out, manifest = dataset
+    again = build_dataset("northwind", tmp_path, anchor=ANCHOR)
+    assert again == manifest
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    for name in names:
+        assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_rebuild_into_same_dir_is_skipped_and_changes_rebuild(tmp_path):
+    first = build_dataset("northwind", tmp_path, count=3, anchor=ANCHOR)
+    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert build_dataset("northwind", tmp_path, count=3, anchor=ANCHOR) == first
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamps
+
+    # a damaged file is noticed and rewritten
+    victim = tmp_path / first["remittances"][0]["pdf"]
+    victim.write_bytes(b"damaged")
+    assert build_dataset("northwind", tmp_path, count=3, anchor=ANCHOR) == first
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == first["remittances"][0]["sha256"]
+
+    # other inputs replace the dataset and remove the files it no longer lists
+    other = build_dataset("northwind", tmp_path, seed=8, count=2, anchor=ANCHOR, anomalies=False)
+    listed = {e[k] for e in other["remittances"] for k in ("pdf", "truth")} | {"manifest.json"}
+    assert {p.name for p in tmp_path.iterdir()} == listed
+
+
+def test_ids_depend_on_seed_only_and_dates_follow_anchor(tmp_path):
+    a = build_dataset("northwind", tmp_path / "a", count=3, anchor=ANCHOR, anomalies=False)
+    later = ANCHOR + dt.timedelta(days=200)
+    b = build_dataset("northwind", tmp_path / "b", count=3, anchor=later, anomalies=False)
+    c = build_dataset("northwind", tmp_path / "c", seed=8, count=3, anchor=ANCHOR,
+                      anomalies=False)
+    ids = lambda m: [e["remittance_id"] for e in m["remittances"]]  # noqa: E731
+    assert ids(a) == ids(b) != ids(c)
+    for ea, eb in zip(a["remittances"], b["remittances"]):
+        shift = dt.date.fromisoformat(eb["payment_date"]) - dt.date.fromisoformat(
+            ea["payment_date"])
+        assert shift == dt.timedelta(days=200)
+        assert ea["amount"] == eb["amount"]
+
+
+def test_anomalies_are_extra_and_leave_the_others_unchanged(dataset, tmp_path):
+    out, manifest = dataset
+    plain = build_dataset("northwind", tmp_path, anchor=ANCHOR, anomalies=False)
+    assert plain["remittances"] == manifest["remittances"][:14]
+
+
+def test_unknown_payer_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown synthetic payer"):
+        build_dataset("nobody", tmp_path)
+
+
+def test_ground_truth_balances_except_the_deliberate_anomaly(dataset):
+    out, manifest = dataset
+    all_truth = truths(out, manifest)
+    for entry in manifest["remittances"]:
+        truth = all_truth[entry["remittance_id"]]
+        remit = Remittance.from_json(truth)
+        assert remit.to_json() == truth  # the truth is in canonical form
+        problems = [p.to_json() for p in check_remittance(remit)]
+        assert truth["problems"] == problems
+        if entry["anomaly"] == ANOMALY_UNBALANCED:
+            assert truth["balanced"] is False
+            assert [p["code"] for p in problems] == ["line-unbalanced"]
+            assert Decimal(problems[0]["actual"]) - Decimal(problems[0]["expected"]) == \
+                Decimal("10.00")
+            assert problems[0]["page"] >= 1 and problems[0]["line"] >= 1
+        else:
+            assert truth["balanced"] is True and problems == []
+
+
+def test_amounts_are_cents_and_patient_responsibility_is_the_pr_total(dataset):
+    out, manifest = dataset
+    for truth in truths(out, manifest).values():
+        remit = Remittance.from_json(truth)
+        for claim in remit.claims:
+            pr = sum((a.amount for a in claim.all_adjustments if a.group == "PR"), Decimal(0))
+            assert claim.patient_responsibility == pr
+            for line in claim.lines:
+                assert line.billed > 0 and line.paid >= 0
+                assert all(a.amount != 0 for a in line.adjustments)
+            if claim.status_code == "4":
+                assert claim.paid == 0
+        assert remit.payment.amount > 0
+        assert remit.payee.id.isdigit() and len(remit.payee.id) == 10
+        assert npi_check_digit(remit.payee.id[:9]) == remit.payee.id[9]
+
+
+def test_multi_page_remittances_with_split_claims(dataset):
+    out, manifest = dataset
+    big = [e for e in manifest["remittances"] if e["claim_count"] >= 25]
+    assert big and max(e["page_count"] for e in big) >= 3
+    split = 0
+    for entry in manifest["remittances"]:
+        truth = json.loads((out / entry["truth"]).read_text())
+        seen = set()
+        for claim in truth["claims"]:
+            pages = claim["pages"]
+            assert pages == sorted(pages) and 1 <= pages[0] and pages[-1] <= entry["page_count"]
+            assert pages == list(range(pages[0], pages[-1] + 1))
+            split += len(pages) > 1
+            seen.update(pages)
+        # every page but possibly a trailing summary page shows claims
+        assert seen >= set(range(1, entry["page_count"]))
+    assert split >= 1
+
+
+def test_dataset_exercises_the_scenarios(dataset):
+    out, manifest = dataset
+    codes, statuses, plb, claim_level, wrapped = set(), set(), set(), 0, 0
+    for truth in truths(out, manifest).values():
+        plb.update(p["reason"] for p in truth["provider_adjustments"])
+        for claim in truth["claims"]:
+            statuses.add(claim["status_code"])
+            claim_level += bool(claim["adjustments"])
+            codes.update((a["group"], a["carc"]) for a in claim["adjustments"])
+            for line in claim["lines"]:
+                codes.update((a["group"], a["carc"]) for a in line["adjustments"])
+                wrapped += len(line["adjustments"]) > 2
+    assert statuses >= {"1", "2", "4"}
+    assert plb == {"L6", "WO"}
+    assert claim_level >= 1 and wrapped >= 1
+    assert {("CO", "45"), ("PR", "1"), ("PR", "2"), ("CO", "Z98")} <= codes
+    assert len({c for c in codes if c[0] == "CO" and c[1] != "45"}) >= 6
+    emitted = {(g, c) for g, c, _ in emitted_codes()}
+    assert codes <= emitted  # the published code list covers everything generated
