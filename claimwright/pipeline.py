@@ -187,6 +187,14 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
                     ctx.ledger.record_outputs("packet", [(key, str(info.path), info.sha256)])
                     packets_done.add(key)
                     counts.packets_written += 1
+                    if info.warnings:
+                        counts.note_review(ctx.queue.open(
+                            rq.PACKET_CHECK,
+                            f"appeal packet {info.path.name}: " + "; ".join(info.warnings),
+                            key=f"packet-check:{key}", payer=payer,
+                            context={**_doc_context(doc), "payer_claim_id": claim_id,
+                                     "warnings": list(info.warnings)},
+                            evidence=[str(info.path)]).created)
             ctx.ledger.set_document_status(doc.id, DONE)
         if cap.error is not None:
             counts.errors.append(f"outputs {doc.remittance_id}: {cap.error}")
@@ -199,6 +207,11 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
         counts.worklist_updated += result.updated
         for warning in result.warnings:
             log.warning("worklist: %s", warning)
+            counts.note_review(ctx.queue.open(
+                rq.OUTPUT_FAILED, f"coding worklist: {warning}",
+                key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
+                payer=payer, context={"worklist": str(ctx.settings.worklist)},
+                evidence=[str(ctx.settings.worklist)]).created)
     return counts
 
 

@@ -28,6 +28,7 @@ UNBALANCED = "unbalanced"
 UNKNOWN_CODE = "unknown-code"
 DOCUMENT_FAILED = "document-failed"
 OUTPUT_FAILED = "output-failed"
+PACKET_CHECK = "packet-check"
 
 
 @dataclass
