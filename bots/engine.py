@@ -46,7 +46,7 @@ from .documents import document_path, pdf_problem, write_atomic
 from .locators import Resolved, combined, first_present
 
 if TYPE_CHECKING:
-    from playwright.sync_api import APIResponse, BrowserContext, Page, Response
+    from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, Playwright, Response
 
 log = logging.getLogger("claimwright.bots")
 T = TypeVar("T")
@@ -436,7 +436,7 @@ class _Bot:
         return listed, failed, urljoin(self.page.url, next_href) if next_href else None
 
     def download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
-        return self.step(f"download-{item.remittance_id}"[:80], lambda: self._download(item, dest_dir))
+        return self.step("download", lambda: self._download(item, dest_dir))
 
     def _download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
         step = "download"
@@ -448,11 +448,12 @@ class _Bot:
             status = response.status
             if status >= 500:
                 raise self._fault(f"download answered HTTP {status}", step=step, code="http-5xx",
-                                  retryable=True, status=status, document_url=item.url)
+                                  retryable=True, status=status, document_url=item.url,
+                                  remittance_id=item.remittance_id)
             if 300 <= status < 400 or status in (401, 403):
                 raise self._fault(f"download answered HTTP {status} (session lost)", step=step,
                                   code="session-lost", retryable=False, status=status,
-                                  document_url=item.url)
+                                  document_url=item.url, remittance_id=item.remittance_id)
             if status >= 400:
                 raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: "
                                     f"download answered HTTP {status}",
@@ -506,6 +507,48 @@ def _walk_results(bot: _Bot, result: PullResult, start: dt.date, end: dt.date,
         bot.open_page(number, next_url)
 
 
+def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Browser]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    try:
+        pw = sync_playwright().start()
+    except PlaywrightError as exc:  # e.g. the sync API called inside a running asyncio loop
+        raise SystemFault(f"{config.payer}: Playwright failed to start: {str(exc).splitlines()[0]}",
+                          retryable=False, code="browser-launch-failed", payer=config.payer,
+                          step="launch") from None
+    try:
+        return pw, launch_browser(pw, headless=headless)
+    except PlaywrightError as exc:
+        pw.stop()
+        raise SystemFault(f"{config.payer}: Chromium failed to start: {str(exc).splitlines()[0]}",
+                          retryable=False, code="browser-launch-failed", payer=config.payer,
+                          step="launch") from None
+    except BaseException:
+        pw.stop()
+        raise
+
+
+def _pull(bot: _Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str], bool]) -> None:
+    payer = bot.config.payer
+    try:
+        bot.login()
+        bot.search(result.start, result.end)
+        for item in _walk_results(bot, result, result.start, result.end, is_known):
+            try:
+                result.downloaded.append(bot.download(item, dest_dir))
+            except BusinessError as exc:
+                log.warning("%s: remittance %s not taken: %s", payer, item.remittance_id,
+                            exc.message)
+                result.failed.append(FailedDocument(payer, item.remittance_id, exc.message,
+                                                    exc.code, item.url, dict(exc.context)))
+    except SystemFault as fault:
+        fault.context.setdefault("payer", payer)
+        fault.context["downloaded"] = [d.remittance_id for d in result.downloaded]
+        log.error("%s: pull stopped at step %s: %s (%s)", payer, fault.context.get("step"),
+                  fault.message, fault.code)
+        raise
+
 
 def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, dest_dir: Path, *,
                      is_known: Callable[[str], bool] = lambda rid: False,
@@ -518,9 +561,6 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     ``evidence_dir`` (default ``<dest_dir>/_evidence``). Raises ``SystemFault`` when the portal
     fails (after bounded retries for transient faults); bad documents land in ``result.failed``.
     """
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-
     config = payer if isinstance(payer, PayerConfig) else load_payer_config(payer)
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
@@ -531,40 +571,18 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     result = PullResult(config.payer, start, end)
     log.info("%s: pulling remittances paid %s..%s from %s", config.payer, start, end, url)
 
-    with sync_playwright() as pw:
+    pw, browser = _start_browser(config, headless)
+    try:
+        context = browser.new_context(accept_downloads=False)
+        context.set_default_timeout(config.timeouts.action_ms)
+        context.set_default_navigation_timeout(config.timeouts.navigation_ms)
+        bot = _Bot(config, url, credentials, context, context.new_page(), evidence_dir)
+        _pull(bot, result, dest_dir, is_known)
+    finally:
         try:
-            browser = launch_browser(pw, headless=headless)
-        except PlaywrightError as exc:
-            raise SystemFault(f"{config.payer}: Chromium failed to start: {str(exc).splitlines()[0]}",
-                              retryable=False, code="browser-launch-failed", payer=config.payer,
-                              step="launch") from None
-        try:
-            context = browser.new_context(accept_downloads=False)
-            context.set_default_timeout(config.timeouts.action_ms)
-            context.set_default_navigation_timeout(config.timeouts.navigation_ms)
-            page = context.new_page()
-            bot = _Bot(config, url, credentials, context, page, evidence_dir)
-            try:
-                bot.login()
-                bot.search(start, end)
-                todo = _walk_results(bot, result, start, end, is_known)
-                for item in todo:
-                    try:
-                        result.downloaded.append(bot.download(item, dest_dir))
-                    except BusinessError as exc:
-                        log.warning("%s: remittance %s not taken: %s", config.payer,
-                                    item.remittance_id, exc.message)
-                        result.failed.append(FailedDocument(
-                            config.payer, item.remittance_id, exc.message, exc.code, item.url,
-                            dict(exc.context)))
-            except SystemFault as fault:
-                fault.context.setdefault("payer", config.payer)
-                fault.context["downloaded"] = [d.remittance_id for d in result.downloaded]
-                log.error("%s: pull stopped at step %s: %s (%s)", config.payer,
-                          fault.context.get("step"), fault.message, fault.code)
-                raise
-        finally:
             browser.close()
+        finally:
+            pw.stop()
     log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
              config.payer, result.listed, result.pages_visited, len(result.downloaded),
              len(result.skipped_known), len(result.failed))

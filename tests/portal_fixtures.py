@@ -1,7 +1,7 @@
 """Pytest fixtures for the mock payer portals (import them into conftest.py or a test module).
 
-- ``portal_dataset`` (session): folder with a northwind manifest + PDFs, from
-  ``fixtures.remittances.build_dataset`` when available, else :func:`write_sample_dataset`.
+- ``portal_dataset`` (session): ``(folder, manifest)`` of the northwind synthetic remittances
+  (``fixtures.remittances.build_dataset``, anchor 2024-06-28: 14 regular + 2 anomalies).
 - ``northwind_portal`` (session): the northwind mock portal running on a free 127.0.0.1 port;
   a :class:`RunningPortal` (``base_url``, ``data_dir``, ``manifest``, ``account``).
 - ``northwind_env`` (function): the bot's credential variables and ``CLAIMWRIGHT_NORTHWIND_URL``
@@ -29,7 +29,8 @@ SAMPLE_ANCHOR = dt.date(2024, 6, 28)
 def write_sample_dataset(payer: str, out_dir: Path, *, count: int = 14,
                          anchor: dt.date = SAMPLE_ANCHOR, ids: list[str] | None = None,
                          days_apart: int = 3) -> dict[str, Any]:
-    """A small manifest of tiny one-page reportlab PDFs (same manifest shape as build_dataset).
+    """A small manifest of tiny one-page reportlab PDFs (the manifest shape of build_dataset),
+    for tests that need particular ids or counts.
 
     Payment dates step back ``days_apart`` days from ``anchor - 1``; ids default to
     ``<PAYER>-RA-0001``... Custom ``ids`` allow odd (even hostile) remittance ids.
@@ -64,13 +65,10 @@ def write_sample_dataset(payer: str, out_dir: Path, *, count: int = 14,
 
 
 def build_portal_dataset(payer: str, out_dir: Path) -> dict[str, Any]:
-    """The real synthetic dataset when ``fixtures.remittances`` provides it, else the sample one."""
-    try:
-        from fixtures.remittances import build_dataset
-    except ImportError:
-        return write_sample_dataset(payer, out_dir)
-    build_dataset(payer, out_dir, anchor=SAMPLE_ANCHOR)
-    return json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+    """The synthetic dataset of ``fixtures.remittances`` (regular remittances + anomalies)."""
+    from fixtures.remittances import build_dataset
+
+    return build_dataset(payer, out_dir, anchor=SAMPLE_ANCHOR)
 
 
 @dataclass(frozen=True)
@@ -93,9 +91,9 @@ class RunningPortal:
 
 @pytest.fixture(scope="session")
 def portal_dataset(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    # A fixed folder: when conftest and a test module both import this fixture, build_dataset
+    # finds the first build there and reuses it.
     out_dir = tmp_path_factory.getbasetemp() / "portal-data" / "northwind"
-    if (out_dir / "manifest.json").is_file():  # imported by conftest and a test module: build once
-        return out_dir, json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
     return out_dir, build_portal_dataset("northwind", out_dir)
 
 

@@ -267,6 +267,21 @@ def test_missing_credentials_fail_before_any_browser_starts(monkeypatch, tmp_pat
         pull_remittances("northwind", WIDE[1], WIDE[0], tmp_path)
 
 
+def test_sync_bot_inside_an_event_loop_is_a_clear_permanent_fault(monkeypatch, tmp_path):
+    import asyncio
+
+    for name, value in demo_environment("northwind").items():
+        monkeypatch.setenv(name, value)
+
+    async def inside_a_loop():
+        return pull_remittances("northwind", *WIDE, tmp_path, base_url="http://127.0.0.1:9")
+
+    with pytest.raises(SystemFault) as info:
+        asyncio.run(inside_a_loop())
+    assert info.value.code == "browser-launch-failed" and info.value.retryable is False
+    assert "asyncio" in info.value.message
+
+
 def test_northwind_config_loads_with_references_only():
     config = load_payer_config("northwind")
     assert config.flow == "login-search-paginate"

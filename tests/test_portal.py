@@ -218,13 +218,9 @@ def test_portals_listen_on_loopback_only(sample_dir):
 
 
 def test_serve_runs_until_stopped(tmp_path, sample_dir):
-    data_root = tmp_path / "portal-data"
-    (data_root).mkdir()
-    # serve() finds <data_dir>/<payer>/manifest.json (as `claimwright portals serve` lays it out)
     import shutil
 
-    shutil.copytree(sample_dir, data_root / "northwind")
-    manifest = json.loads((data_root / "northwind" / "manifest.json").read_text())
+    shutil.copytree(sample_dir, tmp_path / "data")  # a hand-made manifest is served as it is
     stop = threading.Event()
     seen: dict[str, str] = {}
 
@@ -233,11 +229,22 @@ def test_serve_runs_until_stopped(tmp_path, sample_dir):
         seen["status"] = str(httpx.get(urls["northwind"] + "/login", timeout=5).status_code)
         stop.set()
 
-    serve(["northwind"], port=0, data_dir=data_root, seed=manifest["seed"],
-          count=len(manifest["remittances"]), ready=ready, stop_event=stop)
+    serve(["northwind"], port=0, data_dir=tmp_path / "data", ready=ready, stop_event=stop)
     assert seen["status"] == "200" and seen["northwind"].startswith("http://127.0.0.1:")
-    assert ensure_dataset("northwind", data_root, seed=manifest["seed"],
-                          count=len(manifest["remittances"])) == data_root / "northwind"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(seen["northwind"] + "/login", timeout=2)
+
+
+def test_ensure_dataset_builds_the_synthetic_remittances(tmp_path):
+    anchor = dt.date(2024, 6, 28)
+    folder = ensure_dataset("northwind", tmp_path, anchor=anchor)
+    assert folder == tmp_path / "northwind"
+    docs = load_documents(folder, "northwind")
+    assert len(docs) >= 14
+    assert all(anchor - dt.timedelta(days=60) <= d.payment_date < anchor for d in docs)
+    for doc in docs:
+        assert hashlib.sha256(doc.pdf_path.read_bytes()).hexdigest() == doc.sha256
+    assert ensure_dataset("northwind", tmp_path, anchor=anchor) == folder
 
 
 def test_demo_environment_names_the_bot_variables():
