@@ -1,0 +1,204 @@
+"""``claimwright rules check|explain`` and ``claimwright categorize FILE``.
+
+Mount on the root app with::
+
+    from .rules.cli import categorize, rules_app
+    app.add_typer(rules_app, name="rules")
+    app.command()(categorize)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ClaimwrightError
+
+rules_app = typer.Typer(help="Denial rules: validate rules.yaml and deadlines.yaml, explain "
+                             "decisions.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@rules_app.command("check")
+def check(rules: Annotated[Optional[Path], typer.Option(
+              help="Rules file (default: $CLAIMWRIGHT_RULES or the packaged rules.yaml).")] = None,
+          deadlines: Annotated[Optional[Path], typer.Option(
+              help="Deadlines file (default: $CLAIMWRIGHT_DEADLINES or the packaged one).")]
+          = None,
+          codes: Annotated[Optional[Path], typer.Option(
+              help="Code table directory (default: $CLAIMWRIGHT_CODES or the packaged one).")]
+          = None) -> None:
+    """Validate the code tables, rules and deadlines; exit 1 naming file, line and field."""
+    from .. import codes as codes_mod
+    from .deadlines import load_deadlines
+    from .engine import load_rules
+
+    try:
+        tables = codes_mod.load_tables(codes) if codes else codes_mod.tables()
+        ruleset = load_rules(rules, tables=tables)
+        windows = load_deadlines(deadlines)
+    except ClaimwrightError as exc:
+        _fail(str(exc))
+    counts = ", ".join(f"{n} {name}" for name, n in tables.counts().items())
+    typer.echo(f"code tables {tables.version}: {counts}")
+    fallback = {"co-fallback", "oa-pi-fallback", "pr-fallback", "any-fallback"}
+    named = set()
+    for rule in ruleset.rules:
+        if rule.id not in fallback and rule.when.carc:
+            named.update(c for c in rule.when.carc if c in tables.carc.entries)
+    current = [e.code for e in tables.carc if e.status == "current"]
+    unnamed = [c for c in current if c not in named]
+    typer.echo(f"rules {ruleset.path} (version {ruleset.version}): {len(ruleset.rules)} rules, "
+               f"{len(ruleset.overrides)} overrides; {len(current) - len(unnamed)} of "
+               f"{len(current)} current CARCs have a specific rule")
+    if unnamed:
+        typer.echo(f"  handled by group fallbacks only: {', '.join(unnamed)}")
+    typer.echo(f"deadlines {windows.path} (version {windows.version}): "
+               f"{len(windows.payers)} payer entries, default appeal window "
+               f"{windows.default.windows['appeal_level_1_days']} days")
+    typer.echo("OK")
+
+
+@rules_app.command("explain")
+def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason code, e.g. 16.")],
+                group: Annotated[str, typer.Option(help="Group code: CO, PR, OA, PI.")] = "CO",
+                rarc: Annotated[Optional[list[str]], typer.Option(
+                    help="Remark code; repeatable.")] = None,
+                payer: Annotated[str, typer.Option(help="Payer id.")] = "",
+                procedure: Annotated[str, typer.Option(help="Procedure code.")] = "",
+                amount: Annotated[str, typer.Option(help="Adjustment amount.")] = "0.00") -> None:
+    """Show which rule decides a group/CARC/RARC combination, and why."""
+    from .engine import Context, current_rules, explain
+
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        _fail(f"--amount is not a number: {amount!r}", 2)
+    try:
+        ruleset = current_rules()
+        result = explain(Context(group=group, carc=carc, rarcs=tuple(rarc or ()), payer=payer,
+                                 procedure=procedure, amount=value), ruleset=ruleset)
+    except ClaimwrightError as exc:
+        _fail(str(exc))
+    d = result.decision
+    for label, meaning in result.meanings.items():
+        typer.echo(f"{label}: {meaning or '(not in the code tables)'}")
+    if result.rule is None:
+        typer.echo(f"rule: unknown-code (unknown: {', '.join(d.unknown_codes)})")
+    else:
+        typer.echo(f"rule: {result.rule.id} ({ruleset.path.name} line {result.rule.line}; "
+                   f"when {result.rule.when.describe()})")
+    for override in result.overrides:
+        typer.echo(f"override: {override.id} ({ruleset.path.name} line {override.line}; "
+                   f"when {override.when.describe()}): {override.why}")
+    typer.echo(f"why: {d.why}")
+    typer.echo(f"denial: {'yes' if d.is_denial else 'no'}")
+    typer.echo(f"category: {d.category}")
+    typer.echo(f"owner: {d.owner}")
+    typer.echo(f"action: {d.action}")
+    appealable = d.appealable + (f" ({d.condition})" if d.condition else "")
+    typer.echo(f"appealable: {appealable}")
+
+
+def _load_remittances(file: Path):
+    from ..models import Remittance
+
+    if file.suffix.lower() == ".json":
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot read {file}: {exc}", 2)
+        items = data if isinstance(data, list) else [data]
+        try:
+            return [Remittance.from_json(item) for item in items]
+        except (KeyError, TypeError, ValueError) as exc:
+            _fail(f"{file} is not remittance JSON (claimwright parse output): {exc}", 2)
+    from ..parsing import parse_file
+
+    return parse_file(file)
+
+
+def finding_row(f) -> dict:
+    """One finding as plain JSON-ready data (also what ``categorize --json`` prints)."""
+    d = f.decision
+    return {
+        "key": f.key, "payer_id": f.payer_id, "payer_claim_id": f.claim.payer_claim_id,
+        "patient_account": f.claim.patient_account, "line": f.line_number,
+        "procedure": f.line.procedure if f.line else None,
+        "code": f.adjustment.code, "amount": str(f.adjustment.amount),
+        "remarks": list(f.remarks), "denial": d.is_denial, "category": d.category,
+        "owner": d.owner, "action": d.action, "appealable": d.appealable,
+        "condition": d.condition, "rule_id": d.rule_id, "overrides": list(d.overrides),
+        "known": d.known, "unknown_codes": list(d.unknown_codes),
+        "denial_date": f.denial_date.isoformat() if f.denial_date else None,
+        "appeal_due": f.appeal_due.isoformat() if f.appeal_due else None,
+        "internal_target": f.internal_target.isoformat() if f.internal_target else None,
+        "deadline_basis": f.deadline_basis, "priority": str(f.priority),
+    }
+
+
+def categorize(file: Annotated[Path, typer.Argument(
+                   help="Remittance: PDF, X12 835, or JSON from 'claimwright parse'.")],
+               as_of: Annotated[Optional[str], typer.Option(
+                   help="Score urgency as of this date, YYYY-MM-DD (default today).")] = None,
+               show_all: Annotated[bool, typer.Option(
+                   "--all", help="Also list adjustments that are not denials.")] = False,
+               as_json: Annotated[bool, typer.Option(
+                   "--json", help="Print JSON instead of a table.")] = False) -> None:
+    """Categorize every denial: category, owner, action, due date, priority and rule id."""
+    from ..denials import categorize_remittance
+    from ..metrics import denial_rates
+    from .priority import sort_findings
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        _fail(f"--as-of is not a date YYYY-MM-DD: {as_of!r}", 2)
+    try:
+        remits = _load_remittances(file)
+        findings = [f for r in remits for f in categorize_remittance(r, as_of=day)]
+    except ClaimwrightError as exc:
+        _fail(f"{exc.code}: {exc}")
+    shown = sort_findings([f for f in findings if show_all or f.decision.is_denial])
+    rates = denial_rates(remits, findings)
+    unknown = sorted({c for f in findings for c in f.decision.unknown_codes})
+    if as_json:
+        typer.echo(json.dumps({"findings": [finding_row(f) for f in shown],
+                               "denial_rate": rates.overall.to_json(),
+                               "unknown_codes": unknown}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, title=f"{file.name}: {len(shown)} "
+                  f"{'adjustments' if show_all else 'denials'}, highest priority first")
+    for column in ("priority", "claim", "line", "code", "remarks", "amount", "category", "owner",
+                   "action", "appealable", "due", "target", "rule"):
+        table.add_column(column, justify="right" if column in ("priority", "amount") else "left")
+    for f in shown:
+        d = f.decision
+        rule = d.rule_id + "".join(f" +{o}" for o in d.overrides)
+        table.add_row(str(f.priority), f.claim.payer_claim_id, str(f.line_number or "claim"),
+                      f.adjustment.code, " ".join(f.remarks), str(f.adjustment.amount),
+                      d.category, d.owner, d.action,
+                      d.appealable + (" *" if d.condition else ""),
+                      f.appeal_due.isoformat() if f.appeal_due else "-",
+                      f.internal_target.isoformat() if f.internal_target else "-", rule)
+    console = Console(width=200)
+    console.print(table)
+    o = rates.overall
+    typer.echo(f"denial rate: {o.denied_count}/{o.total_count} claims "
+               f"({o.by_count * 100:.2f}%), {o.denied_amount}/{o.billed_amount} dollars "
+               f"({o.by_dollars * 100:.2f}%)")
+    if unknown:
+        typer.echo(f"unknown codes (review items): {', '.join(unknown)}")
+    typer.echo("* appealable only under a condition: see 'claimwright rules explain'")
