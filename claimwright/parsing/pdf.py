@@ -85,7 +85,7 @@ def detect_layout(first_page_text: str, *, source: str = "",
     known = [lay.name for lay in layouts]
     if not matches:
         raise UnknownLayout(f"no PDF layout matches this document (known layouts: {known})",
-                            file=source, known=known, first_words=text[:60])
+                            file=source, known=known)
     names = [m.name for m in matches]
     raise UnknownLayout(f"several PDF layouts match this document: {names}; fingerprints must "
                         "be made more specific", file=source, candidates=names)
@@ -338,7 +338,7 @@ class _Reader:
             return
         record.values[name] = value
 
-    def convert(self, name: str, text: str, row: Row) -> Any:
+    def convert(self, name: str, text: str, row: Row | None) -> Any:
         text = text.strip()
         try:
             if name in _MONEY_FIELDS:
@@ -419,11 +419,11 @@ class _Reader:
             if doc.get(name) in (None, ""):
                 self.problem("layout-missing-field", f"the document shows no {name}", page=1)
         amount = doc.get("payment_amount")
-        if isinstance(amount, str):
-            amount = money(amount)
+        if isinstance(amount, str):  # a default from the layout file
+            amount = self.convert("payment_amount", amount, None)
         date = doc.get("payment_date")
         if isinstance(date, str):
-            date = self.date(date)
+            date = self.convert("payment_date", date, None)
         claims = [self.build_claim(d) for d in self.claims]
         provider = [self.build_provider(r) for r in self.provider]
         remit = Remittance(

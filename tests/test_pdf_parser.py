@@ -1,0 +1,339 @@
+"""The PDF remittance parser against generated ground truth, damaged input and foreign layouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import random
+import re
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reportlab.lib.pagesizes import landscape, letter
+from reportlab.lib.pdfencrypt import StandardEncryption
+from reportlab.pdfgen import canvas
+
+from claimwright.errors import DocumentError, UnknownLayout
+from claimwright.parsing import parse_bytes, parse_file
+from claimwright.parsing.layout import LAYOUT_DIR, LayoutFileError, get_layout, load_layout_file
+from claimwright.parsing.pdf import detect_layout, parse_pdf
+from fixtures.remittances import (
+    ANOMALY_UNBALANCED,
+    ANOMALY_UNKNOWN_CARC,
+    build_dataset,
+    plan_dataset,
+    render_plan,
+)
+from fixtures.remittances import render_northwind as rn
+
+ANCHOR = dt.date(2026, 5, 4)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("northwind")
+    return out, build_dataset("northwind", out, anchor=ANCHOR)
+
+
+def assert_matches_truth(remit, truth, label):
+    got = remit.to_json()
+    if got == truth:
+        return
+    for key in truth:  # a readable first difference
+        if got.get(key) != truth[key]:
+            if key == "claims":
+                for i, (a, b) in enumerate(zip(got[key], truth[key])):
+                    assert a == b, f"{label}: claim {i} differs"
+            assert got[key] == truth[key], f"{label}: {key} differs"
+    assert got == truth, label
+
+
+def test_every_generated_remittance_parses_field_exact(dataset):
+    out, manifest = dataset
+    for entry in manifest["remittances"]:
+        remit = parse_pdf(out / entry["pdf"])
+        assert remit.format == "pdf" and remit.layout == "northwind"
+        assert_matches_truth(remit, json.loads((out / entry["truth"]).read_text()),
+                             entry["remittance_id"])
+
+
+def test_many_seeds_parse_field_exact(tmp_path):
+    """64 more remittances (4 seeds, anomalies included), parsed from bytes in memory."""
+    checked = 0
+    for seed in (3, 19, 42, 77):
+        for plan in plan_dataset("northwind", seed=seed, count=14, anchor=ANCHOR,
+                                 anomalies=True):
+            pdf, truth, _ = render_plan(plan)
+            assert_matches_truth(parse_pdf(pdf), truth, f"seed {seed} {plan.remittance_id}")
+            checked += 1
+    assert checked == 64
+
+
+def test_dispatch_and_explicit_layout(dataset):
+    out, manifest = dataset
+    entry = manifest["remittances"][1]
+    truth = json.loads((out / entry["truth"]).read_text())
+    [via_file] = parse_file(out / entry["pdf"])
+    assert via_file.to_json() == truth
+    data = (out / entry["pdf"]).read_bytes()
+    assert parse_bytes(data, layout="northwind")[0].to_json() == truth
+    assert parse_pdf(data, layout=str(LAYOUT_DIR / "northwind.yaml")).to_json() == truth
+
+
+def test_unbalanced_anomaly_is_flagged_with_page_and_line(dataset):
+    out, manifest = dataset
+    entry = next(e for e in manifest["remittances"] if e["anomaly"] == ANOMALY_UNBALANCED)
+    remit = parse_pdf(out / entry["pdf"])
+    assert not remit.balanced
+    [problem] = remit.problems
+    assert problem.code == "line-unbalanced"
+    claim = next(c for c in remit.claims if c.patient_account == problem.claim)
+    line = claim.lines[problem.line - 1]
+    assert problem.page == claim.pages[0]
+    assert line.paid - (line.billed - line.adjusted) == 10
+    assert (problem.expected, problem.actual) == (line.billed - line.adjusted, line.paid)
+
+
+def test_unknown_carc_is_parsed_as_printed(dataset):
+    out, manifest = dataset
+    entry = next(e for e in manifest["remittances"] if e["anomaly"] == ANOMALY_UNKNOWN_CARC)
+    remit = parse_pdf(out / entry["pdf"])
+    assert remit.balanced
+    odd = [a for c in remit.claims for a in c.all_adjustments if a.carc == "Z98"]
+    assert len(odd) == 1 and odd[0].group == "CO" and odd[0].amount > 0
+
+
+def test_split_claims_carry_all_their_pages(dataset):
+    out, manifest = dataset
+    split = [c for e in manifest["remittances"] for c in parse_pdf(out / e["pdf"]).claims
+             if len(c.pages) > 1]
+    assert split and all(c.lines for c in split)
+
+
+# --- damaged and foreign input -------------------------------------------------------------
+
+
+def _pdf(draw, **kw) -> bytes:
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=landscape(letter), invariant=1, **kw)
+    draw(c)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sample_pdf(dataset):
+    out, manifest = dataset
+    return (out / manifest["remittances"][0]["pdf"]).read_bytes()
+
+
+def test_truncated_pdf(sample_pdf):
+    for cut in (len(sample_pdf) // 2, len(sample_pdf) - 200, 100):
+        with pytest.raises(DocumentError, match="truncated") as info:
+            parse_pdf(sample_pdf[:cut], source="remit.pdf")
+        assert info.value.code == "truncated-pdf"
+
+
+def test_random_bytes_empty_and_missing_files(tmp_path):
+    rng = random.Random(5)
+    with pytest.raises(DocumentError, match="not a PDF"):
+        parse_pdf(bytes(rng.randrange(256) for _ in range(4096)))
+    with pytest.raises(DocumentError, match="empty"):
+        parse_pdf(b"")
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(DocumentError, match="empty.pdf is empty"):
+        parse_pdf(empty)
+    with pytest.raises(DocumentError, match="cannot read"):
+        parse_pdf(tmp_path / "missing.pdf")
+    garbage = b"%PDF-1.4\n" + bytes(rng.randrange(256) for _ in range(3000)) + b"\n%%EOF\n"
+    with pytest.raises(DocumentError) as info:
+        parse_pdf(garbage)
+    assert info.value.code in ("corrupt-pdf", "no-text")
+
+
+def test_pdf_without_text_layer():
+    def draw(c):
+        c.rect(100, 100, 300, 200, fill=1)  # a "scanned" page: graphics, no text
+    with pytest.raises(DocumentError, match="no text layer") as info:
+        parse_pdf(_pdf(draw))
+    assert info.value.code == "no-text"
+
+
+def test_encrypted_pdf():
+    def draw(c):
+        c.drawString(72, 500, "NORTHWIND HEALTH PLAN PROVIDER REMITTANCE ADVICE")
+    data = _pdf(draw, encrypt=StandardEncryption("secret", ownerPassword="owner"))
+    with pytest.raises(DocumentError, match="encrypted") as info:
+        parse_pdf(data)
+    assert info.value.code == "encrypted-pdf"
+
+
+def _southwind(c):
+    c.setFont("Helvetica-Bold", 12)
+    c.drawString(30, 582, "SOUTHWIND MUTUAL INSURANCE")
+    c.setFont("Helvetica", 7.5)
+    c.drawString(30, 560, "Explanation of Payment  Check 000123  Amount $1,234.00")
+    c.drawString(30, 540, "Patient: DOE, JANE  Account: X1  Billed 100.00  Paid 80.00")
+
+
+def test_foreign_layout_is_never_guessed():
+    data = _pdf(_southwind)
+    with pytest.raises(UnknownLayout, match="no PDF layout matches") as info:
+        parse_pdf(data)
+    assert "northwind" in info.value.context["known"]
+    with pytest.raises(UnknownLayout, match="no layout named"):
+        parse_pdf(data, layout="southwind")
+
+
+def test_forcing_a_layout_onto_a_foreign_pdf_reports_problems():
+    remit = parse_pdf(_pdf(_southwind), layout="northwind")
+    codes = {p.code for p in remit.problems}
+    assert {"layout-missing-field", "layout-no-claims"} <= codes
+    assert not remit.balanced
+
+
+def test_ambiguous_fingerprints_are_refused():
+    northwind = get_layout("northwind")
+    first_page = "NORTHWIND HEALTH PLAN PROVIDER REMITTANCE ADVICE Payer ID: NWHP1"
+    assert detect_layout(first_page, layouts=[northwind]) is northwind
+    with pytest.raises(UnknownLayout, match="several"):
+        detect_layout(first_page, layouts=[northwind, northwind])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_bytes_never_escape_as_other_errors(sample_pdf, data):
+    blob = bytearray(sample_pdf)
+    for _ in range(data.draw(st.integers(1, 40))):
+        pos = data.draw(st.integers(0, len(blob) - 1))
+        blob[pos] = data.draw(st.integers(0, 255))
+    try:
+        remit = parse_pdf(bytes(blob))
+    except (DocumentError, UnknownLayout):
+        return
+    assert remit.format == "pdf"  # a repaired document parses, problems say what went wrong
+
+
+# --- layout problems: rows the layout cannot read, totals that disagree ---------------------
+
+
+def _render_with(monkeypatch, rows_hook):
+    original = rn._claim_rows
+
+    def patched(index, claim):
+        return rows_hook(index, claim, original(index, claim))
+
+    monkeypatch.setattr(rn, "_claim_rows", patched)
+    plan = plan_dataset("northwind", seed=7, count=1, anchor=ANCHOR, anomalies=False)[0]
+    pdf, truth, _ = render_plan(plan)
+    return parse_pdf(pdf), truth
+
+
+def test_unreadable_row_inside_a_claim_is_a_problem(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 1:
+            rows.insert(2, rn.Row([rn.Cell(30, "** Reprocessed per provider call **"),
+                                   rn.Cell(400, "see letter")], claim=index))
+        return rows
+    remit, truth = _render_with(monkeypatch, hook)
+    [problem] = remit.problems
+    assert problem.code == "layout-unrecognized-row"
+    assert problem.claim == truth["claims"][1]["patient_account"]
+    assert problem.page == 1 and "Reprocessed per provider call" in problem.message
+    assert [c.to_json() for c in remit.claims] == truth["claims"]  # the rest is still read
+
+
+def test_printed_totals_that_disagree_are_problems(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 0:
+            totals = rows[-1]
+            for cell in totals.cells:
+                if cell.text.startswith("Adjusted: "):
+                    cell.text = "Adjusted: 9,999.99"
+        return rows
+    remit, truth = _render_with(monkeypatch, hook)
+    [problem] = remit.problems
+    assert problem.code == "layout-total-mismatch"
+    assert str(problem.expected) == "9999.99"
+    claim = remit.claims[0]
+    assert problem.actual == sum(a.amount for a in claim.all_adjustments)
+
+
+def test_bad_values_and_unknown_adjustment_text_are_problems(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 0:
+            line_row = rows[1]
+            line_row.cells[0].text = "13/45/2026"  # not a date
+            line_row.cells.append(rn.Cell(560, "XX 1"))  # in the adjustments column
+        return rows
+    remit, _ = _render_with(monkeypatch, hook)
+    messages = [p.message for p in remit.problems if p.code == "layout-bad-value"]
+    assert any("date_of_service" in m for m in messages)
+    assert any("adjustment text not understood" in m for m in messages)
+
+
+# --- layout files ------------------------------------------------------------------------
+
+
+def _variant(tmp_path, old, new, name="variant"):
+    text = (LAYOUT_DIR / "northwind.yaml").read_text().replace("name: northwind", f"name: {name}")
+    assert old in text
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("cell_gap: 5.0", "cel_gap: 5.0", r"variant.yaml: text: unknown key\(s\) \['cel_gap'\]"),
+    ("(?P<payee_npi>", "(?P<payee_nip>", r"document.rows\[1\]: unknown field group"),
+    ("{field: units, from: 146, to: 176}", "{field: units, from: 140, to: 176}",
+     r"claims.table.columns\[3\].from: overlaps the previous column"),
+    ("{field: paid, from: 288, to: 344}", "{field: paid, from: 288, to: 200}",
+     r"claims.table.columns\[6\].to: must be greater than from"),
+    ("key: date_of_service", "key: service_date", r"claims.table.key: 'service_date' is not"),
+    ("'^Claim Remarks:\\t(?P<remarks>.+)$'", "'^Claim Remarks:\\t(?P<remarks>.+$'",
+     r"claims.rows\[1\].pattern: invalid regular expression"),
+    ("continuation: [adjustments, remarks]", "continuation: [adjustments, notes]",
+     r"claims.table.continuation\[1\]: 'notes' must be"),
+])
+def test_invalid_layout_files_say_file_field_and_problem(tmp_path, old, new, message):
+    path = _variant(tmp_path, old, new)
+    with pytest.raises(LayoutFileError, match=message) as info:
+        load_layout_file(path)
+    assert info.value.retryable is False and info.value.context["file"] == str(path)
+
+
+def test_layout_name_must_match_file_and_yaml_must_parse(tmp_path):
+    path = _variant(tmp_path, "description:", "description:")
+    wrong = tmp_path / "other.yaml"
+    shutil.copy(path, wrong)
+    with pytest.raises(LayoutFileError, match=re.escape("other.yaml: name: must equal")):
+        load_layout_file(wrong)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(LayoutFileError, match="broken.yaml: not valid YAML"):
+        load_layout_file(broken)
+
+
+def test_shipped_layouts_are_valid():
+    layout = get_layout("northwind")
+    assert layout.name == "northwind" and layout.claims.table.key == "date_of_service"
+
+
+def test_document_defaults_fill_fields_the_pdf_does_not_print(tmp_path, dataset):
+    out, manifest = dataset
+    entry = manifest["remittances"][0]
+    path = _variant(tmp_path, "document:\n  rows:",
+                    "document:\n  defaults:\n    payer_id: NWHP1-FROM-LAYOUT\n  rows:")
+    path.write_text(path.read_text().replace(r"Payer ID: (?P<payer_id>\S+)$", r"Payer ID: \S+$"))
+    remit = parse_pdf(out / entry["pdf"], layout=str(path))
+    truth = json.loads((out / entry["truth"]).read_text())
+    truth["payer"]["id"] = "NWHP1-FROM-LAYOUT"
+    truth["layout"] = "variant"
+    assert remit.to_json() == truth
