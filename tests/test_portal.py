@@ -26,6 +26,7 @@ from fixtures.portals import (
     load_documents,
     running_portal,
     running_portal_server,
+    running_portals,
     serve,
 )
 
@@ -210,6 +211,18 @@ def test_running_portal_server_exposes_state_for_mid_run_faults(sample_dir):
         state.faults = state.faults.model_copy(update={"fail_first": {"login_page": 5}})
         state.hits.clear()
         assert httpx.get(server.url + "/login", timeout=5).status_code == 503
+
+
+def test_sessions_expire(sample_dir, client_for):
+    client = login(client_for(sample_dir, session_ttl_seconds=0.0))
+    response = client.get("/remittances")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_running_portals_gives_each_payer_a_url(sample_dir):
+    with running_portals({"northwind": sample_dir}) as urls:
+        assert set(urls) == {"northwind"}
+        assert httpx.get(urls["northwind"] + "/login", timeout=5).status_code == 200
 
 
 def test_portals_listen_on_loopback_only(sample_dir):
