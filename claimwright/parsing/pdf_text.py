@@ -173,3 +173,28 @@ def _row(number: int, y: float, words: list[Word], cell_gap: float) -> Row:
         x1 = max(x1, word.x1)
     cells.append(Cell(x0, x1, " ".join(parts)))
     return Row(number, y, tuple(cells), "\t".join(c.text for c in cells))
+
+
+def dump_rows(path: str | Path, *, row_tolerance: float = 2.0, cell_gap: float = 5.0) -> str:
+    """Every row of a PDF as ``page y: [x0-x1] cell | ...``: what a layout author measures."""
+    doc, _ = open_document(path)
+    out = []
+    try:
+        for index in range(len(doc)):
+            page = page_words(doc, index)
+            for row in rows_of(page, row_tolerance, cell_gap):
+                cells = " | ".join(f"[{c.x0:.0f}-{c.x1:.0f}] {c.text}" for c in row.cells)
+                out.append(f"p{row.page} y={row.y:.1f}: {cells}")
+    finally:
+        doc.close()
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # python -m claimwright.parsing.pdf_text some.pdf [row_tol cell_gap]
+    import sys
+
+    args = sys.argv[1:]
+    if not args:
+        sys.exit("usage: python -m claimwright.parsing.pdf_text FILE.pdf [ROW_TOLERANCE CELL_GAP]")
+    tol, gap = (float(a) for a in args[1:3]) if len(args) >= 3 else (2.0, 5.0)
+    print(dump_rows(args[0], row_tolerance=tol, cell_gap=gap))
