@@ -337,3 +337,33 @@ def test_document_defaults_fill_fields_the_pdf_does_not_print(tmp_path, dataset)
     truth["payer"]["id"] = "NWHP1-FROM-LAYOUT"
     truth["layout"] = "variant"
     assert remit.to_json() == truth
+
+
+def test_procedure_cells_with_modifiers_and_fixed_code_amount_columns(tmp_path, dataset):
+    """Two general table features other portals need, exercised on the Northwind PDFs."""
+    out, manifest = dataset
+    entry = next(e for e in manifest["remittances"] if e["claim_count"] >= 25)
+    truth = json.loads((out / entry["truth"]).read_text())
+
+    # procedure and modifiers printed in one column ("99214 25"): still split apart
+    merged = _variant(tmp_path, "{field: procedure, from: 80, to: 112}\n"
+                      "      - {field: modifiers, from: 112, to: 146}",
+                      "{field: procedure, from: 80, to: 146}", name="merged")
+    remit = parse_pdf(out / entry["pdf"], layout=str(merged))
+    assert [c.to_json() for c in remit.claims] == truth["claims"]
+    assert any(ln.modifiers for c in remit.claims for ln in c.lines)
+
+    # an amount column that stands for one fixed adjustment code
+    fixed = _variant(tmp_path, "{field: allowed, from: 232, to: 288}",
+                     "{field: adjustment, code: OA-94, from: 232, to: 288}", name="fixed")
+    remit = parse_pdf(out / entry["pdf"], layout=str(fixed))
+    for claim, want in zip(remit.claims, truth["claims"]):
+        for line, want_line in zip(claim.lines, want["lines"]):
+            assert line.allowed is None
+            if want_line["allowed"] != "0.00":
+                assert line.adjustments[0].code == "OA-94"
+                assert str(line.adjustments[0].amount) == want_line["allowed"]
+                assert [a.to_json() for a in line.adjustments[1:]] == want_line["adjustments"]
+            else:
+                assert [a.to_json() for a in line.adjustments] == want_line["adjustments"]
+    assert any(p.code == "line-unbalanced" for p in remit.problems)
