@@ -321,3 +321,25 @@ def test_cli_categorize_json_file(tmp_path):
     table = CliRunner().invoke(_app(), ["categorize", str(path), "--as-of", "2026-10-05"])
     assert table.exit_code == 0 and "medical-necessity-lcd" in table.output
     assert "denial rate: 2/3 claims" in table.output
+
+
+def test_synthetic_fixture_codes_and_dataset():
+    data = pytest.importorskip("fixtures.remittances.data")
+    for group, carc, rarc in data.emitted_codes():
+        decision = d(group, carc, *([rarc] if rarc else []))
+        if carc == data.UNKNOWN_CARC:
+            assert not decision.known and decision.category == "unknown"
+        else:
+            assert decision.known and decision.category != "unknown", (group, carc, rarc)
+    plans = data.plan_dataset("northwind", seed=7, count=6, anchor=dt.date(2026, 10, 1),
+                              anomalies=True)
+    findings = [f for p in plans for f in categorize_remittance(p.remittance,
+                                                                as_of=dt.date(2026, 10, 1))]
+    denials = [f for f in findings if f.decision.is_denial]
+    assert denials and all(f.appeal_due and f.priority > 0 for f in denials)
+    assert any(not f.decision.known for f in findings)  # the Z98 anomaly remittance
+    for f in findings:
+        if f.adjustment.code == "CO-16":
+            assert f.decision.action == "new claim" and "MA130" in f.remarks
+        if f.adjustment.code in ("CO-45", "PR-1", "PR-2", "PR-3", "CO-253", "OA-23"):
+            assert not f.decision.is_denial

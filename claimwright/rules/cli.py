@@ -47,7 +47,8 @@ def check(rules: Annotated[Optional[Path], typer.Option(
         ruleset = load_rules(rules, tables=tables)
         windows = load_deadlines(deadlines)
     except ClaimwrightError as exc:
-        _fail(str(exc))
+        where = exc.context.get("file")
+        _fail(f"{exc}\n  file: {where}" if where else str(exc))
     counts = ", ".join(f"{n} {name}" for name, n in tables.counts().items())
     typer.echo(f"code tables {tables.version}: {counts}")
     fallback = {"co-fallback", "oa-pi-fallback", "pr-fallback", "any-fallback"}
