@@ -26,6 +26,7 @@ class Decision:
     unknown_codes: list[str] = field(default_factory=list)
     why: str = ""  # the rule's one-sentence explanation
     overrides: list[str] = field(default_factory=list)  # ids of overrides applied after rule_id
+    retired_codes: list[str] = field(default_factory=list)  # known codes not valid on that date
 
 
 @dataclass

@@ -140,6 +140,13 @@ def test_unknown_codes_are_categorized_unknown_and_listed():
     assert decision.unknown_codes == ["RARC N9999"]
 
 
+def test_retired_codes_are_known_but_flagged():
+    finding = categorize_remittance(single("CO-4", ["M78"]))[0]
+    assert finding.decision.known and finding.decision.category == "modifier"
+    assert finding.decision.retired_codes == ["RARC M78 (deactivated since 2006-05-18)"]
+    assert categorize_remittance(single("CO-4", ["N519"]))[0].decision.retired_codes == []
+
+
 def test_real_carc_without_a_rule_falls_to_the_group_rule(tmp_path):
     text = RULES.read_text().replace('"295", "303"', '"303"')  # drop CARC 295 from its rule
     path = tmp_path / "rules.yaml"

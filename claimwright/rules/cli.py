@@ -140,6 +140,7 @@ def finding_row(f) -> dict:
         "owner": d.owner, "action": d.action, "appealable": d.appealable,
         "condition": d.condition, "rule_id": d.rule_id, "overrides": list(d.overrides),
         "known": d.known, "unknown_codes": list(d.unknown_codes),
+        "retired_codes": list(d.retired_codes),
         "denial_date": f.denial_date.isoformat() if f.denial_date else None,
         "appeal_due": f.appeal_due.isoformat() if f.appeal_due else None,
         "internal_target": f.internal_target.isoformat() if f.internal_target else None,

@@ -480,6 +480,18 @@ def unknown_codes(ctx: Context, tables: codes_mod.CodeTables) -> list[str]:
     return found
 
 
+def retired_codes(ctx: Context, tables: codes_mod.CodeTables, on: dt.date) -> list[str]:
+    """Known codes that were not valid on ``on`` (retired, or not yet started): worth a look."""
+    found = []
+    for label, table, code in ([("CARC", tables.carc, ctx.carc)]
+                               + [("RARC", tables.rarc, r) for r in ctx.rarcs]):
+        entry = table.get(code)
+        if entry is not None and not entry.active_on(on):
+            when = f" since {entry.stop.isoformat()}" if entry.stop else ""
+            found.append(f"{label} {entry.code} ({entry.status}{when})")
+    return found
+
+
 def explain(ctx: Context, *, ruleset: RuleSet | None = None,
             tables: codes_mod.CodeTables | None = None) -> Explanation:
     """Decide one adjustment and say which rule(s) did it."""
@@ -557,6 +569,8 @@ def categorize_remittance(remit: Remittance, *, as_of: dt.date | None = None) ->
                           payer=remit.payer.id, procedure=line.procedure if line else "",
                           amount=adj.amount)
             decision = decide(ctx, ruleset=ruleset, tables=tables)
+            if denial_date is not None:
+                decision.retired_codes = retired_codes(ctx, tables, denial_date)
             finding = Finding(
                 payer_id=remit.payer.id, payer_name=remit.payer.name, claim=claim,
                 line_number=number, line=line, adjustment=adj, remarks=list(remarks),
