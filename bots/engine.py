@@ -41,7 +41,7 @@ from tenacity import (
 from claimwright.errors import BusinessError, ClaimwrightError, SystemFault
 
 from .browser import launch_browser
-from .config import ConfigError, PayerConfig, load_payer_config
+from .config import PayerConfig, load_payer_config
 from .documents import document_path, pdf_problem, write_atomic
 from .locators import Resolved, combined, first_present
 
@@ -158,6 +158,7 @@ class _Bot:
         self.evidence_dir = evidence_dir
         self.sleep = sleep
         self._secrets = [s for s in (credentials.username, credentials.password) if s]
+        self._fallbacks_reported: set[str] = set()
 
     # safety ---------------------------------------------------------------------------------
     def redact(self, value: Any) -> Any:
@@ -303,7 +304,9 @@ class _Bot:
     def present(self, name: str, scope: Any = None) -> Resolved | None:
         """The element for locator ``name`` if it is on the page now (no waiting)."""
         chain = self.config.locators.get(name)
-        return first_present(scope or self.page, name, chain) if chain else None
+        if not chain:
+            return None
+        return first_present(scope or self.page, name, chain, self._fallbacks_reported)
 
     def require(self, step: str, name: str) -> Resolved:
         """Wait for locator ``name``; a permanent fault when none of its candidates appears."""

@@ -50,12 +50,19 @@ def combined(scope: Any, chain: list[LocatorSpec]) -> Locator:
     return locator
 
 
-def first_present(scope: Any, name: str, chain: list[LocatorSpec]) -> Resolved | None:
-    """The first candidate, in configured order, that matches at least one element right now."""
+def first_present(scope: Any, name: str, chain: list[LocatorSpec],
+                  warned: set[str] | None = None) -> Resolved | None:
+    """The first candidate, in configured order, that matches at least one element right now.
+
+    Using a fallback is logged once per locator name when ``warned`` is given (it collects the
+    names already reported), else every time.
+    """
     for index, spec in enumerate(chain):
         locator = build_locator(scope, spec)
         if locator.count() > 0:
-            if index > 0:
+            if index > 0 and (warned is None or name not in warned):
+                if warned is not None:
+                    warned.add(name)
                 log.warning("locator %r: primary candidate %s matched nothing; fallback #%d (%s) "
                             "used: update the payer config", name, chain[0].describe(), index,
                             spec.describe())

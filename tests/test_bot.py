@@ -115,6 +115,23 @@ def test_date_range_filters_the_listing(northwind_env, tmp_path):
 
 
 @pytest.mark.browser
+def test_fallback_locators_carry_on_and_warn_once(northwind_env, tmp_path, caplog,
+                                                  fast_northwind_config):
+    locators = dict(fast_northwind_config.locators)
+    locators["username"] = [{"label": "User ID"}, *locators["username"]]
+    locators["download_link"] = [{"role": "button", "name": "Get PDF"},
+                                 *locators["download_link"]]
+    config = fast_northwind_config.with_overrides(locators=locators)
+    caplog.set_level(logging.WARNING, logger="claimwright.bots")
+    dates = northwind_env.payment_dates
+    result = pull_remittances(config, dates[-3], dates[-1], tmp_path / "dl")
+    assert result.failed == [] and len(result.downloaded) >= 3
+    warnings = [r.getMessage() for r in caplog.records if "fallback" in r.getMessage()]
+    assert len(warnings) == 2  # once per locator, not once per row
+    assert any("'download_link'" in w and "role='button'" in w for w in warnings)
+
+
+@pytest.mark.browser
 def test_hostile_remittance_ids_cannot_escape_dest_dir(tmp_path, monkeypatch):
     hostile = ["../../../escape", "..", "/etc/passwd", "a\\..\\b", "NW-RA-0001", "NW RA 0001"]
     data = tmp_path / "data"
