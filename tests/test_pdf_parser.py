@@ -205,8 +205,8 @@ def test_ambiguous_fingerprints_are_refused():
         detect_layout(first_page, layouts=[northwind, northwind])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_damaged_bytes_never_escape_as_other_errors(sample_pdf, data):
     blob = bytearray(sample_pdf)

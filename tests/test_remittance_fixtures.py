@@ -45,7 +45,8 @@ def test_manifest_shape(dataset):
     ids = [e["remittance_id"] for e in entries]
     assert len(set(ids)) == len(ids)
     for e in entries:
-        assert e["pdf"] == f"{e['remittance_id']}.pdf" and e["truth"] == f"{e['remittance_id']}.json"
+        assert e["pdf"] == f"{e['remittance_id']}.pdf"
+        assert e["truth"] == f"{e['remittance_id']}.json"
         pdf = (out / e["pdf"]).read_bytes()
         assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == e["sha256"]
         truth = json.loads((out / e["truth"]).read_text())
