@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import ClaimwrightError
+from .rules.cli import categorize, rules_app
 
 app = typer.Typer(help="Claimwright: denial management automation.", no_args_is_help=True,
                   add_completion=False)
@@ -23,6 +24,8 @@ portals_app = typer.Typer(help="Mock payer portals (local test bed and demo).",
 review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
 app.add_typer(portals_app, name="portals")
 app.add_typer(review_app, name="review")
+app.add_typer(rules_app, name="rules")
+app.command()(categorize)
 
 
 def main() -> None:
