@@ -367,3 +367,26 @@ def test_procedure_cells_with_modifiers_and_fixed_code_amount_columns(tmp_path, 
             else:
                 assert [a.to_json() for a in line.adjustments] == want_line["adjustments"]
     assert any(p.code == "line-unbalanced" for p in remit.problems)
+
+
+def test_a_page_without_text_is_reported_not_skipped(dataset):
+    import pypdfium2 as pdfium
+
+    out, manifest = dataset
+    entry = next(e for e in manifest["remittances"] if e["page_count"] >= 4)
+    src = pdfium.PdfDocument(out / entry["pdf"])
+    doc = pdfium.PdfDocument.new()
+    try:
+        width, height = src.get_page_size(0)
+        doc.import_pages(src, [0])
+        doc.new_page(width, height).close()  # page 2 replaced by a blank (e.g. scanned) page
+        doc.import_pages(src, list(range(2, len(src))))
+        buf = io.BytesIO()
+        doc.save(buf)
+    finally:
+        doc.close()
+        src.close()
+    remit = parse_pdf(buf.getvalue())
+    codes = [p.code for p in remit.problems]
+    assert codes[0] == "unreadable" and remit.problems[0].page == 2
+    assert "remittance-unbalanced" in codes and "layout-total-mismatch" in codes

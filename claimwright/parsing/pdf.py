@@ -145,6 +145,9 @@ class _Reader:
     def read(self, pages: list[PageText]) -> Remittance:
         lay = self.layout
         for page in pages:
+            if not page.words:  # others have text: this one was scanned, blanked or damaged
+                self.problem("unreadable", f"page {page.number} has no text layer; whatever it "
+                             "shows is missing from this parse", page=page.number)
             for row in rows_of(page, lay.row_tolerance, lay.cell_gap):
                 self.feed(row)
         self.close_claim()
