@@ -23,3 +23,11 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAIMWRIGHT_OUT", str(tmp_path / "out"))
     monkeypatch.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
     return Settings.from_env()
+
+
+from portal_fixtures import (  # noqa: E402,F401  (shared mock-portal fixtures)
+    fast_northwind_config,
+    northwind_env,
+    northwind_portal,
+    portal_dataset,
+)
