@@ -43,7 +43,9 @@ REQUIRED_LOCATORS = {
     ),
 }
 #: Locators the engine uses when present.
-OPTIONAL_LOCATORS = ("captcha", "search_error")
+OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance")
+#: Locators required when ``credentials.totp_secret_env`` is set (the one-time-code step).
+MFA_LOCATORS = ("otp", "submit_otp")
 
 
 class ConfigError(SystemFault):
@@ -121,6 +123,8 @@ class CredentialsSection(_Strict):
 
     username_env: EnvName
     password_env: EnvName
+    #: Variable holding the base32 TOTP (RFC 6238) secret when the portal asks for a one-time code.
+    totp_secret_env: EnvName | None = None
 
 
 class SearchSection(_Strict):
@@ -184,6 +188,8 @@ class PayerConfig(_Strict):
     @model_validator(mode="after")
     def _locators_complete(self) -> PayerConfig:
         missing = [n for n in REQUIRED_LOCATORS[self.flow] if n not in self.locators]
+        if self.credentials.totp_secret_env:
+            missing += [n for n in MFA_LOCATORS if n not in self.locators]
         if missing:
             raise ValueError(f"locators: flow {self.flow!r} needs {', '.join(missing)}")
         unknown_mask = [n for n in self.screenshot_mask if n not in self.locators]

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("claimwright.bots")
 T = TypeVar("T")
 
+#: How many times one pull may sign in again after its session was lost mid-run.
+MAX_RELOGINS = 3
 _NETWORK_ERROR = re.compile(r"net::ERR_|ECONNREFUSED|ECONNRESET|socket hang up|EPIPE",
                             re.IGNORECASE)
 
@@ -111,6 +113,7 @@ class PullResult:
 class _Credentials:
     username: str
     password: str
+    totp_secret: str | None = None
 
     def __repr__(self) -> str:
         return "_Credentials(***)"
@@ -118,6 +121,8 @@ class _Credentials:
 
 def _read_credentials(config: PayerConfig) -> _Credentials:
     names = (config.credentials.username_env, config.credentials.password_env)
+    if config.credentials.totp_secret_env:
+        names += (config.credentials.totp_secret_env,)
     values = [os.environ.get(name, "") for name in names]
     missing = [name for name, value in zip(names, values) if not value]
     if missing:
@@ -157,7 +162,10 @@ class _Bot:
         self.page = page
         self.evidence_dir = evidence_dir
         self.sleep = sleep
-        self._secrets = [s for s in (credentials.username, credentials.password) if s]
+        self._secrets = [s for s in (credentials.username, credentials.password,
+                                     credentials.totp_secret) if s]
+        self._last_otp_step: int | None = None
+        self.relogins = 0
         self._fallbacks_reported: set[str] = set()
 
     # safety ---------------------------------------------------------------------------------
@@ -197,15 +205,27 @@ class _Bot:
             sleep=self.sleep,
             before_sleep=lambda state: self._log_retry(name, state),
         )
-        try:
-            return retrying(self._guarded, name, action)
-        except SystemFault as fault:
-            fault.context.setdefault("step", name)
-            fault.context.setdefault("url", self._current_url())
-            fault.context["attempts"] = fault.context.get("attempts") or self._attempts(retrying)
-            if "screenshot" not in fault.context:
-                fault.context["screenshot"] = self.screenshot(name)
-            raise
+        while True:
+            try:
+                return retrying(self._guarded, name, action)
+            except SystemFault as fault:
+                if fault.code != "session-lost" or name == "login" \
+                        or self.relogins >= MAX_RELOGINS:
+                    self._finish_fault(fault, name, retrying)
+                    raise
+                # Session expired mid-run: sign in again and redo only this step.
+                self.relogins += 1
+                log.warning("%s: session lost at step %s; signing in again (%d of %d) and "
+                            "resuming", self.config.payer, name, self.relogins, MAX_RELOGINS)
+                self.login()
+
+    def _finish_fault(self, fault: SystemFault, name: str, retrying: Retrying) -> None:
+        """Add the evidence a person needs to a fault that leaves step ``name``."""
+        fault.context.setdefault("step", name)
+        fault.context.setdefault("url", self._current_url())
+        fault.context["attempts"] = fault.context.get("attempts") or self._attempts(retrying)
+        if "screenshot" not in fault.context:
+            fault.context["screenshot"] = self.screenshot(name)
 
     @staticmethod
     def _attempts(retrying: Retrying) -> int:
@@ -345,9 +365,11 @@ class _Bot:
             self.require("login", "username").locator.fill(self.credentials.username)
             self.require("login", "password").locator.fill(self.credentials.password)
             self.submit("login", self.require("login", "submit_login"), allow_login=True)
-            outcome, found = self.await_any("login", ["captcha", "login_error", "logged_in"])
+            outcome, found = self.await_any("login", ["captcha", "login_error", "otp", "logged_in"])
             if outcome == "captcha":
                 self._check_captcha("login")
+            if outcome == "otp":
+                outcome, found = self._one_time_code()
             if outcome == "login_error":
                 message = " ".join(found.locator.inner_text().split())[:200]
                 raise self._fault(
@@ -357,6 +379,42 @@ class _Bot:
 
         self.step("login", action)
         log.info("%s: signed in", self.config.payer)
+
+    def _one_time_code(self) -> tuple[str, Resolved]:
+        """Answer the portal's one-time-code prompt with a fresh TOTP from the shared secret."""
+        if not self.credentials.totp_secret:
+            raise self._fault("the portal asks for a one-time code but the payer config names no "
+                              "credentials.totp_secret_env", step="mfa", code="mfa-not-configured",
+                              retryable=False)
+        code = self._totp_now()
+        self.require("mfa", "otp").locator.fill(code)
+        self.submit("mfa", self.require("mfa", "submit_otp"), allow_login=True)
+        outcome, found = self.await_any("mfa", ["captcha", "otp_error", "logged_in"])
+        if outcome == "captcha":
+            self._check_captcha("mfa")
+        if outcome == "otp_error":
+            message = " ".join(found.locator.inner_text().split())[:200]
+            raise self._fault(f"portal rejected the one-time code made from "
+                              f"${self.config.credentials.totp_secret_env} (check the secret and "
+                              "this machine's clock)", step="mfa", code="mfa-rejected",
+                              retryable=False, portal_message=message)
+        return outcome, found
+
+    def _totp_now(self) -> str:
+        """The current code; waits for the next 30 s window when under 5 s remain or when this
+        window's code was already used (a code is never sent twice)."""
+        import pyotp
+
+        totp = pyotp.TOTP(self.credentials.totp_secret)
+        now = time.time()
+        window = int(now // totp.interval)
+        remaining = totp.interval - now % totp.interval
+        if remaining < 5 or window == self._last_otp_step:
+            self.sleep(remaining + 0.2)
+            now = time.time()
+            window = int(now // totp.interval)
+        self._last_otp_step = window
+        return totp.at(now)
 
     def search(self, start: dt.date, end: dt.date) -> None:
         fmt = self.config.search.date_format

@@ -13,6 +13,7 @@ from pathlib import Path
 import contextlib
 
 import httpx
+import pyotp
 import pytest
 
 from fixtures.portals import (
@@ -68,6 +69,9 @@ def login(client: httpx.Client) -> httpx.Client:
     response = client.post("/login", data={"username": ACCOUNT.username,
                                            "password": ACCOUNT.password})
     assert response.status_code == 303
+    assert response.headers["location"].startswith("/login/mfa")
+    response = client.post("/login/mfa", data={"code": pyotp.TOTP(ACCOUNT.totp_secret).now()})
+    assert response.status_code == 303
     return client
 
 
@@ -96,13 +100,25 @@ def test_login_rejects_wrong_password_and_accepts_demo_login(sample_dir, client_
     assert "NWSESSION" not in bad.cookies
     good = client.post("/login", data={"username": ACCOUNT.username, "password": ACCOUNT.password,
                                        "next": "/remittances/search?from=&to="})
-    assert good.status_code == 303
-    assert good.headers["location"] == "/remittances/search?from=&to="
+    assert good.status_code == 303  # password accepted: the TOTP step comes next
+    assert good.headers["location"].startswith("/login/mfa?next=")
+    assert "NWSESSION" not in client.cookies
+    mfa_page = client.get(good.headers["location"]).text
+    assert 'for="otp">One-time code</label>' in mfa_page
+    wrong = client.post("/login/mfa", data={"code": "000000", "next": "/remittances"})
+    assert "Invalid one-time code" in wrong.text and "NWSESSION" not in client.cookies
+    code = pyotp.TOTP(ACCOUNT.totp_secret).now()
+    done = client.post("/login/mfa", data={"code": code, "next": "/remittances/search?from=&to="})
+    assert done.status_code == 303
+    assert done.headers["location"] == "/remittances/search?from=&to="
     assert client.get("/remittances").status_code == 200
+    # the code step cannot be reached without the password step
+    assert client_for(sample_dir).post("/login/mfa", data={"code": code}).headers["location"] == "/login"
     # an open redirect through "next" is refused
-    other = client_for(sample_dir).post("/login", data={
-        "username": ACCOUNT.username, "password": ACCOUNT.password, "next": "//evil.example/"})
-    assert other.headers["location"] == "/remittances"
+    other = client_for(sample_dir)
+    other.post("/login", data={"username": ACCOUNT.username, "password": ACCOUNT.password})
+    answer = other.post("/login/mfa", data={"code": code, "next": "//evil.example/"})
+    assert answer.headers["location"] == "/remittances"
     client.get("/logout")
     assert client.get("/remittances").status_code == 303
 
@@ -165,6 +181,8 @@ def test_fault_injection(sample_dir, client_for):
     creds = {"username": ACCOUNT.username, "password": ACCOUNT.password}
     assert client.post("/login", data=creds).status_code == 503
     assert client.post("/login", data=creds).status_code == 303
+    code = pyotp.TOTP(ACCOUNT.totp_secret).now()
+    assert client.post("/login/mfa", data={"code": code}).status_code == 303
     url = f"/remittances/documents/{docs[1].token}"
     assert [client.get(url).status_code for _ in range(3)] == [503, 503, 200]
     html = client.get(f"/remittances/documents/{broken.token}")
@@ -264,8 +282,9 @@ def test_demo_environment_names_the_bot_variables():
     assert PAYERS == ("northwind",)
     env = demo_environment("northwind")
     assert env == {"CLAIMWRIGHT_NORTHWIND_USERNAME": ACCOUNT.username,
-                   "CLAIMWRIGHT_NORTHWIND_PASSWORD": ACCOUNT.password}
-    assert ACCOUNT.password not in repr(ACCOUNT)
+                   "CLAIMWRIGHT_NORTHWIND_PASSWORD": ACCOUNT.password,
+                   "CLAIMWRIGHT_NORTHWIND_TOTP_SECRET": ACCOUNT.totp_secret}
+    assert ACCOUNT.password not in repr(ACCOUNT) and ACCOUNT.totp_secret not in repr(ACCOUNT)
 
 
 def test_session_dataset_serves_every_remittance(portal_dataset, signed_in):
