@@ -44,6 +44,7 @@ from .browser import launch_browser
 from .config import PayerConfig, load_payer_config
 from .documents import document_path, pdf_problem, write_atomic
 from .locators import Resolved, combined, first_present
+from .sessions import default_session_dir, forget_state, save_state, state_path, usable_state
 
 if TYPE_CHECKING:
     from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, Playwright, Response
@@ -166,6 +167,7 @@ class _Bot:
                                      credentials.totp_secret) if s]
         self._last_otp_step: int | None = None
         self.relogins = 0
+        self.state_file: Path | None = None  # where the sign-in is saved after each login
         self._fallbacks_reported: set[str] = set()
 
     # safety ---------------------------------------------------------------------------------
@@ -379,6 +381,24 @@ class _Bot:
 
         self.step("login", action)
         log.info("%s: signed in", self.config.payer)
+        if self.state_file is not None:
+            save_state(self.context.storage_state(), self.state_file)
+
+    def start_session(self, reused: bool) -> None:
+        """Resume a saved sign-in when it still works, else sign in."""
+        if reused:
+            def action() -> bool:
+                self.goto("resume-session", self.base_url + self.config.portal.search_path,
+                          allow_login=True)
+                return not self._on_login_page() and self.present("logged_in") is not None
+
+            if self.step("resume-session", action):
+                log.info("%s: saved sign-in still valid; no login needed", self.config.payer)
+                return
+            log.info("%s: saved sign-in expired; signing in", self.config.payer)
+            if self.state_file is not None:
+                forget_state(self.state_file)
+        self.login()
 
     def _one_time_code(self) -> tuple[str, Resolved]:
         """Answer the portal's one-time-code prompt with a fresh TOTP from the shared secret."""
@@ -590,10 +610,11 @@ def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Bro
         raise
 
 
-def _pull(bot: _Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str], bool]) -> None:
+def _pull(bot: _Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str], bool],
+          reused: bool = False) -> None:
     payer = bot.config.payer
     try:
-        bot.login()
+        bot.start_session(reused)
         bot.search(result.start, result.end)
         for item in _walk_results(bot, result, result.start, result.end, is_known):
             try:
@@ -614,13 +635,15 @@ def _pull(bot: _Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str
 def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, dest_dir: Path, *,
                      is_known: Callable[[str], bool] = lambda rid: False,
                      base_url: str | None = None, evidence_dir: Path | None = None,
-                     headless: bool = True) -> PullResult:
+                     headless: bool = True, session_dir: Path | None = None) -> PullResult:
     """Download ``payer``'s remittance PDFs paid between ``start`` and ``end`` (inclusive).
 
     Remittances for which ``is_known(remittance_id)`` is true are listed but not downloaded.
     Files go to ``<dest_dir>/<payer>/<safe remittance id>.pdf``; screenshots of faults to
     ``evidence_dir`` (default ``<dest_dir>/_evidence``). Raises ``SystemFault`` when the portal
     fails (after bounded retries for transient faults); bad documents land in ``result.failed``.
+    The sign-in is saved in ``session_dir`` (default :func:`bots.sessions.default_session_dir`,
+    outside the project, 0600) and reused by the next pull while the portal accepts it.
     """
     config = payer if isinstance(payer, PayerConfig) else load_payer_config(payer)
     if start > end:
@@ -632,13 +655,17 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     result = PullResult(config.payer, start, end)
     log.info("%s: pulling remittances paid %s..%s from %s", config.payer, start, end, url)
 
+    saved = state_path(session_dir or default_session_dir(), config.payer, url,
+                       credentials.username)
+    reuse = usable_state(saved)
     pw, browser = _start_browser(config, headless)
     try:
-        context = browser.new_context(accept_downloads=False)
+        context = browser.new_context(accept_downloads=False, storage_state=reuse)
         context.set_default_timeout(config.timeouts.action_ms)
         context.set_default_navigation_timeout(config.timeouts.navigation_ms)
         bot = _Bot(config, url, credentials, context, context.new_page(), evidence_dir)
-        _pull(bot, result, dest_dir, is_known)
+        bot.state_file = saved
+        _pull(bot, result, dest_dir, is_known, reused=reuse is not None)
     finally:
         try:
             browser.close()

@@ -107,9 +107,10 @@ def northwind_portal(portal_dataset) -> Iterator[RunningPortal]:
 
 
 @pytest.fixture
-def northwind_env(northwind_portal, monkeypatch) -> RunningPortal:
+def northwind_env(northwind_portal, monkeypatch, tmp_path_factory) -> RunningPortal:
     from fixtures.portals import demo_environment
 
+    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path_factory.mktemp("sessions")))
     for name, value in demo_environment("northwind").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLAIMWRIGHT_NORTHWIND_URL", northwind_portal.base_url)

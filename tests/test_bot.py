@@ -38,6 +38,12 @@ ACCOUNT = demo_account("northwind")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
 
 
+@pytest.fixture(autouse=True)
+def _private_session_dir(tmp_path, monkeypatch):
+    """Saved sign-ins of these tests go to a temp dir, never the user's state folder."""
+    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path / "sessions"))
+
+
 def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
@@ -256,6 +262,45 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes_without_redownloading
     assert info.value.code == "session-lost" and info.value.retryable is False
     assert Path(info.value.context["screenshot"]).is_file()
     _assert_no_credentials(info.value)
+
+
+@pytest.mark.browser
+def test_saved_sign_in_is_private_and_reused_until_unsafe_or_expired(
+        tmp_path, monkeypatch, fast_northwind_config, caplog):
+    import stat
+
+    data = tmp_path / "data"
+    write_sample_dataset("northwind", data, count=2)
+    for name, value in demo_environment("northwind").items():
+        monkeypatch.setenv(name, value)
+    sessions = tmp_path / "sessions"
+    caplog.set_level(logging.INFO, logger="claimwright.bots")
+    with running_portal_server("northwind", data) as server:
+        state = server.app.state.portal
+
+        def pull(n: int):
+            return pull_remittances(fast_northwind_config, *WIDE, tmp_path / f"dl{n}",
+                                    base_url=server.url, session_dir=sessions)
+
+        assert len(pull(1).downloaded) == 2
+        logins = lambda: sum(1 for _ in caplog.records if _.getMessage().endswith(": signed in"))
+        assert logins() == 1
+        [saved] = list(sessions.iterdir())
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert stat.S_IMODE(sessions.stat().st_mode) == 0o700
+        raw = saved.read_text()
+        assert ACCOUNT.password not in raw and ACCOUNT.totp_secret not in raw
+        assert "northwind" in saved.name and "127.0.0.1" not in saved.name
+
+        assert len(pull(2).downloaded) == 2 and logins() == 1  # reused: no new login
+        saved.chmod(0o644)  # readable by others: not trusted, deleted, fresh login
+        assert len(pull(3).downloaded) == 2 and logins() == 2
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        state.expire_all_sessions()  # the portal forgot it: sign in again
+        assert len(pull(4).downloaded) == 2 and logins() == 3
+    with pytest.raises(ConfigError, match="outside the project"):
+        pull_remittances(fast_northwind_config, *WIDE, tmp_path / "x", base_url=server.url,
+                         session_dir=Path(__file__).parent / "sessions")
 
 
 @pytest.mark.browser
