@@ -1,0 +1,135 @@
+"""Remittance PDF parse throughput: raw pdfplumber words, raw pypdfium2 text, Claimwright.
+
+Generates its corpus (synthetic remittances of every fixture layout) into a temporary
+directory, then times, over the same files:
+
+* raw pdfplumber ``extract_words`` on every page (no interpretation at all),
+* raw pypdfium2 ``get_textpage().get_text_range()`` on every page,
+* Claimwright's full parse (``parse_pdf``: words, rows, layout, model, balancing), one process,
+* the same full parse over a ``ProcessPoolExecutor`` (PDFium is not thread-safe: processes),
+
+and checks every Claimwright result against the ground truth field by field. Prints pages/s and
+the ratios. Usage::
+
+    .venv/bin/python benchmarks/parse_throughput.py [--per-layout N] [--workers W]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from claimwright.parsing.pdf import parse_pdf  # noqa: E402
+from fixtures.remittances import build_dataset  # noqa: E402
+
+LAYOUTS = ("northwind", "keystone", "clearpath")
+
+
+def corpus(root: Path, per_layout: int) -> list[tuple[Path, Path, int]]:
+    files = []
+    for payer in LAYOUTS:
+        out = root / payer
+        manifest = build_dataset(payer, out, count=per_layout, anchor=dt.date(2026, 3, 2),
+                                 anomalies=False)
+        files += [(out / e["pdf"], out / e["truth"], e["page_count"])
+                  for e in manifest["remittances"]]
+    return files
+
+
+def raw_pdfplumber(paths: list[Path]) -> int:
+    import pdfplumber
+
+    n = 0
+    for p in paths:
+        with pdfplumber.open(p) as pdf:
+            for page in pdf.pages:
+                n += len(page.extract_words())
+    return n
+
+
+def raw_pdfium(paths: list[Path]) -> int:
+    import pypdfium2 as pdfium
+
+    n = 0
+    for p in paths:
+        doc = pdfium.PdfDocument(p)
+        try:
+            for i in range(len(doc)):
+                page = doc[i]
+                tp = page.get_textpage()
+                n += len(tp.get_text_range())
+                tp.close()
+                page.close()
+        finally:
+            doc.close()
+    return n
+
+
+def _parse_one(path: str) -> dict:
+    return parse_pdf(Path(path)).to_json()
+
+
+def _parse_chunk(paths: list[str]) -> list[dict]:
+    return [_parse_one(p) for p in paths]
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-layout", type=int, default=150, help="remittances per layout")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
+        t0 = time.perf_counter()
+        files = corpus(Path(tmp), args.per_layout)
+        pages = sum(f[2] for f in files)
+        paths = [f[0] for f in files]
+        print(f"corpus: {len(files)} remittances, {pages} pages, layouts {', '.join(LAYOUTS)} "
+              f"(generated in {time.perf_counter() - t0:.1f} s)")
+        t_plumber, _ = timed(raw_pdfplumber, paths)
+        t_pdfium, _ = timed(raw_pdfium, paths)
+        t_single, results = timed(lambda: [_parse_one(str(p)) for p in paths])
+        chunks = [[str(p) for p in paths[i::args.workers * 4]]
+                  for i in range(args.workers * 4)]
+        start = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            parallel = [r for chunk in pool.map(_parse_chunk, chunks) for r in chunk]
+        t_parallel = time.perf_counter() - start
+        order = [p for i in range(args.workers * 4) for p in paths[i::args.workers * 4]]
+        truths = {p: json.loads(t.read_text()) for p, t, _ in files}
+        exact = sum(r == truths[p] for p, r in zip(paths, results))
+        exact_par = sum(r == truths[p] for p, r in zip(order, parallel))
+        rate = {name: pages / t for name, t in (
+            ("raw pdfplumber extract_words", t_plumber), ("raw pypdfium2 text", t_pdfium),
+            ("claimwright single process", t_single),
+            (f"claimwright parallel ({args.workers} processes)", t_parallel))}
+        for name, r in rate.items():
+            print(f"{name:<40} {r:9.1f} pages/s")
+        base = rate["raw pdfplumber extract_words"]
+        single = rate["claimwright single process"]
+        print(f"claimwright single / raw pdfplumber:   {single / base:6.2f}x")
+        print(f"claimwright single / raw pypdfium2:    {single / rate['raw pypdfium2 text']:6.2f}x")
+        par = [v for k, v in rate.items() if "parallel" in k][0]
+        print(f"claimwright parallel / single:         {par / single:6.2f}x")
+        print(f"field-exact: single {exact}/{len(files)}, parallel {exact_par}/{len(files)}")
+        ok = exact == exact_par == len(files)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
