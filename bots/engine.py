@@ -168,6 +168,8 @@ class _Bot:
         self._last_otp_step: int | None = None
         self.relogins = 0
         self.state_file: Path | None = None  # where the sign-in is saved after each login
+        self._tracing = False      # tracing.start() called (after the first sign-in)
+        self._chunk_open = False   # a trace chunk is recording now
         self._fallbacks_reported: set[str] = set()
 
     # safety ---------------------------------------------------------------------------------
@@ -219,6 +221,7 @@ class _Bot:
                 self.relogins += 1
                 log.warning("%s: session lost at step %s; signing in again (%d of %d) and "
                             "resuming", self.config.payer, name, self.relogins, MAX_RELOGINS)
+                self.pause_trace()  # the sign-in (password, code) is never traced
                 self.login()
 
     def _finish_fault(self, fault: SystemFault, name: str, retrying: Retrying) -> None:
@@ -226,6 +229,8 @@ class _Bot:
         fault.context.setdefault("step", name)
         fault.context.setdefault("url", self._current_url())
         fault.context["attempts"] = fault.context.get("attempts") or self._attempts(retrying)
+        if "trace" not in fault.context:  # before the screenshot, whose masking names secrets
+            fault.context["trace"] = self.save_trace(name)
         if "screenshot" not in fault.context:
             fault.context["screenshot"] = self.screenshot(name)
 
@@ -263,6 +268,49 @@ class _Bot:
                               detail=first) from None
 
     # evidence -------------------------------------------------------------------------------
+    def resume_trace(self) -> None:
+        """Record a Playwright trace from here on (called only once signed in)."""
+        try:
+            if not self._tracing:
+                self.context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                self._tracing = True
+                self._chunk_open = True
+            elif not self._chunk_open:
+                self.context.tracing.start_chunk()
+                self._chunk_open = True
+        except Exception as exc:  # noqa: BLE001 - evidence is best effort
+            log.warning("%s: no trace (%s)", self.config.payer, type(exc).__name__)
+
+    def pause_trace(self) -> None:
+        """Stop tracing and drop what it holds: a sign-in (password, code) follows, and a trace's
+        network log spans all its chunks, so only a fresh trace keeps the sign-in out."""
+        self._chunk_open = False
+        if self._tracing:
+            self._tracing = False
+            try:
+                self.context.tracing.stop()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def save_trace(self, step: str) -> str | None:
+        """Save the current trace chunk (since the last sign-in) as evidence; its path or None."""
+        if not self._chunk_open:
+            return None
+        self._chunk_open = False
+        try:
+            self.evidence_dir.mkdir(parents=True, exist_ok=True)
+            stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+            path = self.evidence_dir / f"{self.config.payer}-{stamp}-{re.sub(r'[^a-z0-9-]', '-', step)}.trace.zip"
+            self.context.tracing.stop_chunk(path=str(path))
+            return str(path)
+        except Exception as exc:  # noqa: BLE001 - evidence is best effort; the fault matters
+            log.warning("%s: no trace for step %s (%s)", self.config.payer, step,
+                        type(exc).__name__)
+            return None
+
+    def stop_trace(self) -> None:
+        self.pause_trace()
+
     def screenshot(self, step: str) -> str | None:
         """Save a PNG of the page with inputs cleared and credentials masked; its path or None."""
         try:
@@ -383,6 +431,7 @@ class _Bot:
         log.info("%s: signed in", self.config.payer)
         if self.state_file is not None:
             save_state(self.context.storage_state(), self.state_file)
+        self.resume_trace()
 
     def start_session(self, reused: bool) -> None:
         """Resume a saved sign-in when it still works, else sign in."""
@@ -394,6 +443,7 @@ class _Bot:
 
             if self.step("resume-session", action):
                 log.info("%s: saved sign-in still valid; no login needed", self.config.payer)
+                self.resume_trace()
                 return
             log.info("%s: saved sign-in expired; signing in", self.config.payer)
             if self.state_file is not None:
@@ -665,7 +715,10 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
         context.set_default_navigation_timeout(config.timeouts.navigation_ms)
         bot = _Bot(config, url, credentials, context, context.new_page(), evidence_dir)
         bot.state_file = saved
-        _pull(bot, result, dest_dir, is_known, reused=reuse is not None)
+        try:
+            _pull(bot, result, dest_dir, is_known, reused=reuse is not None)
+        finally:
+            bot.stop_trace()  # a clean run keeps no trace
     finally:
         try:
             browser.close()

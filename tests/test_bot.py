@@ -48,6 +48,19 @@ def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
 
+def _assert_trace_without_secrets(fault: SystemFault) -> bytes:
+    """The fault's Playwright trace exists and no entry holds the login or TOTP secret."""
+    import zipfile
+
+    path = Path(fault.context["trace"])
+    assert path.is_file() and path.name.endswith(".trace.zip")
+    with zipfile.ZipFile(path) as archive:
+        blob = b"".join(archive.read(name) for name in archive.namelist())
+    for secret in (ACCOUNT.password, ACCOUNT.username, ACCOUNT.totp_secret):
+        assert secret.encode() not in blob
+    return blob
+
+
 def _assert_no_credentials(fault: SystemFault) -> None:
     text = f"{fault!s} {fault.message} {fault.context!r}"
     assert ACCOUNT.password not in text
@@ -261,6 +274,7 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes_without_redownloading
                              evidence_dir=tmp_path / "ev")
     assert info.value.code == "session-lost" and info.value.retryable is False
     assert Path(info.value.context["screenshot"]).is_file()
+    _assert_trace_without_secrets(info.value)  # the re-logins were not recorded
     _assert_no_credentials(info.value)
 
 
@@ -319,6 +333,8 @@ def test_persistent_5xx_gives_up_after_the_retry_budget(tmp_path, monkeypatch,
     assert fault.context["step"] == "search" and fault.context["attempts"] == 3
     assert hits["results"] == 3
     assert Path(fault.context["screenshot"]).is_file()
+    blob = _assert_trace_without_secrets(fault)  # recorded after sign-in: the search is in it
+    assert b"/remittances/search" in blob
     _assert_no_credentials(fault)
 
 
@@ -333,6 +349,7 @@ def test_captcha_is_a_permanent_fault(tmp_path, monkeypatch, fast_northwind_conf
                              evidence_dir=tmp_path / "ev")
     assert info.value.code == "captcha" and info.value.retryable is False
     assert info.value.context["attempts"] == 1
+    assert info.value.context["trace"] is None  # nothing is traced before sign-in
     assert Path(info.value.context["screenshot"]).is_file()
     _assert_no_credentials(info.value)
 
