@@ -65,3 +65,19 @@ def test_ground_truth_over_every_layout_150_remittances(tmp_path):
                 assert parse_pdf(out / entry["pdf"]).to_json() == truth, entry["remittance_id"]
                 checked += 1
     assert checked == 150
+
+
+@pytest.mark.parametrize("payer", ["keystone", "clearpath"])
+def test_quirks_appear_and_parse(payer, tmp_path):
+    manifest = build_dataset(payer, tmp_path, anchor=ANCHOR)
+    statuses, plb = set(), set()
+    for entry in manifest["remittances"]:
+        truth = json.loads((tmp_path / entry["truth"]).read_text())
+        assert parse_pdf(tmp_path / entry["pdf"]).to_json() == truth
+        statuses.update(c["status_code"] for c in truth["claims"])
+        plb.update(p["reason"] for p in truth["provider_adjustments"])
+        for claim in truth["claims"]:
+            if claim["status_code"] == "22":
+                assert claim["paid"].startswith("-") and claim["billed"].startswith("-")
+    assert {"1", "2", "4", "22"} <= statuses
+    assert {"L6", "WO", "FB", "50"} <= plb
