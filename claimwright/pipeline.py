@@ -3,6 +3,7 @@
 pull_payer()        bot downloads new remittances, recorded in the ledger (dedupe: id + SHA-256)
 process_documents() parse + balance + categorize every downloaded document not yet parsed
 write_outputs()     appeal packets, coding worklist rows and review items for parsed documents
+write_appeals_queue() the appeals team's list of packets, most urgent first
 
 Each step works through the ledger, so a crash between steps resumes on the next run and a rerun
 adds nothing twice. Each unit of work (a payer's pull, a document) is guarded by the review queue:
@@ -16,6 +17,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from . import review as rq
@@ -213,6 +215,46 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
                 payer=payer, context={"worklist": str(ctx.settings.worklist)},
                 evidence=[str(ctx.settings.worklist)]).created)
     return counts
+
+
+def write_appeals_queue(ctx: Context) -> Path:
+    """The appeals team's to-do list: every packet, most urgent first (highest priority, then
+    earliest due date), as ``out/packets/appeals-queue.csv``. Rewritten only when it changed."""
+    import csv
+    import io
+
+    packets = {rec.key: rec for rec in ctx.ledger.outputs("packet")}
+    by_claim: dict[str, list] = defaultdict(list)
+    for f in ctx.ledger.findings(denials_only=True):
+        key = f"{f.payer_id}:{f.payer_claim_id}"
+        if key in packets and f.action == "appeal":
+            by_claim[key].append(f)
+    rows = []
+    for key, found in by_claim.items():
+        dues = [f.appeal_due for f in found if f.appeal_due]
+        rows.append({
+            "priority": max(f.priority for f in found),
+            "appeal_due": min(dues).isoformat() if dues else "",
+            "payer_id": found[0].payer_id, "payer_claim_id": found[0].payer_claim_id,
+            "denied_amount": sum((f.amount for f in found), Decimal(0)),
+            "reasons": " ".join(sorted({f"{f.group_code}-{f.carc}" for f in found})),
+            "categories": "; ".join(sorted({f.category for f in found})),
+            "packet": packets[key].path,
+        })
+    rows.sort(key=lambda r: (-r["priority"], r["appeal_due"] or "9999", r["payer_claim_id"]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["priority", "appeal_due", "payer_id",
+                                                "payer_claim_id", "denied_amount", "reasons",
+                                                "categories", "packet"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = ctx.settings.packets / "appeals-queue.csv"
+    if not path.exists() or path.read_text() != buffer.getvalue():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(buffer.getvalue())
+        tmp.replace(path)
+    return path
 
 
 def _load_remittances(ctx: Context, doc: Document) -> list[tuple[int, Remittance]]:

@@ -37,6 +37,7 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
                    "item added (everything was already done in an earlier run).")
     typer.echo("\nOutputs:")
     typer.echo(f"  appeal packets   {settings.packets}/")
+    typer.echo(f"  appeals queue    {settings.packets / 'appeals-queue.csv'}  (most urgent first)")
     typer.echo(f"  coding worklist  {settings.worklist}")
     typer.echo(f"  review queue     claimwright review list   (ledger: {settings.database_url})")
     typer.echo(f"  downloads        {settings.downloads}/")

@@ -15,7 +15,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from claimwright.pipeline import Context, Counts, process_documents, pull_payer, write_outputs
+from claimwright.pipeline import (Context, Counts, process_documents, pull_payer,
+                                  write_appeals_queue, write_outputs)
 
 DEFAULT_PAYERS = ("northwind",)
 
@@ -34,7 +35,9 @@ def process_task(counts: Counts, as_of: dt.date) -> Counts:
     ctx = Context.from_settings()
     try:
         process_documents(ctx, counts.payer, counts)
-        return write_outputs(ctx, counts.payer, as_of=as_of, counts=counts)
+        write_outputs(ctx, counts.payer, as_of=as_of, counts=counts)
+        write_appeals_queue(ctx)
+        return counts
     finally:
         ctx.ledger.close()
 

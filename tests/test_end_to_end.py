@@ -97,7 +97,16 @@ def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env
     assert want_rows and rows == want_rows == set(ctx.ledger.output_keys("worklist-row"))
     assert run1["worklist_added"] == len(want_rows)
 
-    before = _digest([*packet_files, workspace.worklist])
+    # the appeals team's queue lists every packet, most urgent first
+    import csv
+    with (workspace.packets / "appeals-queue.csv").open() as fh:
+        queue_rows = list(csv.DictReader(fh))
+    assert {f"{r['payer_id']}:{r['payer_claim_id']}" for r in queue_rows} == want_packets
+    priorities = [float(r["priority"]) for r in queue_rows]
+    assert priorities == sorted(priorities, reverse=True)
+    assert all(r["appeal_due"] and r["packet"].endswith(".pdf") for r in queue_rows)
+
+    before = _digest([*packet_files, workspace.worklist, workspace.packets / "appeals-queue.csv"])
     ctx.ledger.close()
 
     # the rerun: nothing downloaded, written or filed twice
@@ -109,5 +118,6 @@ def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env
     assert len(ctx.queue.items()) == len(items)
     assert len(ctx.ledger.findings(denials_only=True)) == len(denial_keys)
     after_files = sorted((workspace.packets / "northwind").glob("*.pdf"))
-    assert _digest([*after_files, workspace.worklist]) == before
+    assert _digest([*after_files, workspace.worklist,
+                    workspace.packets / "appeals-queue.csv"]) == before
     ctx.ledger.close()
