@@ -42,7 +42,9 @@ from claimwright.errors import BusinessError, ClaimwrightError, SystemFault
 
 from .browser import launch_browser
 from .config import PayerConfig, load_payer_config
-from .documents import document_path, pdf_problem, write_atomic
+from claimwright.fileio import write_atomic
+
+from .documents import document_path, pdf_problem
 from .locators import Resolved, combined, first_present
 from .sessions import default_session_dir, forget_state, save_state, state_path, usable_state
 

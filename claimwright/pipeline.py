@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import review as rq
 from .denials import Finding, categorize_remittance
+from .fileio import write_atomic
 from .models import Remittance
 from .parsing import parse_file
 from .review import ReviewQueue
@@ -249,11 +250,7 @@ def write_appeals_queue(ctx: Context) -> Path:
     writer.writeheader()
     writer.writerows(rows)
     path = ctx.settings.packets / "appeals-queue.csv"
-    if not path.exists() or path.read_text() != buffer.getvalue():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(buffer.getvalue())
-        tmp.replace(path)
+    write_atomic(path, buffer.getvalue().encode(), skip_if_same=True)
     return path
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,6 +38,7 @@ from reportlab.platypus import (
 
 from ..denials import Finding
 from ..errors import DocumentError
+from ..fileio import write_atomic
 from ..models import ZERO, Claim, Remittance, ServiceLine
 from .config import (
     LetterText,
@@ -151,7 +150,7 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
         warnings.append("some names or text had characters the letter font cannot print; they "
                         "were transliterated: check the spelling against the claim")
     out_path = Path(out_path)
-    _write_atomic(out_path, data)
+    write_atomic(out_path, data, skip_if_same=True)
     return PacketInfo(
         path=out_path, pages=letter_pages + len(remittance_pages),
         sha256=hashlib.sha256(data).hexdigest(), claim_id=claim.payer_claim_id,
@@ -630,23 +629,3 @@ def _stable_id(pdf: bytes) -> bytes:
 
     digest = hashlib.sha256(with_id(b"0" * 32)).hexdigest()[:32].upper().encode()
     return with_id(digest)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step; a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.read_bytes() == data:
-            return
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
