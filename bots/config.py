@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -35,13 +35,8 @@ EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 
 #: Locator strategies, in the order of preference the README recommends.
 STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
-#: Locators every ``login-search-paginate`` config must define.
-REQUIRED_LOCATORS = {
-    "login-search-paginate": (
-        "username", "password", "submit_login", "logged_in", "login_error", "date_from",
-        "date_to", "submit_search", "results_table", "no_results", "next_page", "download_link",
-    ),
-}
+#: The locators each portal flow needs are its module's ``REQUIRED_LOCATORS``
+#: (``bots.portal_flows``).
 #: Locators the engine uses when present.
 OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance")
 #: Locators required when ``credentials.totp_secret_env`` is set (the one-time-code step).
@@ -139,7 +134,8 @@ class ResultsSection(_Strict):
     row_css: str = "tbody tr"
     cell_css: str = "td, th"
     date_format: str = "%m/%d/%Y"
-    columns: dict[Literal["remittance_id", "payment_date", "trace_number", "amount"], str]
+    #: key -> column header; the four below are required, flows may read more (e.g. ``check_number``)
+    columns: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], str]
 
     @field_validator("columns")
     @classmethod
@@ -173,7 +169,9 @@ class RetrySection(_Strict):
 class PayerConfig(_Strict):
     payer: Annotated[str, StringConstraints(pattern=PAYER_PATTERN)]
     display_name: str
-    flow: Literal["login-search-paginate"]
+    flow: str
+    #: Settings of the flow itself (validated by the flow module's ``Options`` model, if any).
+    flow_options: dict[str, Any] = Field(default_factory=dict)
     portal: PortalSection
     credentials: CredentialsSection
     search: SearchSection = SearchSection()
@@ -185,9 +183,30 @@ class PayerConfig(_Strict):
     screenshot_mask: list[str] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
 
+    @field_validator("flow")
+    @classmethod
+    def _known_flow(cls, value: str) -> str:
+        from .portal_flows import flow_names
+
+        if value not in flow_names():
+            raise ValueError(f"unknown flow {value!r}; supported: {', '.join(flow_names())}")
+        return value
+
     @model_validator(mode="after")
     def _locators_complete(self) -> PayerConfig:
-        missing = [n for n in REQUIRED_LOCATORS[self.flow] if n not in self.locators]
+        from .portal_flows import get_flow
+
+        flow = get_flow(self.flow)
+        options = getattr(flow, "Options", None)
+        if options is not None:
+            try:
+                options.model_validate(self.flow_options)
+            except ValidationError as exc:
+                raise ValueError("flow_options: " + "; ".join(
+                    f"{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+        elif self.flow_options:
+            raise ValueError(f"flow_options: flow {self.flow!r} takes no options")
+        missing = [n for n in flow.REQUIRED_LOCATORS if n not in self.locators]
         if self.credentials.totp_secret_env:
             missing += [n for n in MFA_LOCATORS if n not in self.locators]
         if missing:

@@ -152,8 +152,12 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, SystemFault) and exc.retryable
 
 
-class _Bot:
-    """One logged-in browser session on one payer's portal, run as named steps."""
+class Bot:
+    """One logged-in browser session on one payer's portal, run as named steps.
+
+    Portal flows (``bots.portal_flows``) drive it; locators resolve inside ``self.root``, the page
+    itself unless a flow points it at a frame (``bot.use_frame(...)``).
+    """
 
     def __init__(self, config: PayerConfig, base_url: str, credentials: _Credentials,
                  context: BrowserContext, page: Page, evidence_dir: Path,
@@ -173,6 +177,11 @@ class _Bot:
         self._tracing = False      # tracing.start() called (after the first sign-in)
         self._chunk_open = False   # a trace chunk is recording now
         self._fallbacks_reported: set[str] = set()
+        self.root: Any = page      # where locators are looked up: the page, or a frame of it
+
+    def use_frame(self, frame: Any | None) -> None:
+        """Look locators up inside ``frame`` (a Playwright Frame/FrameLocator); None: the page."""
+        self.root = frame if frame is not None else self.page
 
     # safety ---------------------------------------------------------------------------------
     def redact(self, value: Any) -> Any:
@@ -378,7 +387,7 @@ class _Bot:
         chain = self.config.locators.get(name)
         if not chain:
             return None
-        return first_present(scope or self.page, name, chain, self._fallbacks_reported)
+        return first_present(scope or self.root, name, chain, self._fallbacks_reported)
 
     def require(self, step: str, name: str) -> Resolved:
         """Wait for locator ``name``; a permanent fault when none of its candidates appears."""
@@ -391,7 +400,7 @@ class _Bot:
         names = [n for n in names if n in self.config.locators]
         chains = [c for n in names for c in self.config.locators[n]]
         try:
-            combined(self.page, chains).first.wait_for(state="visible",
+            combined(self.root, chains).first.wait_for(state="visible",
                                                        timeout=self.config.timeouts.action_ms)
         except PlaywrightTimeout:
             tried = {n: [s.describe() for s in self.config.locators[n]] for n in names}
@@ -409,7 +418,7 @@ class _Bot:
             raise self._fault("the portal shows a CAPTCHA; a person must sign in", step=step,
                               code="captcha", retryable=False)
 
-    # the login-search-paginate flow -----------------------------------------------------------
+    # sign-in (shared by every portal flow) -----------------------------------------------------------
     def login(self) -> None:
         def action() -> None:
             self.goto("login", self.base_url + self.config.portal.login_path, allow_login=True)
@@ -607,39 +616,6 @@ class _Bot:
             url=item.url)
 
 
-def _walk_results(bot: _Bot, result: PullResult, start: dt.date, end: dt.date,
-                  is_known: Callable[[str], bool]) -> list[ListedRemittance]:
-    """Read every results page; return the listed remittances still to download."""
-    todo: list[ListedRemittance] = []
-    seen: set[str] = set()
-    seen_urls: set[str] = set()
-    number = 1
-    while True:
-        result.pages_visited += 1
-        seen_urls.add(bot.page.url)
-        rows, bad_rows, next_url = bot.read_page(number)
-        result.failed.extend(bad_rows)
-        for row in rows:
-            if row.remittance_id in seen:
-                continue
-            seen.add(row.remittance_id)
-            result.listed += 1
-            if not start <= row.payment_date <= end:
-                result.skipped_out_of_range.append(row.remittance_id)
-            elif is_known(row.remittance_id):
-                result.skipped_known.append(row.remittance_id)
-            else:
-                todo.append(row)
-        result.listed += len(bad_rows)
-        if next_url is None or next_url in seen_urls:
-            return todo
-        if number >= bot.config.search.max_pages:
-            log.warning("%s: stopped after search.max_pages=%d pages", bot.config.payer, number)
-            return todo
-        number += 1
-        bot.open_page(number, next_url)
-
-
 def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Browser]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -662,20 +638,15 @@ def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Bro
         raise
 
 
-def _pull(bot: _Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str], bool],
-          reused: bool = False) -> None:
+def run_pull(bot: Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str], bool],
+             reused: bool = False) -> None:
+    """Run the payer's portal flow; a ``SystemFault`` leaving it names what was already taken."""
+    from .portal_flows import get_flow
+
     payer = bot.config.payer
     try:
         bot.start_session(reused)
-        bot.search(result.start, result.end)
-        for item in _walk_results(bot, result, result.start, result.end, is_known):
-            try:
-                result.downloaded.append(bot.download(item, dest_dir))
-            except BusinessError as exc:
-                log.warning("%s: remittance %s not taken: %s", payer, item.remittance_id,
-                            exc.message)
-                result.failed.append(FailedDocument(payer, item.remittance_id, exc.message,
-                                                    exc.code, item.url, dict(exc.context)))
+        get_flow(bot.config.flow).pull(bot, result, dest_dir, is_known)
     except SystemFault as fault:
         fault.context.setdefault("payer", payer)
         fault.context["downloaded"] = [d.remittance_id for d in result.downloaded]
@@ -715,10 +686,10 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
         context = browser.new_context(accept_downloads=False, storage_state=reuse)
         context.set_default_timeout(config.timeouts.action_ms)
         context.set_default_navigation_timeout(config.timeouts.navigation_ms)
-        bot = _Bot(config, url, credentials, context, context.new_page(), evidence_dir)
+        bot = Bot(config, url, credentials, context, context.new_page(), evidence_dir)
         bot.state_file = saved
         try:
-            _pull(bot, result, dest_dir, is_known, reused=reuse is not None)
+            run_pull(bot, result, dest_dir, is_known, reused=reuse is not None)
         finally:
             bot.stop_trace()  # a clean run keeps no trace
     finally:

@@ -143,7 +143,7 @@ def test_totp_codes_wait_for_a_fresh_window_and_are_never_reused(fast_northwind_
     import pyotp
 
     from bots import engine
-    from bots.engine import _Bot, _Credentials
+    from bots.engine import Bot, _Credentials
 
     secret = demo_account("northwind").totp_secret
     slept: list[float] = []
@@ -154,7 +154,7 @@ def test_totp_codes_wait_for_a_fresh_window_and_are_never_reused(fast_northwind_
         clock["now"] += seconds
 
     monkeypatch.setattr(engine.time, "time", lambda: clock["now"])
-    bot = _Bot(fast_northwind_config, "http://127.0.0.1:9", _Credentials("u", "p", secret),
+    bot = Bot(fast_northwind_config, "http://127.0.0.1:9", _Credentials("u", "p", secret),
                None, None, Path("/nonexistent"), sleep=sleep)
     first = bot._totp_now()
     assert slept == [] and first == pyotp.TOTP(secret).at(clock["now"])
@@ -251,9 +251,9 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes_without_redownloading
     # let this test reuse the current code instead of waiting.
     import pyotp
 
-    from bots.engine import _Bot
+    from bots.engine import Bot
 
-    monkeypatch.setattr(_Bot, "_totp_now",
+    monkeypatch.setattr(Bot, "_totp_now",
                         lambda self: pyotp.TOTP(self.credentials.totp_secret).now())
     with running_portal_server("northwind", data, faults={"expire_session_after": 7}) as server:
         result = pull_remittances(fast_northwind_config, *WIDE, tmp_path / "dl",
@@ -390,7 +390,7 @@ def test_screenshots_clear_inputs_and_mask_credentials(tmp_path, fast_northwind_
     from playwright.sync_api import sync_playwright
 
     from bots.browser import launch_browser
-    from bots.engine import _Bot, _Credentials
+    from bots.engine import Bot, _Credentials
 
     creds = _Credentials("shot-user", "shot-pass-123")
     html = ('<form><label for="u">Username</label><input id="u" value="shot-user">'
@@ -402,7 +402,7 @@ def test_screenshots_clear_inputs_and_mask_credentials(tmp_path, fast_northwind_
             context = browser.new_context(viewport={"width": 800, "height": 400})
             page = context.new_page()
             page.set_content(html)
-            bot = _Bot(fast_northwind_config, "http://127.0.0.1:9", creds, context, page,
+            bot = Bot(fast_northwind_config, "http://127.0.0.1:9", creds, context, page,
                        tmp_path / "ev")
             shot = Path(bot.screenshot("login"))
             assert page.eval_on_selector_all("input", "els => els.map(e => e.value)") == ["", ""]
@@ -471,7 +471,7 @@ def _northwind_data() -> dict:
 
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda d: d.pop("flow"), r"flow: Field required"),
-    (lambda d: d.update(flow="click-around"), r"flow: Input should be 'login-search-paginate'"),
+    (lambda d: d.update(flow="click-around"), r"flow: Value error, unknown flow"),
     (lambda d: d["locators"]["username"].append({"label": "User", "css": "#u"}),
      r"locators\.username\[2\]: Value error, needs exactly one of"),
     (lambda d: d["locators"].pop("next_page"), r"flow 'login-search-paginate' needs next_page"),
