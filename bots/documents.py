@@ -27,11 +27,15 @@ def safe_stem(remittance_id: str) -> str:
     return f"{cleaned}-{digest}" if cleaned else f"remittance-{digest}"
 
 
-def document_path(dest_dir: Path, payer: str, remittance_id: str) -> Path:
-    """``<dest_dir>/<payer>/<safe stem>.pdf``, checked to stay inside ``dest_dir``."""
+#: document kind -> file suffix the bot saves it under
+SUFFIXES = {"pdf": ".pdf", "x12-835": ".835"}
+
+
+def document_path(dest_dir: Path, payer: str, remittance_id: str, kind: str = "pdf") -> Path:
+    """``<dest_dir>/<payer>/<safe stem>.pdf`` (``.835`` for an 835), checked to stay inside."""
     root = Path(dest_dir).resolve()
     folder = (root / safe_stem(payer)).resolve()
-    path = (folder / f"{safe_stem(remittance_id)}.pdf").resolve()
+    path = (folder / f"{safe_stem(remittance_id)}{SUFFIXES[kind]}").resolve()
     if not path.is_relative_to(folder) or path.parent != folder:
         raise ValueError(f"refusing to write outside {folder}")
     return path
@@ -50,3 +54,26 @@ def pdf_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
     if b"%%EOF" not in data[-2048:]:
         return "PDF is truncated (no %%EOF trailer)"
     return None
+
+
+def x12_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
+    """Why ``data`` is not an acceptable X12 835 download, or ``None`` when it is."""
+    head = data[:106].lstrip(b"\xef\xbb\xbf\r\n\t ")
+    if not head.startswith(b"ISA"):
+        text = data[:40].decode("latin-1", "replace").strip()
+        kind = "an HTML page" if text.lower().startswith(("<!doctype html", "<html")) else "not an X12 file"
+        return f"download is {kind} (starts {text[:20]!r})"
+    if len(data) < min_bytes:
+        return f"835 is implausibly small ({len(data)} bytes < {min_bytes})"
+    if len(data) > max_bytes:
+        return f"835 is too large ({len(data)} bytes > {max_bytes})"
+    if b"IEA" not in data[-200:]:
+        return "835 is truncated (no IEA trailer)"
+    if b"ST*835" not in data:
+        return "X12 file holds no 835 transaction"
+    return None
+
+
+def document_problem(data: bytes, kind: str, *, min_bytes: int, max_bytes: int) -> str | None:
+    check = x12_problem if kind == "x12-835" else pdf_problem
+    return check(data, min_bytes=min_bytes, max_bytes=max_bytes)

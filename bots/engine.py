@@ -44,7 +44,7 @@ from .browser import launch_browser
 from .config import PayerConfig, load_payer_config
 from claimwright.fileio import write_atomic
 
-from .documents import document_path, pdf_problem
+from .documents import document_path, document_problem
 from .locators import Resolved, combined, first_present
 from .sessions import default_session_dir, forget_state, save_state, state_path, usable_state
 
@@ -84,6 +84,10 @@ class DownloadedDocument:
     trace_number: str
     amount: Decimal
     url: str
+    #: what ``path`` holds: "pdf" or "x12-835" (the document the pipeline parses)
+    kind: str = "pdf"
+    #: other files of the same remittance, by kind (e.g. the PDF beside an 835), for people
+    renditions: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -578,42 +582,56 @@ class Bot:
         return listed, failed, urljoin(self.page.url, next_href) if next_href else None
 
     def download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
-        return self.step("download", lambda: self._download(item, dest_dir))
+        """Fetch the row's PDF (one step, retried on transient faults) and save it."""
+        path, sha, size = self.fetch_document(item, dest_dir, item.url, "pdf")
+        return DownloadedDocument(
+            payer=self.config.payer, remittance_id=item.remittance_id, path=path, sha256=sha,
+            size=size, payment_date=item.payment_date, trace_number=item.trace_number,
+            amount=item.amount, url=item.url)
 
-    def _download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
-        step = "download"
+    def fetch_document(self, item: ListedRemittance, dest_dir: Path, url: str,
+                       kind: str = "pdf") -> tuple[Path, str, int]:
+        """GET ``url`` with the session's cookies, check it is a ``kind`` document, save it under
+        a name the bot chooses; ``(path, sha256, size)``. One step, retried on transient faults."""
+        return self.step("download", lambda: self._fetch(item, dest_dir, url, kind))
+
+    def save_document(self, item: ListedRemittance, dest_dir: Path, data: bytes, url: str,
+                      kind: str = "pdf") -> tuple[Path, str, int]:
+        """Check ``data`` is a ``kind`` document and save it; a ``BusinessError`` when not."""
         docs = self.config.documents
+        problem = document_problem(data, kind, min_bytes=docs.min_bytes, max_bytes=docs.max_bytes)
+        if problem:
+            raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: {problem}",
+                                code="not-a-pdf" if kind == "pdf" else "not-an-835", url=url,
+                                size=len(data))
+        path = document_path(dest_dir, self.config.payer, item.remittance_id, kind)
+        write_atomic(path, data)
+        return path, hashlib.sha256(data).hexdigest(), len(data)
+
+    def _fetch(self, item: ListedRemittance, dest_dir: Path, url: str,
+               kind: str) -> tuple[Path, str, int]:
+        step = "download"
         response: APIResponse = self.context.request.get(
-            item.url, timeout=self.config.timeouts.download_ms, max_redirects=0,
+            url, timeout=self.config.timeouts.download_ms, max_redirects=0,
             fail_on_status_code=False)
         try:
             status = response.status
             if status >= 500:
                 raise self._fault(f"download answered HTTP {status}", step=step, code="http-5xx",
-                                  retryable=True, status=status, document_url=item.url,
+                                  retryable=True, status=status, document_url=url,
                                   remittance_id=item.remittance_id)
             if 300 <= status < 400 or status in (401, 403):
                 raise self._fault(f"download answered HTTP {status} (session lost)", step=step,
                                   code="session-lost", retryable=False, status=status,
-                                  document_url=item.url, remittance_id=item.remittance_id)
+                                  document_url=url, remittance_id=item.remittance_id)
             if status >= 400:
                 raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: "
                                     f"download answered HTTP {status}",
-                                    code="document-unavailable", status=status, url=item.url)
+                                    code="document-unavailable", status=status, url=url)
             data = response.body()
         finally:
             response.dispose()
-        problem = pdf_problem(data, min_bytes=docs.min_bytes, max_bytes=docs.max_bytes)
-        if problem:
-            raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: {problem}",
-                                code="not-a-pdf", url=item.url, size=len(data))
-        path = document_path(dest_dir, self.config.payer, item.remittance_id)
-        write_atomic(path, data)
-        return DownloadedDocument(
-            payer=self.config.payer, remittance_id=item.remittance_id, path=path,
-            sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-            payment_date=item.payment_date, trace_number=item.trace_number, amount=item.amount,
-            url=item.url)
+        return self.save_document(item, dest_dir, data, url, kind)
 
 
 def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Browser]:
