@@ -25,6 +25,8 @@ from .denials import Finding, categorize_remittance
 from .fileio import write_atomic
 from .models import Remittance
 from .parsing import parse_file
+from .renditions import CODE as RENDITIONS_CODE
+from .renditions import reconcile
 from .review import ReviewQueue
 from .settings import Settings
 from .storage import Document, Ledger
@@ -100,7 +102,8 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
                 payer=payer, remittance_id=doc.remittance_id, sha256=doc.sha256,
                 path=str(doc.path), size=doc.size,
                 listed={"payment_date": doc.payment_date, "trace_number": doc.trace_number,
-                        "amount": doc.amount})
+                        "amount": doc.amount, "kind": doc.kind,
+                        "renditions": {k: str(v) for k, v in doc.renditions.items()}})
             if created:
                 counts.downloaded += 1
             else:  # same bytes under another id: keep one copy, say so
@@ -135,6 +138,11 @@ def process_documents(ctx: Context, payer: str, counts: Counts | None = None) ->
         with ctx.queue.capture(key=f"document:{payer}:{doc.remittance_id}", payer=payer,
                                context=_doc_context(doc)) as cap:
             remits = parse_file(doc.path)
+            pdf_copy = _pdf_rendition(doc)
+            if pdf_copy is not None and remits and remits[0].format != "pdf":
+                # The 835 is the record; its PDF twin must say the same and gives the pages.
+                disagreements = reconcile(remits, parse_file(pdf_copy))
+                remits[0].problems.extend(disagreements)
             for index, remit in enumerate(remits):
                 ctx.ledger.save_remittance(doc.id, index, remit.to_json())
             ctx.ledger.set_document_status(doc.id, PARSED)
@@ -186,7 +194,8 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
                     out.parent.mkdir(parents=True, exist_ok=True)
                     info = build_appeal_packet(
                         remit, claim_findings[0].claim, claim_findings, out,
-                        source_pdf=Path(doc.path) if remit.format == "pdf" else None, as_of=as_of)
+                        source_pdf=Path(doc.path) if remit.format == "pdf" else _pdf_rendition(doc),
+                        as_of=as_of)
                     ctx.ledger.record_outputs("packet", [(key, str(info.path), info.sha256)])
                     packets_done.add(key)
                     counts.packets_written += 1
@@ -254,6 +263,12 @@ def write_appeals_queue(ctx: Context) -> Path:
     return path
 
 
+def _pdf_rendition(doc: Document) -> Path | None:
+    """The PDF downloaded beside an 835 (``listed.renditions.pdf``), when there is one."""
+    path = ((doc.listed or {}).get("renditions") or {}).get("pdf")
+    return Path(path) if path and Path(path).is_file() else None
+
+
 def _load_remittances(ctx: Context, doc: Document) -> list[tuple[int, Remittance]]:
     return [(rec.id, Remittance.from_json(rec.data)) for rec in ctx.ledger.remittances(doc.id)]
 
@@ -268,14 +283,16 @@ def _review_problems(ctx: Context, doc: Document, remit: Remittance, counts: Cou
         by_claim[problem.claim or ""].append(problem)
     for claim_account, problems in by_claim.items():
         where = f"claim {claim_account}" if claim_account else "remittance total"
+        kind = (rq.RENDITIONS_DISAGREE if all(p.code == RENDITIONS_CODE for p in problems)
+                else rq.UNBALANCED)
         opened = ctx.queue.open(
-            rq.UNBALANCED,
+            kind,
             f"{doc.remittance_id} {where}: " + "; ".join(p.message for p in problems),
-            key=f"unbalanced:{doc.payer}:{doc.remittance_id}:{claim_account or '-'}",
+            key=f"{kind}:{doc.payer}:{doc.remittance_id}:{claim_account or '-'}",
             payer=doc.payer,
             context={**_doc_context(doc), "claim": claim_account,
                      "problems": [p.to_json() for p in problems]},
-            evidence=[doc.path])
+            evidence=[doc.path] + [str(p) for p in [_pdf_rendition(doc)] if p is not None])
         counts.note_review(opened.created)
     return {c.patient_account for c in remit.claims if c.patient_account not in by_claim}
 

@@ -29,6 +29,7 @@ UNKNOWN_CODE = "unknown-code"
 DOCUMENT_FAILED = "document-failed"
 OUTPUT_FAILED = "output-failed"
 PACKET_CHECK = "packet-check"
+RENDITIONS_DISAGREE = "renditions-disagree"  # the 835 and the PDF of one remittance differ
 
 
 @dataclass

@@ -1,0 +1,98 @@
+"""The 835 and the PDF of one remittance are reconciled; any difference is flagged, never trusted."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from claimwright.models import Remittance
+from claimwright.parsing import parse_bytes, parse_file
+from claimwright.pipeline import Context, process_documents, write_outputs
+from claimwright.renditions import CODE, reconcile
+from claimwright.review import RENDITIONS_DISAGREE
+from fixtures.remittances import build_dataset
+
+
+@pytest.fixture(scope="module")
+def keystone(tmp_path_factory):
+    out = tmp_path_factory.mktemp("keystone")
+    manifest = build_dataset("keystone", out, count=6, anomalies=False)
+    return out, manifest
+
+
+def _pair(keystone, index=0):
+    out, manifest = keystone
+    entry = manifest["remittances"][index]
+    return out, entry
+
+
+def test_835_and_pdf_of_the_same_remittance_agree_and_pages_carry_over(keystone):
+    out, manifest = keystone
+    for entry in manifest["remittances"]:
+        record = parse_file(out / entry["x12"])
+        pdf = parse_file(out / entry["pdf"])
+        assert reconcile(record, pdf) == []
+        truth = Remittance.from_json(json.loads((out / entry["truth"]).read_text()))
+        assert [c.pages for c in record[0].claims] == [c.pages for c in truth.claims]
+        assert all(c.pages for c in record[0].claims)
+
+
+def test_a_changed_amount_in_the_835_is_flagged_with_both_values(keystone):
+    out, entry = _pair(keystone)
+    raw = (out / entry["x12"]).read_bytes()
+    record = parse_bytes(raw)
+    claim = record[0].claims[0]
+    claim.billed += Decimal("10.00")
+    problems = reconcile(record, parse_file(out / entry["pdf"]))
+    assert problems and all(p.code == CODE for p in problems)
+    billed = [p for p in problems if "billed" in p.message]
+    assert billed and billed[0].expected == claim.billed
+    assert billed[0].actual == claim.billed - Decimal("10.00")
+    assert billed[0].page == parse_file(out / entry["pdf"])[0].claims[0].pages[0]
+
+
+def test_a_claim_missing_from_the_pdf_is_flagged(keystone):
+    out, entry = _pair(keystone)
+    record = parse_file(out / entry["x12"])
+    pdf = parse_file(out / entry["pdf"])
+    dropped = pdf[0].claims.pop()
+    problems = reconcile(record, pdf)
+    assert any("claim count" in p.message for p in problems)
+    assert any(dropped.payer_claim_id in p.message and "0 on the PDF" in p.message
+               for p in problems)
+
+
+def test_pipeline_parses_the_835_reconciles_the_pdf_and_files_a_review_item(tmp_path, keystone,
+                                                                            monkeypatch):
+    out, manifest = keystone
+    monkeypatch.setenv("CLAIMWRIGHT_HOME", str(tmp_path / "var"))
+    monkeypatch.setenv("CLAIMWRIGHT_OUT", str(tmp_path / "out"))
+    monkeypatch.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
+    ctx = Context.from_settings()
+    try:
+        good, bad = manifest["remittances"][0], manifest["remittances"][1]
+        # a PDF that is really another remittance's: every figure disagrees
+        for entry, pdf in ((good, good["pdf"]), (bad, manifest["remittances"][2]["pdf"])):
+            ctx.ledger.add_document(payer="keystone", remittance_id=entry["remittance_id"],
+                                    sha256=entry["sha256"] + "835", path=str(out / entry["x12"]),
+                                    size=1, listed={"kind": "x12-835",
+                                                    "renditions": {"pdf": str(out / pdf)}})
+        counts = process_documents(ctx, "keystone")
+        assert counts.documents_parsed == 2
+        write_outputs(ctx, "keystone", counts=counts)
+        assert not [i for i in ctx.queue.items() if i.kind == "output-failed"]
+        packets = list((tmp_path / "out").rglob("*.pdf"))
+        assert packets  # appeal packets built with the PDF rendition's pages
+        items = [i for i in ctx.queue.items() if i.kind == RENDITIONS_DISAGREE]
+        assert items and {i.context["remittance_id"] for i in items} == {bad["remittance_id"]}
+        assert all(str(out / manifest["remittances"][2]["pdf"]) in i.evidence for i in items)
+        stored = [r.data for d in ctx.ledger.documents(payer="keystone")
+                  for r in ctx.ledger.remittances(d.id)]
+        assert len(stored) == 2 and all(d["format"] == "x12-835" for d in stored)  # the record
+        good_claims = next(d for d in stored if d["payment"]["trace_number"] ==
+                           parse_file(out / good["x12"])[0].payment.trace_number)["claims"]
+        assert all(c.get("pages") for c in good_claims)  # pages from the PDF, for packets
+    finally:
+        ctx.ledger.close()
