@@ -72,15 +72,17 @@ def test_pipeline_parses_the_835_reconciles_the_pdf_and_files_a_review_item(tmp_
     monkeypatch.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
     ctx = Context.from_settings()
     try:
-        good, bad = manifest["remittances"][0], manifest["remittances"][1]
-        # a PDF that is really another remittance's: every figure disagrees
-        for entry, pdf in ((good, good["pdf"]), (bad, manifest["remittances"][2]["pdf"])):
+        entries = manifest["remittances"]
+        good, bad = entries[0], entries[1]
+        # bad: its "PDF" is really another remittance's, so every figure disagrees
+        pairs = [(e, e["pdf"]) for e in entries if e is not bad] + [(bad, entries[2]["pdf"])]
+        for entry, pdf in pairs:
             ctx.ledger.add_document(payer="keystone", remittance_id=entry["remittance_id"],
                                     sha256=entry["sha256"] + "835", path=str(out / entry["x12"]),
                                     size=1, listed={"kind": "x12-835",
                                                     "renditions": {"pdf": str(out / pdf)}})
         counts = process_documents(ctx, "keystone")
-        assert counts.documents_parsed == 2
+        assert counts.documents_parsed == len(entries)
         write_outputs(ctx, "keystone", counts=counts)
         assert not [i for i in ctx.queue.items() if i.kind == "output-failed"]
         packets = list((tmp_path / "out").rglob("*.pdf"))
@@ -90,7 +92,7 @@ def test_pipeline_parses_the_835_reconciles_the_pdf_and_files_a_review_item(tmp_
         assert all(str(out / manifest["remittances"][2]["pdf"]) in i.evidence for i in items)
         stored = [r.data for d in ctx.ledger.documents(payer="keystone")
                   for r in ctx.ledger.remittances(d.id)]
-        assert len(stored) == 2 and all(d["format"] == "x12-835" for d in stored)  # the record
+        assert len(stored) == len(entries) and all(d["format"] == "x12-835" for d in stored)  # the record
         good_claims = next(d for d in stored if d["payment"]["trace_number"] ==
                            parse_file(out / good["x12"])[0].payment.trace_number)["claims"]
         assert all(c.get("pages") for c in good_claims)  # pages from the PDF, for packets
