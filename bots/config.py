@@ -41,6 +41,8 @@ STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
 OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance")
 #: Locators required when ``credentials.totp_secret_env`` is set (the one-time-code step).
 MFA_LOCATORS = ("otp", "submit_otp")
+#: Locators required when the config has a ``status:`` section (claim/appeal status pages).
+STATUS_LOCATORS = ("status_claim_number", "status_submit", "status_result", "status_not_found")
 
 
 class ConfigError(SystemFault):
@@ -113,13 +115,38 @@ class PortalSection(_Strict):
         return value
 
 
-class CredentialsSection(_Strict):
-    """Names of environment variables holding the login; never the values."""
+BlockName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
-    username_env: EnvName
-    password_env: EnvName
+
+class CredentialsSection(_Strict):
+    """Where the login is kept — never the values: environment variable names (``*_env``) and/or
+    Prefect Secret block names (``*_block``). When both are given, a set variable wins."""
+
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
     #: Variable holding the base32 TOTP (RFC 6238) secret when the portal asks for a one-time code.
     totp_secret_env: EnvName | None = None
+    username_block: BlockName | None = None
+    password_block: BlockName | None = None
+    totp_secret_block: BlockName | None = None
+
+    @model_validator(mode="after")
+    def _each_has_a_source(self) -> CredentialsSection:
+        for item in ("username", "password"):
+            if not (getattr(self, f"{item}_env") or getattr(self, f"{item}_block")):
+                raise ValueError(f"{item}: name an environment variable ({item}_env) or a "
+                                 f"Prefect Secret block ({item}_block)")
+        return self
+
+    def source(self, item: str) -> str:
+        """Where ``item`` (username, password, totp_secret) comes from, for messages."""
+        env, block = getattr(self, f"{item}_env"), getattr(self, f"{item}_block")
+        return " or ".join(filter(None, [f"${env}" if env else "",
+                                         f"Secret block {block!r}" if block else ""]))
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret_env or self.totp_secret_block)
 
 
 class SearchSection(_Strict):
@@ -141,6 +168,37 @@ class ResultsSection(_Strict):
     @classmethod
     def _all_columns(cls, value: dict[str, str]) -> dict[str, str]:
         missing = {"remittance_id", "payment_date", "trace_number", "amount"} - set(value)
+        if missing:
+            raise ValueError(f"missing column(s): {', '.join(sorted(missing))}")
+        return value
+
+
+class StatusSection(_Strict):
+    """The portal's claim-status and appeal-status pages (``bots.status.check_statuses``)."""
+
+    claim_path: str = "/claims/status"
+    appeal_path: str = "/appeals/status"
+    date_format: str = "%m/%d/%Y"
+    header_css: str = "thead th"
+    row_css: str = "tbody tr"
+    cell_css: str = "td, th"
+    #: key -> column header of the result table; ``status`` and ``status_date`` are required,
+    #: ``notes`` and ``appeal_number`` are read when configured
+    columns: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], str] = Field(
+        default_factory=lambda: {"status": "Status", "status_date": "Status Date",
+                                 "notes": "Notes"})
+
+    @field_validator("claim_path", "appeal_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _status_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"status", "status_date"} - set(value)
         if missing:
             raise ValueError(f"missing column(s): {', '.join(sorted(missing))}")
         return value
@@ -179,6 +237,7 @@ class PayerConfig(_Strict):
     documents: DocumentsSection = DocumentsSection()
     timeouts: TimeoutsSection = TimeoutsSection()
     retry: RetrySection = RetrySection()
+    status: StatusSection | None = None
     locators: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], LocatorChain]
     screenshot_mask: list[str] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
@@ -207,7 +266,9 @@ class PayerConfig(_Strict):
         elif self.flow_options:
             raise ValueError(f"flow_options: flow {self.flow!r} takes no options")
         missing = [n for n in flow.REQUIRED_LOCATORS if n not in self.locators]
-        if self.credentials.totp_secret_env:
+        if self.status is not None:
+            missing += [n for n in STATUS_LOCATORS if n not in self.locators]
+        if self.credentials.has_totp:
             missing += [n for n in MFA_LOCATORS if n not in self.locators]
         if missing:
             raise ValueError(f"locators: flow {self.flow!r} needs {', '.join(missing)}")

@@ -1,0 +1,203 @@
+"""Claim and appeal status checks on a payer portal: one signed-in browser session, many queries.
+
+:func:`check_statuses` signs in (or reuses the saved sign-in) exactly like a remittance pull, then
+for each query opens the configured status page (``status.claim_path`` / ``status.appeal_path``
+of ``selectors/<payer>.yaml``), types the payer claim number, searches and reads the result.
+
+Failure model (as for pulls):
+
+- transient faults (timeout, HTTP 5xx, network) are retried inside ``bot.step`` (one layer,
+  bounded by the config's ``retry``); a lost session signs in again and redoes only that query;
+- "No claim found" is a *result* (``StatusReport.found is False``), not an error;
+- a result row that cannot be read (bad date) is a ``BusinessError`` kept in
+  ``StatusResult.failed``; the other queries go on;
+- permanent faults (login rejected, CAPTCHA, a locator or column that no longer matches, retry
+  budget spent) raise ``SystemFault`` with the step, URL, screenshot and trace as evidence, plus
+  ``checked``: how many queries were answered before it (already passed to ``on_report``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from claimwright.errors import BusinessError, SystemFault
+
+from .config import PayerConfig, load_payer_config
+from .engine import Bot, _norm, _read_credentials, _start_browser
+from .sessions import default_session_dir, state_path, usable_state
+
+log = logging.getLogger("claimwright.bots")
+
+Kind = Literal["claim", "appeal"]
+KINDS: tuple[str, ...] = ("claim", "appeal")
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    kind: Kind
+    payer_claim_id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"status query kind must be one of {KINDS}, not {self.kind!r}")
+        if not self.payer_claim_id.strip():
+            raise ValueError("status query needs a payer claim number")
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What the portal said about one query (``found=False``: its "not found" message)."""
+
+    kind: str
+    payer_claim_id: str
+    found: bool
+    status: str = ""
+    status_date: dt.date | None = None
+    notes: str = ""
+    appeal_number: str = ""
+    #: the result row as the portal printed it (cells joined by " | "), or the not-found message
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class FailedQuery:
+    query: StatusQuery
+    reason: str
+    code: str
+
+
+@dataclass
+class StatusResult:
+    payer: str
+    reports: list[StatusReport] = field(default_factory=list)
+    failed: list[FailedQuery] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def signed_in_bot(config: PayerConfig, base_url: str, *, evidence_dir: Path,
+                  session_dir: Path | None = None, headless: bool = True) -> Iterator[Bot]:
+    """A signed-in :class:`Bot` on its own browser (opened, traced and closed as a pull does)."""
+    credentials = _read_credentials(config)
+    saved = state_path(session_dir or default_session_dir(), config.payer, base_url,
+                       credentials.username)
+    reuse = usable_state(saved)
+    pw, browser = _start_browser(config, headless)
+    try:
+        context = browser.new_context(accept_downloads=False, storage_state=reuse)
+        context.set_default_timeout(config.timeouts.action_ms)
+        context.set_default_navigation_timeout(config.timeouts.navigation_ms)
+        bot = Bot(config, base_url, credentials, context, context.new_page(), Path(evidence_dir))
+        bot.state_file = saved
+        try:
+            bot.start_session(reuse is not None)
+            yield bot
+        finally:
+            bot.stop_trace()  # a clean run keeps no trace
+    finally:
+        try:
+            browser.close()
+        finally:
+            pw.stop()
+
+
+def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
+                   base_url: str | None = None, evidence_dir: Path,
+                   session_dir: Path | None = None, headless: bool = True,
+                   on_report: Callable[[StatusReport], None] | None = None) -> StatusResult:
+    """Ask ``payer``'s portal for the status of each query, in one signed-in browser session.
+
+    ``on_report`` is called with each report as soon as it is read, so a caller can record
+    progress that survives a later fault. Raises ``SystemFault`` as described in the module doc.
+    """
+    config = payer if isinstance(payer, PayerConfig) else load_payer_config(payer)
+    if config.status is None:
+        raise SystemFault(f"{config.payer}: the payer config has no 'status:' section; status "
+                          "checks are not configured for this portal", retryable=False,
+                          code="bad-config", payer=config.payer, field="status")
+    queries = list(dict.fromkeys(queries))
+    result = StatusResult(config.payer)
+    if not queries:
+        return result
+    url = config.resolve_base_url(base_url)
+    log.info("%s: checking %d status(es) on %s", config.payer, len(queries), url)
+    try:
+        with signed_in_bot(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
+                           headless=headless) as bot:
+            for query in queries:
+                try:
+                    report = bot.step(f"{query.kind}-status",
+                                      lambda q=query: _ask(bot, q))
+                except BusinessError as exc:
+                    log.warning("%s: %s status not read: %s", config.payer, query.kind,
+                                exc.message)
+                    result.failed.append(FailedQuery(query, exc.message, exc.code))
+                    continue
+                result.reports.append(report)
+                if on_report is not None:
+                    on_report(report)
+    except SystemFault as fault:
+        fault.context.setdefault("payer", config.payer)
+        fault.context["checked"] = len(result.reports)
+        log.error("%s: status check stopped at step %s: %s (%s)", config.payer,
+                  fault.context.get("step"), fault.message, fault.code)
+        raise
+    log.info("%s: %d status(es) read, %d not found, %d unreadable", config.payer,
+             len(result.reports), sum(not r.found for r in result.reports), len(result.failed))
+    return result
+
+
+def _ask(bot: Bot, query: StatusQuery) -> StatusReport:
+    status = bot.config.status
+    assert status is not None
+    step = f"{query.kind}-status"
+    path = status.claim_path if query.kind == "claim" else status.appeal_path
+    bot.goto(step, bot.base_url + path)
+    field_ = bot.require(step, "status_claim_number")
+    field_.locator.fill(query.payer_claim_id)
+    bot.submit(step, bot.require(step, "status_submit"))
+    outcome, found = bot.await_any(step, ["captcha", "status_result", "status_not_found"])
+    if outcome == "captcha":
+        bot._check_captcha(step)
+    if outcome == "status_not_found":
+        message = " ".join(found.locator.inner_text().split())[:200]
+        return StatusReport(query.kind, query.payer_claim_id, False, raw=bot.redact(message))
+    return _read_result(bot, query, found.locator, step)
+
+
+def _read_result(bot: Bot, query: StatusQuery, table, step: str) -> StatusReport:
+    status = bot.config.status
+    assert status is not None
+    headers = [_norm(h) for h in table.locator(f"css={status.header_css}").all_inner_texts()]
+    index: dict[str, int] = {}
+    for key, header in status.columns.items():
+        if _norm(header) in headers:
+            index[key] = headers.index(_norm(header))
+        elif key in ("status", "status_date"):
+            raise bot._fault(f"status result has no column {header!r}", step=step,
+                             code="table-changed", retryable=False, headers=headers)
+    rows = table.locator(f"css={status.row_css}").all()
+    for row in rows:
+        cells = [" ".join(c.split()) for c in row.locator(f"css={status.cell_css}").all_inner_texts()]
+        if len(cells) <= max(index.values()):
+            continue  # a spacer or summary row
+        raw = bot.redact(" | ".join(cells))
+        text_date = cells[index["status_date"]]
+        try:
+            day = dt.datetime.strptime(text_date, status.date_format).date() if text_date else None
+        except ValueError:
+            raise BusinessError(f"{bot.config.payer}: {query.kind} status of "
+                                f"{query.payer_claim_id}: status date {text_date!r} is not "
+                                f"{status.date_format}", code="bad-status-row", raw=raw) from None
+        return StatusReport(
+            query.kind, query.payer_claim_id, True, status=cells[index["status"]],
+            status_date=day, notes=bot.redact(cells[index["notes"]]) if "notes" in index else "",
+            appeal_number=cells[index["appeal_number"]] if "appeal_number" in index else "",
+            raw=raw)
+    raise bot._fault("status result table has no readable row", step=step,
+                     code="table-changed", retryable=False, rows=len(rows))
