@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     StringConstraints,
@@ -38,7 +39,8 @@ STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
 #: The locators each portal flow needs are its module's ``REQUIRED_LOCATORS``
 #: (``bots.portal_flows``).
 #: Locators the engine uses when present.
-OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance")
+OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance",
+                     "documents_link")
 #: Locators required when ``credentials.totp_secret_env`` is set (the one-time-code step).
 MFA_LOCATORS = ("otp", "submit_otp")
 #: Locators required when the config has a ``status:`` section (claim/appeal status pages).
@@ -99,6 +101,10 @@ class PortalSection(_Strict):
     base_url_env: EnvName | None = None
     login_path: str = "/login"
     search_path: str = "/"
+    #: politeness: at least this many milliseconds between two requests of one session
+    min_interval_ms: NonNegativeInt = 0
+    #: how many browser sessions on this portal may run at once in one process (payers in parallel)
+    max_sessions: PositiveInt = 1
 
     @field_validator("base_url")
     @classmethod
@@ -222,6 +228,9 @@ class RetrySection(_Strict):
     backoff_initial_s: PositiveFloat = 1.0
     backoff_max_s: PositiveFloat = 20.0
     jitter_s: Annotated[float, Field(ge=0)] = 1.0
+    #: open the circuit (stop the payer) after this many documents in a row failed with a
+    #: transient fault that outlived its retries; a document taken resets the count
+    circuit_breaker_after: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class PayerConfig(_Strict):

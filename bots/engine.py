@@ -126,17 +126,38 @@ class _Credentials:
         return "_Credentials(***)"
 
 
+def _secret_block_value(name: str) -> str:
+    """The value of Prefect Secret block ``name`` ("" when it cannot be read)."""
+    try:
+        from prefect.blocks.system import Secret
+
+        value = Secret.load(name).get()
+    except Exception as exc:  # noqa: BLE001 - missing block, no API: reported as missing
+        log.warning("Prefect Secret block %r not readable (%s)", name, type(exc).__name__)
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def _read_credentials(config: PayerConfig) -> _Credentials:
-    names = (config.credentials.username_env, config.credentials.password_env)
-    if config.credentials.totp_secret_env:
-        names += (config.credentials.totp_secret_env,)
-    values = [os.environ.get(name, "") for name in names]
-    missing = [name for name, value in zip(names, values) if not value]
+    """The login from ``credentials``: a set environment variable, else the Prefect Secret block."""
+    creds = config.credentials
+    items = ["username", "password"] + (["totp_secret"] if creds.has_totp else [])
+    values: list[str] = []
+    missing: list[str] = []
+    names: list[str] = []
+    for item in items:
+        env, block = getattr(creds, f"{item}_env"), getattr(creds, f"{item}_block")
+        value = os.environ.get(env, "") if env else ""
+        if not value and block:
+            value = _secret_block_value(block)
+        if not value:
+            missing.append(creds.source(item))
+            names.append(env or f"block:{block}")
+        values.append(value)
     if missing:
-        raise SystemFault(f"{config.payer}: portal credentials not set: "
-                          f"environment variable(s) {', '.join(missing)} empty or missing",
-                          retryable=False, code="credentials-missing", payer=config.payer,
-                          step="credentials", variables=missing)
+        raise SystemFault(f"{config.payer}: portal credentials not set: {', '.join(missing)} "
+                          "empty or missing", retryable=False, code="credentials-missing",
+                          payer=config.payer, step="credentials", variables=names)
     return _Credentials(*values)
 
 
@@ -438,8 +459,8 @@ class Bot:
             if outcome == "login_error":
                 message = " ".join(found.locator.inner_text().split())[:200]
                 raise self._fault(
-                    f"portal rejected the login from ${self.config.credentials.username_env}/"
-                    f"${self.config.credentials.password_env}", step="login",
+                    f"portal rejected the login from {self.config.credentials.source('username')}"
+                    f" / {self.config.credentials.source('password')}", step="login",
                     code="login-rejected", retryable=False, portal_message=message)
 
         self.step("login", action)
@@ -469,8 +490,8 @@ class Bot:
         """Answer the portal's one-time-code prompt with a fresh TOTP from the shared secret."""
         if not self.credentials.totp_secret:
             raise self._fault("the portal asks for a one-time code but the payer config names no "
-                              "credentials.totp_secret_env", step="mfa", code="mfa-not-configured",
-                              retryable=False)
+                              "credentials.totp_secret_env or totp_secret_block", step="mfa",
+                              code="mfa-not-configured", retryable=False)
         code = self._totp_now()
         self.require("mfa", "otp").locator.fill(code)
         self.submit("mfa", self.require("mfa", "submit_otp"), allow_login=True)
@@ -480,7 +501,7 @@ class Bot:
         if outcome == "otp_error":
             message = " ".join(found.locator.inner_text().split())[:200]
             raise self._fault(f"portal rejected the one-time code made from "
-                              f"${self.config.credentials.totp_secret_env} (check the secret and "
+                              f"{self.config.credentials.source('totp_secret')} (check the secret and "
                               "this machine's clock)", step="mfa", code="mfa-rejected",
                               retryable=False, portal_message=message)
         return outcome, found

@@ -91,3 +91,36 @@ def test_the_onboarding_file_names_credentials_only_by_reference():
 
     assert DEMO_ACCOUNT.password not in text and DEMO_ACCOUNT.username not in text
     assert "CLAIMWRIGHT_SUMMIT_PASSWORD" in text
+
+
+def test_credentials_can_come_from_prefect_secret_blocks(summit, monkeypatch, prefect_api):
+    """An admin may name Prefect Secret blocks instead of variables; values never enter YAML."""
+    from prefect.blocks.system import Secret
+
+    from bots import load_payer_config
+    from bots.engine import _read_credentials
+    from fixtures.portals.summit import DEMO_ACCOUNT
+
+    selectors, _, _ = summit
+    path = selectors / "summit.yaml"
+    path.write_text(path.read_text().replace(
+        "  username_env: CLAIMWRIGHT_SUMMIT_USERNAME\n  password_env: CLAIMWRIGHT_SUMMIT_PASSWORD\n",
+        "  username_env: CLAIMWRIGHT_SUMMIT_USERNAME\n  password_block: summit-portal-password\n"))
+    config = load_payer_config("summit")
+    with pytest.raises(Exception) as missing:
+        _read_credentials(config)
+    assert "summit-portal-password" in str(missing.value)
+    assert DEMO_ACCOUNT.password not in str(missing.value)
+    Secret(value=DEMO_ACCOUNT.password).save("summit-portal-password", overwrite=True)
+    creds = _read_credentials(config)
+    assert creds.password == DEMO_ACCOUNT.password and "***" in repr(creds)
+
+
+def test_a_credential_source_is_required(tmp_path):
+    from bots import ConfigError, parse_payer_config
+    import yaml
+
+    data = yaml.safe_load(ONBOARDING.read_text())
+    del data["credentials"]["password_env"]
+    with pytest.raises(ConfigError, match=r"credentials: Value error, password: name an"):
+        parse_payer_config(data, source="summit.yaml")
