@@ -159,6 +159,33 @@ class ReviewItemRecord(Base):
     resolution: Mapped[str] = mapped_column(Text, default="")
 
 
+class StatusCheckRecord(Base):
+    """One status check of an open claim or appeal on its portal (nightly status check).
+
+    One row per (payer, kind, payer claim id, day): a rerun the same day updates nothing twice.
+    Notes are the portal's status notes (no names or member ids are stored here).
+    """
+
+    __tablename__ = "status_checks"
+    __table_args__ = (UniqueConstraint("payer", "kind", "payer_claim_id", "checked_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer: Mapped[str] = mapped_column(String(64))          # portal payer (selectors/<payer>.yaml)
+    payer_id: Mapped[str] = mapped_column(String(64), default="")  # payer id on the remittance
+    kind: Mapped[str] = mapped_column(String(16))           # "claim" / "appeal"
+    payer_claim_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(40))         # normalized (claimwright.status)
+    portal_status: Mapped[str] = mapped_column(String(200), default="")
+    status_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_action: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(32), default="")
+    checked_on: Mapped[dt.date] = mapped_column(Date)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    next_follow_up: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
 class Ledger:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
