@@ -391,7 +391,12 @@ class Bot:
                               step=step, code="session-lost", retryable=False)
 
     def _on_login_page(self) -> bool:
-        return urlsplit(self.page.url).path.rstrip("/") == self.config.portal.login_path.rstrip("/")
+        """The page, or the frame locators resolve in (``use_frame``), shows the sign-in page."""
+        login = self.config.portal.login_path.rstrip("/")
+        urls = [self.page.url]
+        if self.root is not self.page:
+            urls.append(getattr(self.root, "url", ""))  # a Frame has a url, a FrameLocator none
+        return any(urlsplit(u).path.rstrip("/") == login for u in urls if u)
 
     def goto(self, step: str, url: str, *, allow_login: bool = False) -> None:
         response = self.page.goto(url, wait_until="domcontentloaded",
@@ -446,6 +451,7 @@ class Bot:
     # sign-in (shared by every portal flow) -----------------------------------------------------------
     def login(self) -> None:
         def action() -> None:
+            self.use_frame(None)  # the sign-in form is a top-level page (a frame may be gone)
             self.goto("login", self.base_url + self.config.portal.login_path, allow_login=True)
             self._check_captcha("login")
             self.require("login", "username").locator.fill(self.credentials.username)
