@@ -22,7 +22,9 @@ app = typer.Typer(help="Claimwright: denial management automation.", no_args_is_
 portals_app = typer.Typer(help="Mock payer portals (local test bed and demo).",
                           no_args_is_help=True)
 review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
+payers_app = typer.Typer(help="Payer configs (selectors/<payer>.yaml).", no_args_is_help=True)
 app.add_typer(portals_app, name="portals")
+app.add_typer(payers_app, name="payers")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.command()(categorize)
@@ -106,6 +108,34 @@ def portals_serve(payer: Annotated[Optional[list[str]], typer.Option(
     serve(payer or list(PAYERS), host="127.0.0.1", port=port,
           data_dir=Settings.from_env().portal_data,
           anchor=dt.date.fromisoformat(anchor) if anchor else None)
+
+
+@payers_app.command("check")
+def payers_check(payer: Annotated[Optional[list[str]], typer.Argument(
+                     help="Payer(s) to check (default: every selectors/*.yaml).")] = None) -> None:
+    """Validate payer configs and say where each credential comes from (never its value)."""
+    import os
+
+    from bots.config import ConfigError, load_payer_config, selectors_dir
+
+    names = payer or sorted(p.stem for p in selectors_dir().glob("*.yaml"))
+    bad = 0
+    for name in names:
+        try:
+            config = load_payer_config(name)
+        except ConfigError as exc:
+            bad += 1
+            typer.echo(f"FAIL {name}: {exc.message}")
+            continue
+        creds = config.credentials
+        unset = [creds.source(item) for item in ("username", "password", "totp_secret")
+                 if (getattr(creds, f"{item}_env") or getattr(creds, f"{item}_block"))
+                 and not getattr(creds, f"{item}_block")
+                 and not os.environ.get(getattr(creds, f"{item}_env") or "")]
+        note = f"; not set here: {', '.join(unset)}" if unset else ""
+        typer.echo(f"ok   {name}: flow {config.flow}, portal {config.resolve_base_url()}{note}")
+    if bad:
+        raise typer.Exit(1)
 
 
 @review_app.command("list")

@@ -124,3 +124,22 @@ def test_a_credential_source_is_required(tmp_path):
     del data["credentials"]["password_env"]
     with pytest.raises(ConfigError, match=r"credentials: Value error, password: name an"):
         parse_payer_config(data, source="summit.yaml")
+
+
+def test_payers_check_validates_every_file_and_names_sources_not_values(summit):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+    from fixtures.portals.summit import DEMO_ACCOUNT
+
+    selectors, _, _ = summit
+    result = CliRunner().invoke(app, ["payers", "check"])
+    assert result.exit_code == 0, result.output
+    assert "ok   summit: flow login-search-paginate" in result.output
+    assert "ok   northwind" in result.output
+    assert DEMO_ACCOUNT.password not in result.output
+    path = selectors / "summit.yaml"
+    path.write_text(path.read_text().replace("flow: login-search-paginate", "flow: scrape-it"))
+    result = CliRunner().invoke(app, ["payers", "check", "summit"])
+    assert result.exit_code == 1
+    assert "FAIL summit" in result.output and "unknown flow 'scrape-it'" in result.output
