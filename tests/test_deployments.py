@@ -34,3 +34,25 @@ def test_runs_do_not_point_at_the_deploying_machine():
     steps = load()["pull"]
     assert any("set_working_directory" in next(iter(s)) or "git_clone" in next(iter(s))
                for s in steps)
+
+
+def test_status_check_has_its_own_deployment_and_schedule():
+    deps = {d["name"]: d for d in load()["deployments"]}
+    assert {"nightly-denials", "nightly-status-check"} <= set(deps)
+    status = deps["nightly-status-check"]
+    assert status["entrypoint"] == "flows/status.py:nightly_status_check"
+    [schedule] = status["schedules"]
+    assert schedule["active"] is True
+    # its own schedule: not the denial pull's time (the pull should have landed first)
+    assert schedule["cron"] not in {s["cron"] for s in deps["nightly-denials"]["schedules"]}
+    cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    assert cron.timezone == "America/New_York"
+    # one run at a time: two status checks must not hit a portal together
+    assert status["concurrency_limit"] == 1
+
+
+def test_status_flow_tasks_do_not_stack_retries_on_the_bot():
+    from flows.status import nightly_status_check, status_task
+
+    assert nightly_status_check.name == "nightly-status-check"
+    assert status_task.retries == 0

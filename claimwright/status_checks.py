@@ -1,0 +1,220 @@
+"""Nightly status check: ask each portal about every open claim and appeal, record, follow up.
+
+open_items()     what is open for a payer: denied claims (denial findings) without a final status,
+                 and claims whose appeal packet was written (appeals) without a final decision
+due_items()      the open items whose next follow-up date has come (never checked: due now)
+check_payer_statuses()  run the bot for the due items, record each answer in ``status_checks``
+                 with its next follow-up date, and open a ``status-action`` review item for a
+                 status that needs a person (deduplicated by claim + status)
+
+Idempotent: one ``status_checks`` row per (payer, kind, claim, day) and the next follow-up is at
+least a day later, so a second run the same day checks nothing and files nothing twice. A portal
+failure becomes one ``portal-failure`` review item (with the bot's evidence); answers read before
+it stay recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+
+from . import review as rq
+from .pipeline import Context
+from .status import Outcome, interpret, load_followup
+from .storage import (Document, FindingRecord, Ledger, OutputRecord, RemittanceRecord,
+                      StatusCheckRecord, utcnow)
+
+log = logging.getLogger(__name__)
+
+STATUS_ACTION = "status-action"          # a status a person must act on
+STATUS_UNREADABLE = "status-unreadable"  # the portal's answer could not be read
+NOTES_MAX = 500
+
+
+@dataclass(frozen=True, order=True)
+class OpenItem:
+    kind: str               # "claim" / "appeal"
+    payer_claim_id: str
+    payer: str              # portal payer
+    payer_id: str           # payer id on the remittance
+
+
+@dataclass
+class StatusCounts:
+    """What one payer's status check did; plain counts (safe for logs and artifacts)."""
+
+    payer: str
+    open_claims: int = 0
+    open_appeals: int = 0
+    due: int = 0
+    checked: int = 0
+    not_found: int = 0
+    needs_action: int = 0
+    closed: int = 0
+    unreadable: int = 0
+    review_opened: int = 0
+    review_seen_again: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def note_review(self, created: bool) -> None:
+        if created:
+            self.review_opened += 1
+        else:
+            self.review_seen_again += 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def open_items(ledger: Ledger, payer: str) -> list[OpenItem]:
+    """Open claims and appeals of ``payer`` (final statuses excluded), sorted."""
+    with ledger.session() as s:
+        denied = s.execute(
+            select(FindingRecord.payer_id, FindingRecord.payer_claim_id).distinct()
+            .join(RemittanceRecord, FindingRecord.remittance_id == RemittanceRecord.id)
+            .join(Document, RemittanceRecord.document_id == Document.id)
+            .where(Document.payer == payer, FindingRecord.is_denial.is_(True))).all()
+        packets = set(s.scalars(select(OutputRecord.key).where(OutputRecord.kind == "packet")))
+        final = set(s.execute(
+            select(StatusCheckRecord.kind, StatusCheckRecord.payer_claim_id)
+            .where(StatusCheckRecord.payer == payer, StatusCheckRecord.final.is_(True))).all())
+    items: set[OpenItem] = set()
+    for payer_id, claim_id in denied:
+        if ("claim", claim_id) not in final:
+            items.add(OpenItem("claim", claim_id, payer, payer_id))
+        if f"{payer_id}:{claim_id}" in packets and ("appeal", claim_id) not in final:
+            items.add(OpenItem("appeal", claim_id, payer, payer_id))
+    return sorted(items)
+
+
+def latest_checks(ledger: Ledger, payer: str) -> dict[tuple[str, str], StatusCheckRecord]:
+    """The most recent check of each (kind, payer claim id) of ``payer``."""
+    with ledger.session() as s:
+        rows = s.scalars(select(StatusCheckRecord).where(StatusCheckRecord.payer == payer)
+                         .order_by(StatusCheckRecord.checked_on, StatusCheckRecord.id)).all()
+    return {(r.kind, r.payer_claim_id): r for r in rows}
+
+
+def due_items(ledger: Ledger, payer: str, as_of: dt.date) -> list[OpenItem]:
+    """Open items never checked, or whose next follow-up is on or before ``as_of`` (and not
+    already checked that day)."""
+    latest = latest_checks(ledger, payer)
+    due = []
+    for item in open_items(ledger, payer):
+        last = latest.get((item.kind, item.payer_claim_id))
+        if last is None or (last.checked_on < as_of and last.next_follow_up is not None
+                            and last.next_follow_up <= as_of):
+            due.append(item)
+    return due
+
+
+def record_check(ledger: Ledger, item: OpenItem, outcome: Outcome, *, status_date: dt.date | None,
+                 notes: str, checked_on: dt.date) -> bool:
+    """Store one check (one row per item and day; a same-day repeat updates it). True if new."""
+    with ledger.session() as s:
+        rec = s.scalar(select(StatusCheckRecord).where(
+            StatusCheckRecord.payer == item.payer, StatusCheckRecord.kind == item.kind,
+            StatusCheckRecord.payer_claim_id == item.payer_claim_id,
+            StatusCheckRecord.checked_on == checked_on))
+        created = rec is None
+        if rec is None:
+            rec = StatusCheckRecord(payer=item.payer, kind=item.kind,
+                                    payer_claim_id=item.payer_claim_id, checked_on=checked_on)
+            s.add(rec)
+        rec.payer_id = item.payer_id
+        rec.status = outcome.status
+        rec.portal_status = outcome.portal_status[:200]
+        rec.status_date = status_date
+        rec.notes = notes[:NOTES_MAX]
+        rec.final = outcome.final
+        rec.needs_action = outcome.needs_action
+        rec.owner = outcome.owner
+        rec.next_follow_up = outcome.next_follow_up
+        rec.checked_at = utcnow()
+        return created
+
+
+def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = None,
+                         base_url: str | None = None, counts: StatusCounts | None = None,
+                         headless: bool = True) -> StatusCounts:
+    """Check every due claim and appeal of ``payer`` on its portal (one browser session)."""
+    from bots.status import StatusQuery, StatusReport, check_statuses
+
+    as_of = as_of or dt.date.today()
+    counts = counts or StatusCounts(payer)
+    rules = load_followup()  # a broken rules file stops here, before any browser starts
+    items = open_items(ctx.ledger, payer)
+    counts.open_claims = sum(i.kind == "claim" for i in items)
+    counts.open_appeals = sum(i.kind == "appeal" for i in items)
+    due = due_items(ctx.ledger, payer, as_of)
+    counts.due = len(due)
+    if not due:
+        log.info("%s: no claim or appeal due for a status check on %s", payer, as_of)
+        return counts
+    by_query = {(i.kind, i.payer_claim_id): i for i in due}
+
+    def on_report(report: StatusReport) -> None:
+        item = by_query[(report.kind, report.payer_claim_id)]
+        outcome = interpret(item.kind, report.status, found=report.found, checked_on=as_of,
+                            rules=rules)
+        record_check(ctx.ledger, item, outcome, status_date=report.status_date,
+                     notes=report.notes, checked_on=as_of)
+        counts.checked += 1
+        counts.not_found += not report.found
+        counts.closed += outcome.final
+        if outcome.needs_action:
+            counts.needs_action += 1
+            counts.note_review(_open_action(ctx, item, outcome, report).created)
+
+    with ctx.queue.capture(key=f"status:{payer}:{as_of}", payer=payer, kind=rq.PORTAL_FAILURE,
+                           context={"payer": payer, "step": "status-check", "as_of": str(as_of),
+                                    "due": len(due)}) as cap:
+        result = check_statuses(payer, [StatusQuery(i.kind, i.payer_claim_id) for i in due],
+                                base_url=base_url, evidence_dir=ctx.settings.evidence,
+                                headless=headless, on_report=on_report)
+        for failed in result.failed:
+            counts.unreadable += 1
+            q = failed.query
+            counts.note_review(ctx.queue.open(
+                STATUS_UNREADABLE, failed.reason, payer=payer,
+                key=f"{STATUS_UNREADABLE}:{payer}:{q.kind}:{q.payer_claim_id}",
+                context={"payer": payer, "kind": q.kind, "payer_claim_id": q.payer_claim_id,
+                         "error": failed.code}).created)
+    if cap.error is not None:
+        counts.errors.append(f"status check {payer}: {cap.error}")
+        counts.note_review(cap.created)
+    log.info("%s: %d due, %d checked, %d need action, %d closed", payer, counts.due,
+             counts.checked, counts.needs_action, counts.closed)
+    return counts
+
+
+_WHAT_TO_DO = {
+    ("claim", "denied"): "still denied on the portal: appeal or correct and resubmit",
+    ("claim", "info-requested"): "the payer asks for documents: send them",
+    ("claim", "not-found"): "the portal has no such claim: check it was received, resubmit",
+    ("appeal", "upheld"): "appeal upheld (denial stands): decide on a second-level appeal",
+    ("appeal", "info-requested"): "the payer asks for documents for the appeal: send them",
+    ("appeal", "not-found"): "the portal has no appeal for this claim: check it was sent",
+}
+
+
+def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> rq.Opened:
+    todo = _WHAT_TO_DO.get((item.kind, outcome.status),
+                           "status not recognized: read it on the portal and update "
+                           "claimwright/rules/followup.yaml")
+    said = f"'{outcome.portal_status}'" if report.found else "not found"
+    reason = (f"{item.payer} {item.kind} {item.payer_claim_id}: portal says {said} "
+              f"({outcome.status}); {outcome.owner}: {todo}")
+    return ctx.queue.open(
+        STATUS_ACTION, reason, payer=item.payer,
+        key=f"{STATUS_ACTION}:{item.payer}:{item.kind}:{item.payer_claim_id}:{outcome.status}",
+        context={"payer": item.payer, "payer_id": item.payer_id, "kind": item.kind,
+                 "payer_claim_id": item.payer_claim_id, "status": outcome.status,
+                 "portal_status": outcome.portal_status,
+                 "status_date": report.status_date.isoformat() if report.status_date else None,
+                 "notes": report.notes[:NOTES_MAX], "owner": outcome.owner,
+                 "next_follow_up": (outcome.next_follow_up.isoformat()
+                                    if outcome.next_follow_up else None)})
