@@ -21,8 +21,10 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -56,6 +58,8 @@ T = TypeVar("T")
 
 #: How many times one pull may sign in again after its session was lost mid-run.
 MAX_RELOGINS = 3
+#: Text of a "down for maintenance" page (used when the config has no ``maintenance`` locator).
+_MAINTENANCE_TEXT = re.compile(r"\bmaintenance\b", re.IGNORECASE)
 _NETWORK_ERROR = re.compile(r"net::ERR_|ECONNREFUSED|ECONNRESET|socket hang up|EPIPE",
                             re.IGNORECASE)
 
@@ -113,6 +117,44 @@ class PullResult:
     skipped_out_of_range: list[str] = field(default_factory=list)
     pages_visited: int = 0
     listed: int = 0
+
+
+@dataclass
+class CircuitBreaker:
+    """Per pull: opens after ``threshold`` documents in a row failed with a transient system
+    fault that outlived its retries (a document taken resets the count)."""
+
+    threshold: int
+    consecutive: list[FailedDocument] = field(default_factory=list)
+
+    def success(self) -> None:
+        self.consecutive.clear()
+
+    def failure(self, failed: FailedDocument) -> bool:
+        """Count a failure; True when the circuit opens now."""
+        self.consecutive.append(failed)
+        return len(self.consecutive) >= self.threshold
+
+
+# per-portal concurrency (payers run in parallel; one portal never sees more than its limit) --
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def portal_slot(config: PayerConfig) -> Iterator[None]:
+    """Hold one of ``portal.max_sessions`` session slots of this payer's portal (in-process)."""
+    with _SLOTS_LOCK:
+        slot = _SLOTS.setdefault(config.payer,
+                                 threading.BoundedSemaphore(config.portal.max_sessions))
+    if not slot.acquire(blocking=False):
+        log.info("%s: waiting for a free portal session slot (portal.max_sessions=%d)",
+                 config.payer, config.portal.max_sessions)
+        slot.acquire()
+    try:
+        yield
+    finally:
+        slot.release()
 
 
 # helpers ------------------------------------------------------------------------------------
@@ -203,6 +245,8 @@ class Bot:
         self._chunk_open = False   # a trace chunk is recording now
         self._fallbacks_reported: set[str] = set()
         self.root: Any = page      # where locators are looked up: the page, or a frame of it
+        self.breaker = CircuitBreaker(config.retry.circuit_breaker_after)
+        self._last_request: float | None = None  # politeness (portal.min_interval_ms)
 
     def use_frame(self, frame: Any | None) -> None:
         """Look locators up inside ``frame`` (a Playwright Frame/FrameLocator); None: the page."""
@@ -249,6 +293,11 @@ class Bot:
             try:
                 return retrying(self._guarded, name, action)
             except SystemFault as fault:
+                if fault.code == "portal-maintenance" and fault.retryable:
+                    # Still down after the whole retry budget: stop this payer (not one item).
+                    fault.retryable = False
+                    fault.message += " (still down after the retry budget)"
+                    fault.args = (fault.message,)
                 if fault.code != "session-lost" or name == "login" \
                         or self.relogins >= MAX_RELOGINS:
                     self._finish_fault(fault, name, retrying)
@@ -380,6 +429,10 @@ class Bot:
         if response is None:
             return
         status = response.status
+        if self._maintenance_shown(status):
+            raise self._fault(f"portal is down for maintenance (HTTP {status})", step=step,
+                              code="portal-maintenance", retryable=True, status=status,
+                              retry_after=response.headers.get("retry-after"))
         if status >= 500:
             raise self._fault(f"portal answered HTTP {status}", step=step, code="http-5xx",
                               retryable=True, status=status)
@@ -398,13 +451,38 @@ class Bot:
             urls.append(getattr(self.root, "url", ""))  # a Frame has a url, a FrameLocator none
         return any(urlsplit(u).path.rstrip("/") == login for u in urls if u)
 
+    def _maintenance_shown(self, status: int) -> bool:
+        """The page on screen is the portal's maintenance page: the ``maintenance`` locator when
+        configured, else (on an HTTP 5xx) the word "maintenance" in its title or text."""
+        if "maintenance" in self.config.locators and first_present(
+                self.page, "maintenance", self.config.locators["maintenance"]) is not None:
+            return True
+        if status < 500:
+            return False
+        try:
+            text = self.page.title() + " " + self.page.locator("body").inner_text(timeout=2000)
+        except Exception:  # noqa: BLE001 - an empty or broken error page: a plain 5xx
+            return False
+        return bool(_MAINTENANCE_TEXT.search(text[:5000]))
+
+    def polite(self) -> None:
+        """Wait until ``portal.min_interval_ms`` has passed since this session's last request."""
+        gap = self.config.portal.min_interval_ms / 1000
+        if gap and self._last_request is not None:
+            wait = self._last_request + gap - time.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_request = time.monotonic()
+
     def goto(self, step: str, url: str, *, allow_login: bool = False) -> None:
+        self.polite()
         response = self.page.goto(url, wait_until="domcontentloaded",
                                   timeout=self.config.timeouts.navigation_ms)
         self._check(step, response, allow_login=allow_login)
 
     def submit(self, step: str, button: Resolved, *, allow_login: bool = False) -> None:
         """Click ``button`` and wait for the document it navigates to; check its status."""
+        self.polite()
         with self.page.expect_response(self._is_document_response,
                                        timeout=self.config.timeouts.navigation_ms) as info:
             button.locator.click()
@@ -574,19 +652,21 @@ class Bot:
             index[key] = headers.index(_norm(header))
         listed: list[ListedRemittance] = []
         failed: list[FailedDocument] = []
+        # a row links to the document, or (``documents_link``) to its documents page
+        row_link = "documents_link" if "documents_link" in self.config.locators else "download_link"
         for row in table.locator.locator(f"css={res.row_css}").all():
             cells = [" ".join(c.split()) for c in row.locator(f"css={res.cell_css}").all_inner_texts()]
             if len(cells) <= max(index.values()):
                 continue  # a spacer or summary row
             rid = cells[index["remittance_id"]]
-            link = self.present("download_link", scope=row)
+            link = self.present(row_link, scope=row)
             href = link.locator.get_attribute("href") if link else None
             url = urljoin(self.page.url, href) if href else None
             try:
                 if not rid:
                     raise ValueError("empty remittance id")
                 if url is None:
-                    raise ValueError("no download link")
+                    raise ValueError(f"no {row_link.replace('_', ' ')}")
                 listed.append(ListedRemittance(
                     remittance_id=rid,
                     payment_date=dt.datetime.strptime(cells[index["payment_date"]], res.date_format).date(),
@@ -602,19 +682,77 @@ class Bot:
             raise self._fault(f"no row of results page {number} could be read: "
                               f"{failed[0].reason}", step=step, code="table-changed",
                               retryable=False, rows=len(failed),
-                              locators={"download_link": [s.describe() for s in
-                                                          self.config.locators["download_link"]]})
+                              locators={row_link: [s.describe() for s in
+                                                   self.config.locators[row_link]]})
         next_link = self.present("next_page")
         next_href = next_link.locator.get_attribute("href") if next_link else None
         return listed, failed, urljoin(self.page.url, next_href) if next_href else None
 
-    def download(self, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
-        """Fetch the row's PDF (one step, retried on transient faults) and save it."""
-        path, sha, size = self.fetch_document(item, dest_dir, item.url, "pdf")
+    def download(self, item: ListedRemittance, dest_dir: Path,
+                 url: str | None = None) -> DownloadedDocument:
+        """Fetch the row's PDF (``url``, default the row's link; one step, retried on transient
+        faults) and save it."""
+        path, sha, size = self.fetch_document(item, dest_dir, url or item.url, "pdf")
         return DownloadedDocument(
             payer=self.config.payer, remittance_id=item.remittance_id, path=path, sha256=sha,
             size=size, payment_date=item.payment_date, trace_number=item.trace_number,
             amount=item.amount, url=item.url)
+
+    def take(self, result: PullResult, item: ListedRemittance,
+             fetch: Callable[[], DownloadedDocument]) -> DownloadedDocument | None:
+        """Take one listed document with ``fetch`` under the pull's circuit breaker.
+
+        Taken: added to ``result.downloaded`` (the breaker's count resets). A ``BusinessError``
+        (bad document): ``result.failed``, the batch goes on. A transient ``SystemFault`` that
+        outlived its retries: ``result.failed`` too (its code and evidence), the batch goes on,
+        until ``retry.circuit_breaker_after`` such failures in a row open the circuit:
+        ``SystemFault(code="circuit-open", retryable=False)`` listing them. A permanent fault is
+        raised at once.
+        """
+        payer = self.config.payer
+        try:
+            doc = fetch()
+        except BusinessError as exc:
+            log.warning("%s: remittance %s not taken: %s", payer, item.remittance_id, exc.message)
+            result.failed.append(FailedDocument(payer, item.remittance_id, exc.message, exc.code,
+                                                item.url, dict(exc.context)))
+            return None
+        except SystemFault as fault:
+            if not fault.retryable:
+                raise
+            failed = FailedDocument(payer, item.remittance_id, fault.message, fault.code,
+                                    item.url, dict(fault.context))
+            result.failed.append(failed)
+            if self.breaker.failure(failed):
+                raise self._circuit_open() from None
+            log.warning("%s: remittance %s not taken after %s attempt(s) (%s); going on (%d of "
+                        "%d failures in a row before the circuit opens)", payer,
+                        item.remittance_id, fault.context.get("attempts"), fault.code,
+                        len(self.breaker.consecutive), self.breaker.threshold)
+            self.resume_trace()  # that failure's trace was saved; record what comes next
+            return None
+        self.breaker.success()
+        result.downloaded.append(doc)
+        return doc
+
+    def _circuit_open(self) -> SystemFault:
+        failures = list(self.breaker.consecutive)
+        last = failures[-1]
+        codes = ", ".join(sorted({f.code for f in failures}))
+        items = [{"remittance_id": f.remittance_id, "code": f.code, "reason": f.reason,
+                  "step": f.context.get("step"), "url": f.context.get("url"),
+                  "screenshot": f.context.get("screenshot"), "trace": f.context.get("trace")}
+                 for f in failures]
+        fault = self._fault(f"circuit open: {len(failures)} documents in a row failed with "
+                            f"portal faults ({codes}) after their retries; payer stopped",
+                            step="circuit-breaker", code="circuit-open", retryable=False,
+                            failed_items=items, last_step=last.context.get("step"),
+                            attempts=sum(int(f.context.get("attempts") or 1) for f in failures))
+        fault.context["url"] = last.context.get("url") or fault.context.get("url")
+        fault.context["screenshot"] = last.context.get("screenshot")
+        fault.context["trace"] = last.context.get("trace")
+        log.error("%s: %s", self.config.payer, fault.message)
+        return fault
 
     def fetch_document(self, item: ListedRemittance, dest_dir: Path, url: str,
                        kind: str = "pdf") -> tuple[Path, str, int]:
@@ -638,11 +776,17 @@ class Bot:
     def _fetch(self, item: ListedRemittance, dest_dir: Path, url: str,
                kind: str) -> tuple[Path, str, int]:
         step = "download"
+        self.polite()
         response: APIResponse = self.context.request.get(
             url, timeout=self.config.timeouts.download_ms, max_redirects=0,
             fail_on_status_code=False)
         try:
             status = response.status
+            if status >= 500 and _MAINTENANCE_TEXT.search(_text_head(response)):
+                raise self._fault(f"portal is down for maintenance (download answered HTTP "
+                                  f"{status})", step=step, code="portal-maintenance",
+                                  retryable=True, status=status, document_url=url,
+                                  remittance_id=item.remittance_id)
             if status >= 500:
                 raise self._fault(f"download answered HTTP {status}", step=step, code="http-5xx",
                                   retryable=True, status=status, document_url=url,
@@ -656,9 +800,22 @@ class Bot:
                                     f"download answered HTTP {status}",
                                     code="document-unavailable", status=status, url=url)
             data = response.body()
+            expected = response.headers.get("content-length", "")
+            if expected.isdigit() and len(data) < int(expected):
+                # The connection dropped half-way: never saved, retried.
+                raise self._fault(f"download cut off after {len(data)} of {expected} bytes",
+                                  step=step, code="download-truncated", retryable=True,
+                                  document_url=url, remittance_id=item.remittance_id)
         finally:
             response.dispose()
         return self.save_document(item, dest_dir, data, url, kind)
+
+
+def _text_head(response: APIResponse) -> str:
+    try:
+        return response.body()[:5000].decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a body that cannot be read: no text
+        return ""
 
 
 def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Browser]:
@@ -726,6 +883,18 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     saved = state_path(session_dir or default_session_dir(), config.payer, url,
                        credentials.username)
     reuse = usable_state(saved)
+    with portal_slot(config):
+        _pull_in_browser(config, url, credentials, result, dest_dir, evidence_dir, saved, reuse,
+                         is_known, headless)
+    log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
+             config.payer, result.listed, result.pages_visited, len(result.downloaded),
+             len(result.skipped_known), len(result.failed))
+    return result
+
+
+def _pull_in_browser(config: PayerConfig, url: str, credentials: _Credentials,
+                     result: PullResult, dest_dir: Path, evidence_dir: Path, saved: Path,
+                     reuse: Any, is_known: Callable[[str], bool], headless: bool) -> None:
     pw, browser = _start_browser(config, headless)
     try:
         context = browser.new_context(accept_downloads=False, storage_state=reuse)
@@ -742,7 +911,3 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
             browser.close()
         finally:
             pw.stop()
-    log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
-             config.payer, result.listed, result.pages_visited, len(result.downloaded),
-             len(result.skipped_known), len(result.failed))
-    return result

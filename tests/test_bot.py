@@ -255,7 +255,9 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes_without_redownloading
 
     monkeypatch.setattr(Bot, "_totp_now",
                         lambda self: pyotp.TOTP(self.credentials.totp_secret).now())
-    with running_portal_server("northwind", data, faults={"expire_session_after": 7}) as server:
+    # 10 signed-in requests a session: 2 results pages + 2 per document (its documents page, its
+    # PDF) need two re-logins
+    with running_portal_server("northwind", data, faults={"expire_session_after": 10}) as server:
         result = pull_remittances(fast_northwind_config, *WIDE, tmp_path / "dl",
                                   base_url=server.url)
         hits = dict(server.app.state.portal.hits)
@@ -372,16 +374,17 @@ def test_a_locator_that_matches_nothing_is_a_permanent_fault(northwind_env, tmp_
 
 
 @pytest.mark.browser
-def test_rows_without_a_download_link_everywhere_mean_a_changed_page(northwind_env, tmp_path,
-                                                                    fast_northwind_config):
+def test_rows_without_a_documents_link_everywhere_mean_a_changed_page(northwind_env, tmp_path,
+                                                                     fast_northwind_config):
     locators = dict(fast_northwind_config.locators)
-    locators["download_link"] = [{"role": "link", "name": "Get remittance"}]
+    locators["documents_link"] = [{"role": "link", "name": "Get remittance"}]
     config = fast_northwind_config.with_overrides(locators=locators)
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     assert info.value.code == "table-changed" and info.value.retryable is False
     assert info.value.context["step"] == "read-page-1"
-    assert "no download link" in info.value.message
+    assert "no documents link" in info.value.message
+    assert info.value.context["locators"] == {"documents_link": ["role='link', name='Get remittance'"]}
 
 
 @pytest.mark.browser

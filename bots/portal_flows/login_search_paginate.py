@@ -1,5 +1,11 @@
 """``login-search-paginate``: sign in (password, optional TOTP), search a date range, read every
-page of a results table, download each remittance's PDF from its row's link.
+page of a results table, download each remittance's PDF from its row's link — or, when the config
+has a ``documents_link`` locator, open each row's documents page first and take the PDF from its
+``download_link`` there (other documents on that page are left alone).
+
+Each document is taken under the pull's circuit breaker (``Bot.take``): a bad document or a
+document whose transient fault outlived its retries is recorded in ``result.failed`` and the pull
+goes on; ``retry.circuit_breaker_after`` such portal failures in a row stop the payer.
 
 The commercial-payer pattern (mock: ``fixtures/portals/northwind.py``).
 """
@@ -11,9 +17,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from claimwright.errors import BusinessError
+from urllib.parse import urljoin
 
-from ..engine import Bot, FailedDocument, ListedRemittance, PullResult
+from ..engine import Bot, DownloadedDocument, ListedRemittance, PullResult
 
 log = logging.getLogger("claimwright.bots")
 
@@ -21,18 +27,39 @@ REQUIRED_LOCATORS = (
     "username", "password", "submit_login", "logged_in", "login_error", "date_from",
     "date_to", "submit_search", "results_table", "no_results", "next_page", "download_link",
 )
+#: Optional: ``documents_link`` (in each results row) leads to a documents page holding the
+#: ``download_link``; without it ``download_link`` is looked up in the row itself.
+OPTIONAL_LOCATORS = ("documents_link",)
 
 
 def pull(bot: Bot, result: PullResult, dest_dir: Path, is_known: Callable[[str], bool]) -> None:
     bot.search(result.start, result.end)
     for item in walk_results(bot, result, result.start, result.end, is_known):
-        try:
-            result.downloaded.append(bot.download(item, dest_dir))
-        except BusinessError as exc:
-            log.warning("%s: remittance %s not taken: %s", bot.config.payer, item.remittance_id,
-                        exc.message)
-            result.failed.append(FailedDocument(bot.config.payer, item.remittance_id, exc.message,
-                                                exc.code, item.url, dict(exc.context)))
+        bot.take(result, item, lambda item=item: take_document(bot, item, dest_dir))
+
+
+def take_document(bot: Bot, item: ListedRemittance, dest_dir: Path) -> DownloadedDocument:
+    """The row's PDF: straight from its link, or via its documents page."""
+    if "documents_link" not in bot.config.locators:
+        return bot.download(item, dest_dir)
+    return bot.download(item, dest_dir, document_url(bot, item))
+
+
+def document_url(bot: Bot, item: ListedRemittance) -> str:
+    """Open the remittance's documents page (``item.url``); the href of its ``download_link``."""
+    step = "documents-page"
+
+    def action() -> str:
+        bot.goto(step, item.url)
+        link = bot.require(step, "download_link")
+        href = link.locator.get_attribute("href")
+        if not href:
+            raise bot._fault("the download link has no address", step=step,
+                             code="locator-not-found", retryable=False,
+                             remittance_id=item.remittance_id)
+        return urljoin(bot.page.url, href)
+
+    return bot.step(step, action)
 
 
 def walk_results(bot: Bot, result: PullResult, start: dt.date, end: dt.date,
