@@ -453,14 +453,17 @@ class Bot:
 
     def _maintenance_shown(self, status: int) -> bool:
         """The page on screen is the portal's maintenance page: the ``maintenance`` locator when
-        configured, else (on an HTTP 5xx) the word "maintenance" in its title or text."""
+        configured, else (on an HTTP 5xx) the word "maintenance" in its title or text. Looked
+        for where the bot works: the page, or the frame of ``use_frame``."""
+        where = self.root
         if "maintenance" in self.config.locators and first_present(
-                self.page, "maintenance", self.config.locators["maintenance"]) is not None:
+                where, "maintenance", self.config.locators["maintenance"]) is not None:
             return True
         if status < 500:
             return False
         try:
-            text = self.page.title() + " " + self.page.locator("body").inner_text(timeout=2000)
+            title = where.title() if hasattr(where, "title") else ""
+            text = title + " " + where.locator("body").inner_text(timeout=2000)
         except Exception:  # noqa: BLE001 - an empty or broken error page: a plain 5xx
             return False
         return bool(_MAINTENANCE_TEXT.search(text[:5000]))
