@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from claimwright.errors import BusinessError, SystemFault
 
@@ -157,7 +158,9 @@ def _ask(bot: Bot, query: StatusQuery) -> StatusReport:
     assert status is not None
     step = f"{query.kind}-status"
     path = status.claim_path if query.kind == "claim" else status.appeal_path
-    bot.goto(step, bot.base_url + path)
+    # The result page repeats the search form: stay on it (one request per query, not two).
+    if urlsplit(bot.page.url).path != path or bot.present("status_claim_number") is None:
+        bot.goto(step, bot.base_url + path)
     field_ = bot.require(step, "status_claim_number")
     field_.locator.fill(query.payer_claim_id)
     bot.submit(step, bot.require(step, "status_submit"))

@@ -1,0 +1,422 @@
+"""Claim and appeal status: portal pages, the bot, follow-up rules, the pipeline and the flow."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyotp
+import pytest
+import yaml
+from portal_fixtures import SAMPLE_ANCHOR
+
+from claimwright.errors import SystemFault
+from claimwright.rules.source import RulesError
+from claimwright.status import DEFAULT_PATH, interpret, load_followup, parse_followup
+from fixtures.portals import create_app, demo_account, demo_environment, running_portal_server
+from fixtures.portals.status import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
+                                     appeal_number)
+
+ACCOUNT = demo_account("northwind")
+CHECK_DAY = dt.date(2024, 7, 1)
+
+
+# data ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory) -> Path:
+    """Four synthetic Northwind remittances with ground truth (their claims feed the pages)."""
+    from fixtures.remittances import build_dataset
+
+    out = tmp_path_factory.mktemp("status-data") / "northwind"
+    build_dataset("northwind", out, count=4, anchor=SAMPLE_ANCHOR, anomalies=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def app(small_dataset):
+    return create_app("northwind", small_dataset)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    app.state.status_book.unpin_all()
+    app.state.portal.set_faults(fail_first={})
+    app.state.portal.hits.clear()
+    with TestClient(app, follow_redirects=False) as c:
+        response = c.post("/login", data={"username": ACCOUNT.username,
+                                          "password": ACCOUNT.password})
+        assert response.status_code == 303
+        response = c.post("/login/mfa", data={"code": pyotp.TOTP(ACCOUNT.totp_secret).now()})
+        assert response.status_code == 303
+        yield c
+
+
+def _numbers(book, status: str) -> list[str]:
+    return sorted(n for n in book.claims if book.claim_status(n).status == status)
+
+
+# 1. portal pages ------------------------------------------------------------------------------
+def test_status_pages_need_a_session(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, follow_redirects=False) as anonymous:
+        for path in ("/claims/status?claim=123", "/appeals/status?claim=123"):
+            response = anonymous.get(path)
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/login?next=")
+
+
+def test_claim_status_page_covers_every_status_and_is_deterministic(app, client, small_dataset):
+    book = app.state.status_book
+    again = create_app("northwind", small_dataset).state.status_book
+    assert len(book.claims) >= 20
+    answers = {n: book.claim_status(n) for n in book.claims}
+    assert answers == {n: again.claim_status(n) for n in again.claims}  # same data, same answers
+    seen = collections.Counter(row.status for row in answers.values())
+    assert {PAID, DENIED, IN_PROCESS, INFO_REQUESTED} <= set(seen), seen
+    # a claim the remittance paid in full is finalized; only denied claims get other statuses
+    assert all(answers[n].status == PAID for n, f in book.claims.items() if not f.denied)
+
+    number = _numbers(book, INFO_REQUESTED)[0]
+    html = client.get("/claims/status", params={"claim": number}).text
+    assert "Payer claim number" in html and 'id="status-result"' in html
+    assert f"<td>{number}</td><td>{INFO_REQUESTED}</td>" in html
+    assert "Requested documents:" in html
+    assert f"{answers[number].status_date:%m/%d/%Y}" in html
+
+    number = _numbers(book, DENIED)[0]
+    html = client.get("/claims/status", params={"claim": number}).text
+    assert f"<td>{DENIED}</td>" in html and "Reason codes: " in html
+
+    html = client.get("/claims/status", params={"claim": "0000000000"}).text
+    assert "No claim found for payer claim number 0000000000." in html
+    assert 'id="status-result"' not in html
+    # the bare page is the search form only
+    html = client.get("/claims/status").text
+    assert "<form" in html and "status-result" not in html and "No claim found" not in html
+
+
+def test_appeal_status_by_claim_or_appeal_number(app, client):
+    book = app.state.status_book
+    denied = sorted(n for n, f in book.claims.items() if f.denied)
+    statuses = collections.Counter(book.appeal_status(n).status for n in denied)
+    assert len(statuses) >= 3 and set(statuses) <= set(APPEAL_STATUSES)
+    number = denied[0]
+    row = book.appeal_status(number)
+    by_claim = client.get("/appeals/status", params={"claim": number}).text
+    by_appeal = client.get("/appeals/status", params={"claim": appeal_number(number)}).text
+    for html in (by_claim, by_appeal):
+        assert f"<td>{appeal_number(number)}</td><td>{number}</td><td>{row.status}</td>" in html
+    # no appeal for a paid claim, nor for an unknown number
+    paid = next(n for n, f in book.claims.items() if not f.denied)
+    for unknown in (paid, "APL-00000000"):
+        html = client.get("/appeals/status", params={"claim": unknown}).text
+        assert f"No appeal found for {unknown}." in html
+
+
+def test_pinned_statuses_and_injected_failures(app, client):
+    book = app.state.status_book
+    number = _numbers(book, PAID)[0]
+    book.pin("claim", number, None)
+    assert "No claim found" in client.get("/claims/status", params={"claim": number}).text
+    book.pin("appeal", number, "Decision Overturned", status_date=dt.date(2024, 8, 2))
+    html = client.get("/appeals/status", params={"claim": appeal_number(number)}).text
+    assert "<td>Decision Overturned</td><td>08/02/2024</td>" in html
+
+    app.state.portal.set_faults(fail_first={"claim_status": 1, "appeal_status": 2})
+    app.state.portal.hits.clear()  # fail_first counts a route's requests from here
+    assert client.get("/claims/status", params={"claim": number}).status_code == 503
+    assert client.get("/claims/status", params={"claim": number}).status_code == 200
+    codes = [client.get("/appeals/status", params={"claim": number}).status_code
+             for _ in range(3)]
+    assert codes == [503, 503, 200]
+
+
+# 2. config and follow-up rules ------------------------------------------------------------------
+def _northwind_yaml() -> dict:
+    from bots.config import selectors_dir
+
+    return yaml.safe_load((selectors_dir() / "northwind.yaml").read_text())
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["locators"].pop("status_result"), "needs status_result"),
+    (lambda d: d["status"].update(claim_path="claims/status"), "status.claim_path: Value error, must start with '/'"),
+    (lambda d: d["status"]["columns"].pop("status_date"), "status.columns: Value error, missing column(s): status_date"),
+    (lambda d: d["status"].update(colour="blue"), "status.colour: Extra inputs are not permitted"),
+])
+def test_status_config_is_validated_with_file_and_field(mutate, message):
+    from bots.config import ConfigError, parse_payer_config
+
+    data = _northwind_yaml()
+    mutate(data)
+    with pytest.raises(ConfigError) as err:
+        parse_payer_config(data, source="selectors/northwind.yaml")
+    assert "selectors/northwind.yaml" in str(err.value) and message in str(err.value)
+
+
+def test_status_section_is_optional():
+    from bots.config import parse_payer_config
+
+    data = _northwind_yaml()
+    data.pop("status")
+    for name in ("status_claim_number", "status_submit", "status_result", "status_not_found"):
+        data["locators"].pop(name)
+    assert parse_payer_config(data).status is None
+
+
+@pytest.mark.parametrize("kind, text, status, final, action, days", [
+    ("claim", "Finalized - Paid", "paid", True, False, None),
+    ("claim", "Denied", "denied", False, True, 14),
+    ("claim", "In Process", "pending", False, False, 14),
+    ("claim", "Additional Information Requested", "info-requested", False, True, 7),
+    ("claim", "Returned to sender??", "unrecognized", False, True, 7),
+    ("appeal", "Appeal Received", "received", False, False, 21),
+    ("appeal", "Under  Review", "under-review", False, False, 14),
+    ("appeal", "Decision Upheld", "upheld", True, True, None),
+    ("appeal", "Decision Overturned", "overturned", True, False, None),
+    ("appeal", "Information Requested", "info-requested", False, True, 7),
+])
+def test_portal_statuses_are_normalized_with_their_follow_up(kind, text, status, final, action,
+                                                             days):
+    out = interpret(kind, text, checked_on=CHECK_DAY)
+    assert (out.status, out.final, out.needs_action) == (status, final, action)
+    assert out.next_follow_up == (CHECK_DAY + dt.timedelta(days=days) if days else None)
+
+
+def test_not_found_needs_action_for_both_kinds():
+    for kind, owner in (("claim", "billing"), ("appeal", "appeals")):
+        out = interpret(kind, "", found=False, checked_on=CHECK_DAY)
+        assert (out.status, out.needs_action, out.owner) == ("not-found", True, owner)
+        assert out.next_follow_up == CHECK_DAY + dt.timedelta(days=7)
+
+
+@pytest.mark.parametrize("mutate, field, problem", [
+    (lambda d: d["claim"]["statuses"][0].update(follow_up_days=0), "claim.statuses[0].follow_up_days",
+     "greater than or equal to 1"),
+    (lambda d: d["claim"]["statuses"][0].update(owner="nobody"), "claim.statuses[0].owner", "appeals"),
+    (lambda d: d["appeal"]["statuses"].pop(), "appeal", "needs a 'not-found' entry"),
+    (lambda d: d["claim"]["statuses"][2].update(follow_up_days=3), "claim.statuses[2]", "final status"),
+    (lambda d: d["claim"]["statuses"][1].update(match=[]), "claim.statuses[1]", "at least one pattern"),
+])
+def test_followup_file_errors_name_the_file_and_field(mutate, field, problem):
+    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    assert data["claim"]["statuses"][2]["status"] == "paid"  # the mutations above rely on it
+    mutate(data)
+    with pytest.raises(RulesError) as err:
+        parse_followup(data, "claimwright/rules/followup.yaml")
+    assert str(err.value).startswith(f"followup.yaml: {field}"), str(err.value)
+    assert problem in str(err.value)
+
+
+def test_an_admin_edit_of_the_followup_file_takes_effect_on_the_next_load(tmp_path, monkeypatch):
+    path = tmp_path / "followup.yaml"
+    shutil.copy(DEFAULT_PATH, path)
+    monkeypatch.setenv("CLAIMWRIGHT_FOLLOWUP", str(path))
+    assert interpret("claim", "Denied", checked_on=CHECK_DAY).next_follow_up == dt.date(2024, 7, 15)
+    data = yaml.safe_load(path.read_text())
+    data["claim"]["statuses"][0]["follow_up_days"] = 3
+    path.write_text(yaml.safe_dump(data))
+    os.utime(path, (1, 1))  # a different mtime even on a coarse clock
+    assert load_followup().claim.statuses[0].follow_up_days == 3
+    assert interpret("claim", "Denied", checked_on=CHECK_DAY).next_follow_up == dt.date(2024, 7, 4)
+
+
+# 3. the bot in real Chromium ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def status_portal(small_dataset):
+    with running_portal_server("northwind", small_dataset) as server:
+        yield server
+
+
+@pytest.fixture
+def portal(status_portal, monkeypatch, tmp_path_factory):
+    """The module's portal, pins and faults cleared, credentials and a private session dir set."""
+    status_portal.app.state.status_book.unpin_all()
+    status_portal.app.state.portal.set_faults(fail_first={}, maintenance_first=0)
+    status_portal.app.state.portal.hits.clear()
+    for name, value in demo_environment("northwind").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CLAIMWRIGHT_NORTHWIND_URL", status_portal.url)
+    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path_factory.mktemp("sessions")))
+    return status_portal
+
+
+@pytest.fixture(scope="module")
+def fast_config():
+    from bots import load_payer_config
+
+    return load_payer_config("northwind").with_overrides(
+        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
+        timeouts={"action_ms": 4000, "navigation_ms": 20000, "download_ms": 20000})
+
+
+@pytest.mark.browser
+def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config, tmp_path):
+    from bots.status import StatusQuery, check_statuses
+
+    book = portal.app.state.status_book
+    denied, info, paid = (_numbers(book, s)[0] for s in (DENIED, INFO_REQUESTED, PAID))
+    appealed = sorted(n for n, f in book.claims.items() if f.denied)[:2]
+    queries = ([StatusQuery("claim", n) for n in (denied, info, paid, "0000000000")]
+               + [StatusQuery("appeal", n) for n in appealed]
+               + [StatusQuery("appeal", paid)])
+    portal.app.state.portal.set_faults(fail_first={"claim_status": 1, "appeal_status": 1})
+    seen = []
+    result = check_statuses(fast_config, queries, base_url=portal.url, evidence_dir=tmp_path,
+                            on_report=seen.append)
+
+    assert result.failed == [] and seen == result.reports
+    assert [(r.kind, r.payer_claim_id) for r in result.reports] == \
+        [(q.kind, q.payer_claim_id) for q in queries]
+    reports = {(r.kind, r.payer_claim_id): r for r in result.reports}
+    for number in (denied, info, paid):
+        want = book.claim_status(number)
+        got = reports[("claim", number)]
+        assert (got.found, got.status, got.status_date, got.notes) == \
+            (True, want.status, want.status_date, want.notes)
+        assert got.raw.startswith(number + " | ")
+    assert not reports[("claim", "0000000000")].found
+    assert "No claim found" in reports[("claim", "0000000000")].raw
+    for number in appealed:
+        want = book.appeal_status(number)
+        got = reports[("appeal", number)]
+        assert (got.status, got.status_date, got.appeal_number) == \
+            (want.status, want.status_date, appeal_number(number))
+    assert not reports[("appeal", paid)].found
+    # each page failed once (503) and the bot's step retried it; no fault left the bot. Requests:
+    # the failed one, the form, then one search per query (the result page repeats the form)
+    hits = portal.app.state.portal.hits
+    assert hits["claim_status"] == 1 + 1 + 4 and hits["appeal_status"] == 1 + 1 + 3
+    assert list(tmp_path.iterdir()) == []  # a clean run keeps no trace or screenshot
+
+
+@pytest.mark.browser
+def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp_path):
+    from bots.status import StatusQuery, check_statuses
+
+    changed = fast_config.with_overrides(locators={
+        "status_result": [{"css": "table#claim-status-v2"}],
+        "status_not_found": [{"text": "Nothing matched your search"}]})
+    number = sorted(portal.app.state.status_book.claims)[0]
+    with pytest.raises(SystemFault) as err:
+        check_statuses(changed, [StatusQuery("claim", number)], base_url=portal.url,
+                       evidence_dir=tmp_path)
+    fault = err.value
+    assert fault.code == "locator-not-found" and not fault.retryable
+    assert fault.context["step"] == "claim-status" and fault.context["checked"] == 0
+    assert "/claims/status" in fault.context["url"]
+    assert Path(fault.context["screenshot"]).is_file()
+    assert fault.context["trace"] and Path(fault.context["trace"]).is_file()
+    assert ACCOUNT.password not in str(fault.context) and ACCOUNT.password not in fault.message
+
+
+# 4. pipeline and flow, end to end ----------------------------------------------------------------
+def _ledger_with_denials(small_dataset):
+    """The workspace ledger after the nightly pipeline parsed the dataset's remittances."""
+    from claimwright.pipeline import Context, import_document, process_documents, write_outputs
+
+    ctx = Context.from_settings()
+    for pdf in sorted(small_dataset.glob("*.pdf")):
+        assert import_document(ctx, "northwind", pdf)
+    process_documents(ctx, "northwind")
+    write_outputs(ctx, "northwind", as_of=SAMPLE_ANCHOR)
+    return ctx
+
+
+@pytest.mark.browser
+@pytest.mark.e2e
+def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, small_dataset,
+                                                             prefect_api):
+    from claimwright.status_checks import STATUS_ACTION, due_items, latest_checks, open_items
+    from flows.status import nightly_status_check
+
+    ctx = _ledger_with_denials(small_dataset)
+    book = portal.app.state.status_book
+    denied_claims = {f.payer_claim_id for f in ctx.ledger.findings(denials_only=True)}
+    packets = {rec.key.split(":", 1)[1] for rec in ctx.ledger.outputs("packet")}
+    assert denied_claims and packets and packets <= denied_claims
+    items = open_items(ctx.ledger, "northwind")
+    assert {(i.kind, i.payer_claim_id) for i in items} == \
+        {("claim", n) for n in denied_claims} | {("appeal", n) for n in packets}
+    # one appeal is pinned overturned (closes it), one claim vanished from the portal
+    closed_appeal = sorted(packets)[0]
+    book.pin("appeal", closed_appeal, "Decision Overturned")
+    missing_claim = sorted(denied_claims - packets)[0] if denied_claims - packets \
+        else sorted(denied_claims)[-1]
+    book.pin("claim", missing_claim, None)
+
+    params = dict(payers=["northwind"], as_of=CHECK_DAY,
+                  portal_urls={"northwind": portal.url})
+    [run1] = nightly_status_check(**params)
+    assert run1["errors"] == []
+    assert run1["due"] == run1["checked"] == len(items)
+
+    checks = latest_checks(ctx.ledger, "northwind")
+    assert set(checks) == {(i.kind, i.payer_claim_id) for i in items}
+    rules = load_followup()
+    want_actions = set()
+    for (kind, number), rec in checks.items():
+        portal_row = book.claim_status(number) if kind == "claim" else book.appeal_status(number)
+        expected = interpret(kind, portal_row.status if portal_row else "",
+                             found=portal_row is not None, checked_on=CHECK_DAY, rules=rules)
+        assert (rec.status, rec.final, rec.needs_action, rec.next_follow_up) == \
+            (expected.status, expected.final, expected.needs_action, expected.next_follow_up)
+        assert rec.checked_on == CHECK_DAY
+        assert rec.status_date == (portal_row.status_date if portal_row else None)
+        if expected.needs_action:
+            want_actions.add(f"{STATUS_ACTION}:northwind:{kind}:{number}:{expected.status}")
+    assert checks[("appeal", closed_appeal)].status == "overturned"
+    assert checks[("appeal", closed_appeal)].next_follow_up is None
+    assert checks[("claim", missing_claim)].status == "not-found"
+    statuses = {r.status for r in checks.values()}
+    assert {"not-found", "overturned"} <= statuses and len(statuses) >= 4, statuses
+
+    actions = ctx.queue.items(kind=STATUS_ACTION)
+    assert {i.key for i in actions} == want_actions and want_actions
+    assert run1["needs_action"] == run1["review_opened"] == len(want_actions)
+    not_found_item = next(i for i in actions if i.key.endswith(f"claim:{missing_claim}:not-found"))
+    assert "not found" in not_found_item.reason and not_found_item.context["owner"] == "billing"
+    # no names or member ids in what the review queue holds
+    names = {c["patient_name"] for p in small_dataset.glob("NW-*.json")
+             for c in json.loads(p.read_text())["claims"]}
+    dumped = json.dumps([i.context for i in actions]) + " ".join(i.reason for i in actions)
+    assert not any(name in dumped for name in names)
+
+    # a second run the same day checks nothing and files nothing twice (no browser needed)
+    hits_before = dict(portal.app.state.portal.hits)
+    [run2] = nightly_status_check(**params)
+    assert (run2["due"], run2["checked"], run2["review_opened"]) == (0, 0, 0)
+    assert portal.app.state.portal.hits == hits_before
+    assert {i.key for i in ctx.queue.items(kind=STATUS_ACTION)} == want_actions
+
+    # a week later: only what is due by then (7-day follow-ups), and nothing final
+    week = CHECK_DAY + dt.timedelta(days=7)
+    due = {(i.kind, i.payer_claim_id) for i in due_items(ctx.ledger, "northwind", week)}
+    assert due == {k for k, r in checks.items()
+                   if not r.final and r.next_follow_up is not None and r.next_follow_up <= week}
+    assert ("appeal", closed_appeal) not in {(i.kind, i.payer_claim_id)
+                                             for i in open_items(ctx.ledger, "northwind")}
+    ctx.ledger.close()
+
+
+@pytest.mark.browser
+def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dataset):
+    from claimwright.review import PORTAL_FAILURE
+    from claimwright.status_checks import check_payer_statuses, latest_checks
+
+    ctx = _ledger_with_denials(small_dataset)
+    portal.app.state.portal.set_faults(maintenance_first=1000)
+    counts = check_payer_statuses(ctx, "northwind", as_of=CHECK_DAY, base_url=portal.url)
+    assert counts.due > 0 and counts.checked == 0 and len(counts.errors) == 1
+    [item] = ctx.queue.items(kind=PORTAL_FAILURE)
+    assert item.key.startswith(f"status:northwind:{CHECK_DAY}:")
+    assert any(p.endswith(".png") for p in item.evidence)
+    assert latest_checks(ctx.ledger, "northwind") == {}  # nothing recorded: all still due
+    ctx.ledger.close()
