@@ -130,6 +130,7 @@ def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
     try:
         with signed_in_bot(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
                            headless=headless) as bot:
+            bot.use_frame(None)  # status pages are opened as top-level pages, even on frame portals
             for query in queries:
                 try:
                     report = bot.step(f"{query.kind}-status",

@@ -420,3 +420,27 @@ def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dat
     assert any(p.endswith(".png") for p in item.evidence)
     assert latest_checks(ctx.ledger, "northwind") == {}  # nothing recorded: all still due
     ctx.ledger.close()
+
+
+def test_keystone_serves_the_same_status_pages_behind_its_own_sign_in(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from bots import load_payer_config
+    from fixtures.remittances import build_dataset
+
+    out = tmp_path_factory.mktemp("status-keystone") / "keystone"
+    build_dataset("keystone", out, count=1, anchor=SAMPLE_ANCHOR, anomalies=False)
+    app = create_app("keystone", out)
+    book = app.state.status_book
+    denied = sorted(book.claims)  # any claim; its appeal is pinned below
+    assert denied and load_payer_config("keystone").status is not None
+    book.pin("appeal", denied[0], "Under Review")
+    with TestClient(app, follow_redirects=False) as c:
+        assert c.get("/claims/status", params={"claim": denied[0]}).status_code == 303
+        account = demo_account("keystone")
+        assert c.post("/login", data={"userId": account.username,
+                                      "passwd": account.password}).status_code == 303
+        html = c.get("/claims/status", params={"claim": denied[0]}).text
+        assert f"<td>{denied[0]}</td><td>{book.claim_status(denied[0]).status}</td>" in html
+        html = c.get("/appeals/status", params={"claim": denied[0]}).text
+        assert f"<td>{appeal_number(denied[0])}</td>" in html
