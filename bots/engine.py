@@ -900,7 +900,11 @@ def _pull_in_browser(config: PayerConfig, url: str, credentials: _Credentials,
                      reuse: Any, is_known: Callable[[str], bool], headless: bool) -> None:
     pw, browser = _start_browser(config, headless)
     try:
-        context = browser.new_context(accept_downloads=False, storage_state=reuse)
+        from .portal_flows import get_flow
+
+        # Only flows that take documents from browser download events (ACCEPT_DOWNLOADS) get them.
+        downloads = bool(getattr(get_flow(config.flow), "ACCEPT_DOWNLOADS", False))
+        context = browser.new_context(accept_downloads=downloads, storage_state=reuse)
         context.set_default_timeout(config.timeouts.action_ms)
         context.set_default_navigation_timeout(config.timeouts.navigation_ms)
         bot = Bot(config, url, credentials, context, context.new_page(), evidence_dir)

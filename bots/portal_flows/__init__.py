@@ -19,6 +19,7 @@ from types import ModuleType
 #: flow name (as written in the YAML) -> module in this package
 FLOW_MODULES: dict[str, str] = {
     "login-search-paginate": "login_search_paginate",
+    "clearinghouse": "clearinghouse",
     "medicare-frames": "medicare_frames",
 }
 
