@@ -12,8 +12,8 @@ import pytest
 
 from claimwright.errors import UnknownLayout
 from claimwright.parsing.pdf import parse_pdf
+from fixtures.remittances import renderer
 from fixtures.remittances.data import plan_dataset
-from fixtures.remittances.render_northwind import render
 
 ANCHOR = dt.date(2026, 3, 2)
 LAYOUTS = ["northwind", "keystone", "clearpath"]
@@ -21,6 +21,11 @@ LAYOUTS = ["northwind", "keystone", "clearpath"]
 
 def _plans(payer):
     return plan_dataset(payer, seed=11, count=6, anchor=ANCHOR, anomalies=False)
+
+
+def render(plan):
+    """The plan's PDF in its payer's page design (keystone: the SPR-like notice)."""
+    return renderer(plan)(plan)
 
 
 def _parse(plan):

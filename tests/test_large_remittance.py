@@ -13,7 +13,7 @@ from fixtures.remittances.render_northwind import render
 
 
 def test_500_page_remittance_parses_exactly_in_bounded_time():
-    plan = plan_dataset("keystone", seed=5, count=2, anchor=dt.date(2026, 3, 2),
+    plan = plan_dataset("clearpath", seed=5, count=2, anchor=dt.date(2026, 3, 2),
                         anomalies=False)[1]
     template = plan.remittance.claims
     claims = []

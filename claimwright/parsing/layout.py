@@ -33,12 +33,19 @@ DOCUMENT_FIELDS = {"payer_name", "payer_id", "payee_name", "payee_npi", "payment
 CLAIM_FIELDS = {"patient_name", "member_id", "patient_account", "payer_claim_id", "status_code",
                 "billed", "paid", "patient_responsibility", "adjustments", "remarks"}
 CLAIM_CHECKS = {"check_adjusted", "check_allowed", "check_lines_billed", "check_lines_paid",
-                "check_line_count", "check_patient_responsibility"}
+                "check_line_count", "check_patient_responsibility", "check_adjusted_listed"}
 LINE_FIELDS = {"date_of_service", "procedure", "modifiers", "units", "billed", "allowed", "paid",
                "adjustments", "remarks", "adjustment", "ignore"}
 PROVIDER_FIELDS = {"reason", "reference", "amount", "ignore"}
 SUMMARY_CHECKS = {"check_claim_count", "check_claims_billed", "check_claims_paid",
-                  "check_provider_adjusted", "check_payment_amount", "check_claims_patient_resp"}
+                  "check_provider_adjusted", "check_payment_amount", "check_claims_patient_resp",
+                  "check_claims_allowed", "check_adjusted_listed"}
+# claim and summary checks may also name one adjustment code: the sum of its amounts, e.g.
+# check_code_PR_1 (a "DEDUCT" total); in a claim, over its lines and claim level; in the
+# summary, over every claim
+CODE_CHECK = re.compile(r"check_code_(?P<group>[A-Z]{2})_(?P<carc>[A-Z0-9]{1,4})")
+GLOSSARY_FIELDS = {"code", "description", "ignore"}
+CODE_TABLES = ("groups", "carc", "rarc", "claim_status", "plb")
 REQUIRED_DOCUMENT = ("payer_name", "payee_name", "payment_amount")
 REQUIRED_CLAIM = ("patient_account", "status_code", "billed", "paid")
 
@@ -61,6 +68,7 @@ class Column:
     start: float  # x range [start, end) in points from the page's left edge; a cell belongs
     end: float  # to the column holding the middle of the cell
     code: str = ""  # for field "adjustment": the fixed "GROUP-CARC" this amount column holds
+    pattern: re.Pattern | None = None  # the cell must match; its group "value" is the value
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,18 @@ class Section:
     rows: tuple[RowPattern, ...] = ()
     table: Table | None = None
     continued: re.Pattern | None = None  # claims only: a claim resumed on a later page
+    line_rows: tuple[RowPattern, ...] = ()  # claims only: rows adding to the open service line
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """A glossary page: code tables' headings, then ``code | description`` rows (wrapping)."""
+
+    start: re.Pattern
+    skip: tuple[re.Pattern, ...]
+    headings: tuple[tuple[str, re.Pattern], ...]  # (code table name, heading row pattern)
+    table: Table
+    min_overlap: float  # below this share of common words a description is "clearly different"
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,8 @@ class Layout:
     claims: Section
     provider_adjustments: Section | None
     summary: Section | None
+    glossary: Glossary | None
+    page_numbers: re.Pattern | None  # a row printing "page <number> of <count>"
     adjustment: re.Pattern
     remark: re.Pattern
 
@@ -154,7 +176,7 @@ class _Validator:
         return [self.string(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
     def regex(self, value: Any, where: str, groups: set[str] | None = None,
-              required_groups: set[str] = set()) -> re.Pattern:
+              required_groups: set[str] = set(), code_checks: bool = False) -> re.Pattern:
         text = self.string(value, where)
         try:
             compiled = re.compile(text)
@@ -162,7 +184,8 @@ class _Validator:
             raise self.fail(where, f"invalid regular expression: {exc}") from None
         names = set(compiled.groupindex)
         if groups is not None:
-            bad = sorted(names - groups)
+            bad = sorted(n for n in names - groups
+                         if not (code_checks and CODE_CHECK.fullmatch(n)))
             if bad:
                 raise self.fail(where, f"unknown field group(s) {bad}; allowed: {sorted(groups)}")
         missing = sorted(required_groups - names)
@@ -175,7 +198,8 @@ class _Validator:
         return tuple(self.regex(v, f"{where}[{i}]", groups)
                      for i, v in enumerate(self.strings(value, where)))
 
-    def rows(self, value: Any, where: str, groups: set[str]) -> tuple[RowPattern, ...]:
+    def rows(self, value: Any, where: str, groups: set[str], code_checks: bool = False
+             ) -> tuple[RowPattern, ...]:
         if not isinstance(value, list):
             raise self.fail(where, "must be a list")
         out = []
@@ -187,7 +211,8 @@ class _Validator:
             ends = item.get("ends", False)
             if not isinstance(ends, bool):
                 raise self.fail(f"{here}.ends", "must be true or false")
-            pattern = self.regex(item["pattern"], f"{here}.pattern", groups)
+            pattern = self.regex(item["pattern"], f"{here}.pattern", groups,
+                                 code_checks=code_checks)
             if not pattern.groupindex:
                 raise self.fail(f"{here}.pattern", "must capture at least one named field")
             out.append(RowPattern(pattern, ends))
@@ -202,7 +227,8 @@ class _Validator:
         columns: list[Column] = []
         for i, raw in enumerate(raw_columns):
             here = f"{where}.columns[{i}]"
-            raw = self.mapping(raw, here, {"field", "from", "to", "code"}, {"field", "from", "to"})
+            raw = self.mapping(raw, here, {"field", "from", "to", "code", "pattern"},
+                               {"field", "from", "to"})
             name = self.string(raw["field"], f"{here}.field")
             if name not in fields:
                 raise self.fail(f"{here}.field", f"unknown field {name!r}; allowed: "
@@ -221,7 +247,10 @@ class _Validator:
             if columns and start < columns[-1].end:
                 raise self.fail(f"{here}.from", f"overlaps the previous column (ends at "
                                                 f"{columns[-1].end}); list columns left to right")
-            columns.append(Column(name, start, end, code))
+            pattern = None
+            if "pattern" in raw:
+                pattern = self.regex(raw["pattern"], f"{here}.pattern", {"value"}, {"value"})
+            columns.append(Column(name, start, end, code, pattern))
         names = [c.field for c in columns if c.field not in ("ignore", "adjustment")]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -238,14 +267,18 @@ class _Validator:
         return Table(tuple(columns), key, continuation)
 
     def section(self, value: Any, where: str, *, row_groups: set[str], table_fields: set[str],
-                need_start: bool, claims: bool = False) -> Section:
-        allowed = {"start", "skip", "rows", "table"} | ({"continued"} if claims else set())
+                need_start: bool, claims: bool = False, code_checks: bool = False) -> Section:
+        allowed = {"start", "skip", "rows", "table"} | ({"continued", "line_rows"} if claims
+                                                        else set())
         value = self.mapping(value, where, allowed, {"start"} if need_start else set())
         start = None
         if "start" in value:
-            start = self.regex(value["start"], f"{where}.start", row_groups)
+            start = self.regex(value["start"], f"{where}.start", row_groups,
+                               code_checks=code_checks)
         skip = self.regexes(value.get("skip", []), f"{where}.skip")
-        rows = self.rows(value.get("rows", []), f"{where}.rows", row_groups)
+        rows = self.rows(value.get("rows", []), f"{where}.rows", row_groups, code_checks)
+        line_rows = self.rows(value.get("line_rows", []), f"{where}.line_rows",
+                              LINE_FIELDS - {"ignore", "adjustment"})
         table = None
         if "table" in value:
             table = self.table(value["table"], f"{where}.table", table_fields)
@@ -255,11 +288,31 @@ class _Validator:
                                    {"patient_account"})
         if not rows and table is None:
             raise self.fail(where, "needs 'rows' patterns, a 'table', or both")
-        return Section(start, skip, rows, table, continued)
+        return Section(start, skip, rows, table, continued, line_rows)
+
+    def glossary(self, value: Any, where: str) -> Glossary:
+        value = self.mapping(value, where, {"start", "skip", "headings", "table", "min_overlap"},
+                             {"start", "headings", "table"})
+        start = self.regex(value["start"], f"{where}.start", set())
+        skip = self.regexes(value.get("skip", []), f"{where}.skip")
+        raw = self.mapping(value["headings"], f"{where}.headings", set(CODE_TABLES))
+        if not raw:
+            raise self.fail(f"{where}.headings", f"name at least one code table of "
+                                                 f"{list(CODE_TABLES)}")
+        headings = tuple((name, self.regex(p, f"{where}.headings.{name}", set()))
+                         for name, p in raw.items())
+        table = self.table(value["table"], f"{where}.table", GLOSSARY_FIELDS)
+        if table.key != "code":
+            raise self.fail(f"{where}.table.key", "must be 'code'")
+        overlap = self.number(value.get("min_overlap", 0.5), f"{where}.min_overlap")
+        if overlap > 1:
+            raise self.fail(f"{where}.min_overlap", "must be between 0 and 1")
+        return Glossary(start, skip, headings, table, overlap)
 
 
 _TOP_KEYS = {"name", "description", "fingerprint", "text", "formats", "furniture", "ignore",
-             "document", "claims", "provider_adjustments", "summary", "codes"}
+             "document", "claims", "provider_adjustments", "summary", "glossary", "codes",
+             "page_numbers"}
 
 
 def load_layout_file(path: str | Path) -> Layout:
@@ -300,13 +353,8 @@ def load_layout_file(path: str | Path) -> Layout:
     document_rows = v.regexes(document["rows"], "document.rows", DOCUMENT_FIELDS)
     defaults = v.mapping(document.get("defaults", {}), "document.defaults", DOCUMENT_FIELDS)
     defaults = {k: v.string(val, f"document.defaults.{k}") for k, val in defaults.items()}
-    found = {g for p in document_rows for g in p.groupindex} | set(defaults)
-    missing = [f for f in REQUIRED_DOCUMENT if f not in found]
-    if missing:
-        raise v.fail("document", f"no pattern or default provides {missing}")
-
     claims = v.section(raw["claims"], "claims", row_groups=CLAIM_FIELDS | CLAIM_CHECKS,
-                       table_fields=LINE_FIELDS, need_start=True, claims=True)
+                       table_fields=LINE_FIELDS, need_start=True, claims=True, code_checks=True)
     claim_found = set(claims.start.groupindex) | {g for r in claims.rows
                                                   for g in r.regex.groupindex}
     missing = [f for f in REQUIRED_CLAIM if f not in claim_found]
@@ -322,9 +370,20 @@ def load_layout_file(path: str | Path) -> Layout:
                              table_fields=PROVIDER_FIELDS, need_start=True)
         if provider.table is not None and provider.table.key != "reason":
             raise v.fail("provider_adjustments.table.key", "must be 'reason'")
-    if "summary" in raw:
-        summary = v.section(raw["summary"], "summary", row_groups=SUMMARY_CHECKS,
-                            table_fields=set(), need_start=True)
+    if "summary" in raw:  # summary rows may also print document fields (the check amount)
+        summary = v.section(raw["summary"], "summary", row_groups=SUMMARY_CHECKS | DOCUMENT_FIELDS,
+                            table_fields=set(), need_start=True, code_checks=True)
+    found = {g for p in document_rows for g in p.groupindex} | set(defaults)
+    if summary is not None:
+        found |= {g for r in summary.rows for g in r.regex.groupindex}
+    missing = [f for f in REQUIRED_DOCUMENT if f not in found]
+    if missing:
+        raise v.fail("document", f"no pattern or default provides {missing}")
+    glossary = v.glossary(raw["glossary"], "glossary") if "glossary" in raw else None
+    page_numbers = None
+    if "page_numbers" in raw:
+        page_numbers = v.regex(raw["page_numbers"], "page_numbers", {"number", "count"},
+                               {"number", "count"})
 
     codes = v.mapping(raw.get("codes", {}), "codes", {"adjustment", "remark"})
     adjustment = v.regex(codes.get("adjustment", DEFAULT_ADJUSTMENT), "codes.adjustment",
@@ -337,7 +396,8 @@ def load_layout_file(path: str | Path) -> Layout:
         furniture=v.regexes(raw.get("furniture", []), "furniture"),
         ignore=v.regexes(raw.get("ignore", []), "ignore"),
         document_rows=document_rows, document_defaults=defaults,
-        claims=claims, provider_adjustments=provider, summary=summary,
+        claims=claims, provider_adjustments=provider, summary=summary, glossary=glossary,
+        page_numbers=page_numbers,
         adjustment=adjustment, remark=re.compile(rf"(?:{remark.pattern})\Z"),
     )
 

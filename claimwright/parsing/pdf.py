@@ -40,16 +40,17 @@ from ..models import (
     ServiceLine,
     money,
 )
-from .layout import Column, Layout, Section, Table, get_layout, load_layouts
+from .glossary import GlossaryEntry, check_glossary
+from .layout import CODE_CHECK, Column, Layout, Section, Table, get_layout, load_layouts
 from .pdf_text import PageText, Row, open_document, page_words, plain_text, rows_of
 
-__all__ = ["parse_pdf", "detect_layout", "extract_pages"]
+__all__ = ["parse_pdf", "parse_pdf_details", "PdfParse", "detect_layout", "extract_pages"]
 
 _MONEY_FIELDS = {"billed", "paid", "allowed", "patient_responsibility", "payment_amount",
                  "amount", "adjustment", "check_adjusted", "check_allowed", "check_lines_billed",
                  "check_lines_paid", "check_patient_responsibility", "check_claims_billed",
                  "check_claims_paid", "check_provider_adjusted", "check_payment_amount",
-                 "check_claims_patient_resp"}
+                 "check_claims_patient_resp", "check_claims_allowed", "check_adjusted_listed"}
 _COUNT_FIELDS = {"check_line_count", "check_claim_count"}
 _SPLIT = re.compile(r"[\s,:\-]+")
 _MAX_ROW_TEXT = 160  # characters of an unrecognized row quoted in its problem
@@ -91,6 +92,26 @@ def detect_layout(first_page_text: str, *, source: str = "",
                         "be made more specific", file=source, candidates=names)
 
 
+@dataclass
+class PdfParse:
+    """A PDF parse with what the canonical model does not hold: the glossary as printed."""
+
+    remittance: Remittance
+    glossary: list[GlossaryEntry]
+
+
+def parse_pdf_details(data: bytes | str | Path, *, layout: str | None = None,
+                      source: str = "") -> PdfParse:
+    """Like :func:`parse_pdf`, also returning the glossary entries read from the document."""
+    if isinstance(data, (str, Path)) and not source:
+        source = str(data)
+    pages = extract_pages(data, source=source)
+    chosen = get_layout(layout) if layout else detect_layout(pages[0].text, source=source)
+    reader = _Reader(chosen)
+    remittance = reader.read(pages)
+    return PdfParse(remittance, reader.glossary)
+
+
 def parse_pdf(data: bytes | str | Path, *, layout: str | None = None,
               source: str = "") -> Remittance:
     """Parse one PDF remittance advice (bytes or a path) into a canonical remittance.
@@ -100,11 +121,7 @@ def parse_pdf(data: bytes | str | Path, *, layout: str | None = None,
     problems (unrecognized rows, bad values, totals that disagree) followed by balancing
     problems.
     """
-    if isinstance(data, (str, Path)) and not source:
-        source = str(data)
-    pages = extract_pages(data, source=source)
-    chosen = get_layout(layout) if layout else detect_layout(pages[0].text, source=source)
-    return _Reader(chosen).read(pages)
+    return parse_pdf_details(data, layout=layout, source=source).remittance
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,6 +136,7 @@ class _Record:
     adjustments: list[Adjustment] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     page: int | None = None
+    fixed: list[Adjustment] = field(default_factory=list)  # read from fixed-code columns
 
 
 @dataclass
@@ -139,19 +157,44 @@ class _Reader:
         self.provider: list[_Record] = []
         self.summary_checks: list[tuple[str, Any, int]] = []
         self.problems: list[Problem] = []
+        self.glossary: list[GlossaryEntry] = []
+        self.glossary_records: list[tuple[str, _Record]] = []
+        self.glossary_table: str | None = None  # code table named by the last heading
+        self.listed: dict[int, Decimal] = {}  # id(claim) -> adjustments not in fixed columns
 
     # -- entry --------------------------------------------------------------------------------
 
     def read(self, pages: list[PageText]) -> Remittance:
         lay = self.layout
+        numbering = True
         for page in pages:
             if not page.words:  # others have text: this one was scanned, blanked or damaged
                 self.problem("unreadable", f"page {page.number} has no text layer; whatever it "
                              "shows is missing from this parse", page=page.number)
-            for row in rows_of(page, lay.row_tolerance, lay.cell_gap):
+            rows = rows_of(page, lay.row_tolerance, lay.cell_gap)
+            if numbering and lay.page_numbers is not None:
+                numbering = self.page_number(rows, page.number, len(pages))
+            for row in rows:
                 self.feed(row)
         self.close_claim()
         return self.finish()
+
+    def page_number(self, rows: list[Row], number: int, count: int) -> bool:
+        """Compare the printed "page i of N" with the page's place; False after a problem."""
+        assert self.layout.page_numbers is not None
+        for row in rows:
+            match = self.layout.page_numbers.search(row.text)
+            if match is None:
+                continue
+            printed, total = int(match["number"]), int(match["count"])
+            if (printed, total) == (number, count):
+                return True
+            self.problem("layout-page-sequence",
+                         f"page {number} of the {count} in the file is printed as page "
+                         f"{printed} of {total}: pages are missing, extra or out of order",
+                         row)
+            return False
+        return True  # no number printed (an unreadable page is reported on its own)
 
     def feed(self, row: Row) -> None:
         lay = self.layout
@@ -170,7 +213,8 @@ class _Reader:
             self.state = "claim"
             self.apply(self.claim, match, row)
             return
-        for name, section in (("provider", lay.provider_adjustments), ("summary", lay.summary)):
+        for name, section in (("provider", lay.provider_adjustments), ("summary", lay.summary),
+                              ("glossary", lay.glossary)):
             if section is not None and section.start.search(text):
                 self.close_claim()
                 self.state = name
@@ -182,6 +226,8 @@ class _Reader:
             self.claim_row(row)
         elif self.state == "provider":
             self.section_row(row, lay.provider_adjustments, self.provider_record)
+        elif self.state == "glossary":
+            self.glossary_row(row)
         else:
             self.section_row(row, lay.summary, None)
 
@@ -226,6 +272,17 @@ class _Reader:
                     if pattern.ends:
                         self.close_claim()
                     return
+            for pattern in section.line_rows:
+                match = pattern.regex.search(text)
+                if match:
+                    claim.pages.add(row.page)
+                    if self.record is None or not claim.lines or self.record is not \
+                            claim.lines[-1]:
+                        self.problem("layout-unrecognized-row", "a service-line row follows no "
+                                     f"service line: {text.replace(chr(9), ' | ')[:120]}", row)
+                    else:
+                        self.apply(self.record, match, row)
+                    return
             if section.table is not None and self.table_row(section.table, row,
                                                             self.line_record):
                 claim.pages.add(row.page)
@@ -258,8 +315,8 @@ class _Reader:
         for pattern in section.rows:
             match = pattern.regex.search(row.text)
             if match:
-                if new_record is None:
-                    self.apply(None, match, row, checks=self.summary_checks)
+                if new_record is None:  # summary: checks, and document fields it prints
+                    self.apply(self.document, match, row, checks=self.summary_checks)
                 else:
                     self.apply(new_record(row), match, row)
                 self.record = None
@@ -268,6 +325,28 @@ class _Reader:
                 section.table, row, new_record):
             return
         self.unrecognized(row)
+
+    # -- glossary -----------------------------------------------------------------------------
+
+    def glossary_row(self, row: Row) -> None:
+        glossary = self.layout.glossary
+        assert glossary is not None
+        if any(p.search(row.text) for p in glossary.skip):
+            return
+        for name, pattern in glossary.headings:
+            if pattern.search(row.text):
+                self.glossary_table = name
+                self.record = None
+                return
+        if self.glossary_table is not None and self.table_row(glossary.table, row,
+                                                              self.glossary_record):
+            return
+        self.unrecognized(row)
+
+    def glossary_record(self, row: Row) -> _Record:
+        record = _Record(page=row.page)
+        self.glossary_records.append((self.glossary_table or "", record))
+        return record
 
     # -- tables -------------------------------------------------------------------------------
 
@@ -290,11 +369,20 @@ class _Reader:
             if column.field == "ignore":
                 continue
             value = " ".join(texts)
+            if column.pattern is not None:
+                match = column.pattern.search(value)
+                if match is None:
+                    self.problem("layout-bad-value", f"{column.field}: {value[:40]!r} is not "
+                                 "printed as the layout expects", row)
+                    continue
+                value = match.group("value")
             if column.field == "adjustment":
                 amount = self.convert("adjustment", value, row)
                 if amount:
                     group, carc = column.code.split("-", 1)
-                    record.adjustments.append(Adjustment(group, carc, amount))
+                    adjustment = Adjustment(group, carc, amount)
+                    record.adjustments.append(adjustment)
+                    record.fixed.append(adjustment)
                 continue
             self.set_value(record, column.field, value, row)
         self.record = record
@@ -320,6 +408,9 @@ class _Reader:
             record.adjustments.extend(self.adjustments(text, row))
         elif name == "remarks":
             record.remarks.extend(self.remarks(text, row))
+        elif name == "description":  # glossary text, wrapped over several rows
+            old = record.values.get("description", "")
+            record.values["description"] = f"{old} {text.strip()}".strip()
         elif name == "modifiers":
             record.values.setdefault("modifiers", []).extend(t for t in _SPLIT.split(text) if t)
         elif name == "procedure":
@@ -344,7 +435,7 @@ class _Reader:
     def convert(self, name: str, text: str, row: Row | None) -> Any:
         text = text.strip()
         try:
-            if name in _MONEY_FIELDS:
+            if name in _MONEY_FIELDS or name.startswith("check_code_"):
                 return money(text)
             if name in _COUNT_FIELDS:
                 return int(text.replace(",", ""))
@@ -444,6 +535,11 @@ class _Reader:
                          f"layout {lay.name} matched but no claim or provider adjustment was read",
                          page=1)
         self.summary_problems(remit)
+        self.glossary = [GlossaryEntry(table, rec.values.get("code", ""),
+                                       rec.values.get("description", ""), rec.page or 0)
+                         for table, rec in self.glossary_records]
+        if lay.glossary is not None:
+            self.problems += check_glossary(self.glossary, min_overlap=lay.glossary.min_overlap)
         remit.problems = self.problems + check_remittance(remit)
         return remit
 
@@ -488,7 +584,10 @@ class _Reader:
         )
         pr = sum((a.amount for a in claim.all_adjustments if a.group == "PR"), ZERO)
         claim.patient_responsibility = v.get("patient_responsibility", pr)
+        fixed = {id(a) for rec in draft.lines for a in rec.fixed}
         computed = {
+            "check_adjusted_listed": sum((a.amount for a in claim.all_adjustments
+                                          if id(a) not in fixed), ZERO),
             "check_adjusted": sum((a.amount for a in claim.all_adjustments), ZERO),
             "check_allowed": sum((ln.allowed or ZERO for ln in lines), ZERO),
             "check_lines_billed": sum((ln.billed for ln in lines), ZERO),
@@ -497,8 +596,11 @@ class _Reader:
             "check_patient_responsibility": pr,
         }
         for name, printed, page in draft.checks:
+            if name not in computed:  # check_code_<GROUP>_<CARC>
+                computed[name] = _code_sum(name, claim.all_adjustments)
             self.compare(name, printed, computed[name], page, claim=account or None,
                          what=f"claim {account}")
+        self.listed[id(claim)] = computed["check_adjusted_listed"]
         return claim
 
     def build_provider(self, rec: _Record) -> ProviderAdjustment:
@@ -519,8 +621,15 @@ class _Reader:
             "check_payment_amount": remit.payment.amount,
             "check_claims_patient_resp": sum((c.patient_responsibility for c in remit.claims),
                                              ZERO),
+            "check_claims_allowed": sum((ln.allowed or ZERO for c in remit.claims
+                                         for ln in c.lines), ZERO),
+            "check_adjusted_listed": sum((self.listed.get(id(c), ZERO) for c in remit.claims),
+                                         ZERO),
         }
+        every = [a for c in remit.claims for a in c.all_adjustments]
         for name, printed, page in self.summary_checks:
+            if name not in computed:  # check_code_<GROUP>_<CARC>
+                computed[name] = _code_sum(name, every)
             self.compare(name, printed, computed[name], page, claim=None, what="the remittance")
 
     def compare(self, name: str, printed: Any, computed: Any, page: int, *, claim: str | None,
@@ -535,3 +644,11 @@ class _Reader:
             page=page, claim=claim,
             expected=printed if money_values else None,
             actual=computed if money_values else None))
+
+
+def _code_sum(name: str, adjustments) -> Decimal:
+    """The value of a ``check_code_<GROUP>_<CARC>`` check: that code's amounts summed."""
+    match = CODE_CHECK.fullmatch(name)
+    assert match is not None, name
+    return sum((a.amount for a in adjustments
+                if a.group == match["group"] and a.carc == match["carc"]), ZERO)
