@@ -137,7 +137,7 @@ class CircuitBreaker:
 
 
 # per-portal concurrency (payers run in parallel; one portal never sees more than its limit) --
-_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
 
 
@@ -145,8 +145,8 @@ _SLOTS_LOCK = threading.Lock()
 def portal_slot(config: PayerConfig) -> Iterator[None]:
     """Hold one of ``portal.max_sessions`` session slots of this payer's portal (in-process)."""
     with _SLOTS_LOCK:
-        slot = _SLOTS.setdefault(config.payer,
-                                 threading.BoundedSemaphore(config.portal.max_sessions))
+        limit = config.portal.max_sessions
+        slot = _SLOTS.setdefault((config.payer, limit), threading.BoundedSemaphore(limit))
     if not slot.acquire(blocking=False):
         log.info("%s: waiting for a free portal session slot (portal.max_sessions=%d)",
                  config.payer, config.portal.max_sessions)
@@ -778,11 +778,24 @@ class Bot:
 
     def _fetch(self, item: ListedRemittance, dest_dir: Path, url: str,
                kind: str) -> tuple[Path, str, int]:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         step = "download"
         self.polite()
-        response: APIResponse = self.context.request.get(
-            url, timeout=self.config.timeouts.download_ms, max_redirects=0,
-            fail_on_status_code=False)
+        try:
+            response: APIResponse = self.context.request.get(
+                url, timeout=self.config.timeouts.download_ms, max_redirects=0,
+                fail_on_status_code=False)
+        except PlaywrightTimeout:
+            raise
+        except PlaywrightError as exc:
+            # e.g. "APIRequestContext.get: aborted": the connection dropped mid-body. Nothing
+            # of it is kept; the step retries.
+            raise self._fault("download interrupted (the connection dropped)", step=step,
+                              code="download-interrupted", retryable=True,
+                              detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                              document_url=url, remittance_id=item.remittance_id) from None
         try:
             status = response.status
             if status >= 500 and _MAINTENANCE_TEXT.search(_text_head(response)):
