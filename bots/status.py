@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from claimwright.errors import BusinessError, SystemFault
 
 from .config import PayerConfig, load_payer_config
-from .engine import Bot, _norm, _read_credentials, _start_browser
+from .engine import Bot, _norm, _read_credentials, _start_browser, portal_slot
 from .sessions import default_session_dir, state_path, usable_state
 
 log = logging.getLogger("claimwright.bots")
@@ -83,11 +83,19 @@ class StatusResult:
 @contextlib.contextmanager
 def signed_in_bot(config: PayerConfig, base_url: str, *, evidence_dir: Path,
                   session_dir: Path | None = None, headless: bool = True) -> Iterator[Bot]:
-    """A signed-in :class:`Bot` on its own browser (opened, traced and closed as a pull does)."""
+    """A signed-in :class:`Bot` on its own browser (opened, traced and closed as a pull does),
+    holding one of the portal's session slots (``portal.max_sessions``) meanwhile."""
     credentials = _read_credentials(config)
     saved = state_path(session_dir or default_session_dir(), config.payer, base_url,
                        credentials.username)
     reuse = usable_state(saved)
+    with portal_slot(config):  # the same per-portal session limit as remittance pulls
+        yield from _bot_in_browser(config, base_url, credentials, saved, reuse, evidence_dir,
+                                   headless)
+
+
+def _bot_in_browser(config, base_url, credentials, saved, reuse, evidence_dir,
+                    headless) -> Iterator[Bot]:
     pw, browser = _start_browser(config, headless)
     try:
         context = browser.new_context(accept_downloads=False, storage_state=reuse)

@@ -17,7 +17,23 @@ from prefect.cache_policies import NO_CACHE
 from claimwright.pipeline import Context
 from claimwright.status_checks import StatusCounts, check_payer_statuses
 
-DEFAULT_PAYERS = ("northwind",)
+
+
+def status_payers() -> list[str]:
+    """Payers whose ``selectors/<payer>.yaml`` configures status pages (``status:``). A config
+    that does not load is kept: when that payer has claims due, its error becomes a review item
+    instead of the payer being skipped silently."""
+    from bots.config import ConfigError, load_payer_config, selectors_dir
+
+    payers = []
+    for path in sorted(selectors_dir().glob("*.yaml")):
+        try:
+            if load_payer_config(path.stem).status is None:
+                continue
+        except ConfigError:
+            pass
+        payers.append(path.stem)
+    return payers
 
 
 @task(name="check-statuses", retries=0, cache_policy=NO_CACHE, tags=["portal"])
@@ -37,7 +53,7 @@ def nightly_status_check(payers: list[str] | None = None, as_of: dt.date | None 
     as_of = as_of or dt.date.today()
     portal_urls = portal_urls or {}
     results: list[StatusCounts] = []
-    for payer in payers or list(DEFAULT_PAYERS):
+    for payer in payers or status_payers():
         counts = status_task(payer, as_of, portal_urls.get(payer))
         logger.info("%s: %d due, %d checked, %d need action, %d closed, %d errors", payer,
                     counts.due, counts.checked, counts.needs_action, counts.closed,
