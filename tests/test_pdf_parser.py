@@ -309,6 +309,26 @@ def test_invalid_layout_files_say_file_field_and_problem(tmp_path, old, new, mes
     assert info.value.retryable is False and info.value.context["file"] == str(path)
 
 
+@pytest.mark.parametrize("old,new,message", [
+    ("(?P<value>\\d{6})", "(\\d{6})", r"claims.table.columns\[1\].pattern: pattern must capture "
+                                        r"\['value'\]"),
+    ("REM: (?P<remarks>", "REM: (?P<remark>", r"claims.line_rows\[0\].pattern: unknown field"),
+    ("(?P<check_code_PR_1>", "(?P<check_code_PR1>", r"claims.rows\[1\].pattern: unknown field "
+                                                    r"group\(s\) \['check_code_PR1'\]"),
+    ("    rarc: '^REMARK CODES$'", "    remarks: '^REMARK CODES$'",
+     r"glossary.headings: unknown key\(s\) \['remarks'\]"),
+    ("min_overlap: 0.5", "min_overlap: 1.5", r"glossary.min_overlap: must be between 0 and 1"),
+    ("OF (?P<count>\\d+)$'", "OF (\\d+)$'", r"page_numbers: pattern must capture \['count'\]"),
+])
+def test_invalid_spr_layout_features_say_file_field_and_problem(tmp_path, old, new, message):
+    text = (LAYOUT_DIR / "keystone.yaml").read_text().replace("name: keystone", "name: variant")
+    assert old in text
+    path = tmp_path / "variant.yaml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(LayoutFileError, match=message):
+        load_layout_file(path)
+
+
 def test_layout_name_must_match_file_and_yaml_must_parse(tmp_path):
     path = _variant(tmp_path, "description:", "description:")
     wrong = tmp_path / "other.yaml"
@@ -390,3 +410,43 @@ def test_a_page_without_text_is_reported_not_skipped(dataset):
     codes = [p.code for p in remit.problems]
     assert codes[0] == "unreadable" and remit.problems[0].page == 2
     assert "remittance-unbalanced" in codes and "layout-total-mismatch" in codes
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keystone_pdf(tmp_path_factory):
+    out = tmp_path_factory.mktemp("keystone-cli")
+    manifest = build_dataset("keystone", out, count=1, anchor=ANCHOR, anomalies=False)
+    entry = manifest["remittances"][0]
+    return out / entry["pdf"], json.loads((out / entry["truth"]).read_text())
+
+
+def test_cli_parse_with_layout_option_and_detection(keystone_pdf):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    path, truth = keystone_pdf
+    for args in (["parse", str(path)], ["parse", str(path), "--layout", "keystone"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == truth
+    # a foreign layout forced onto the SPR: a flagged parse (exit 1), never a clean one
+    result = CliRunner().invoke(app, ["parse", str(path), "--layout", "northwind"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["problems"]
+
+
+def test_cli_parse_unknown_layout_is_a_clear_error(keystone_pdf):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    path, _ = keystone_pdf
+    result = CliRunner().invoke(app, ["parse", str(path), "--layout", "nosuchpayer"])
+    assert result.exit_code == 2
+    assert "unknown-layout" in result.output and "'nosuchpayer'" in result.output
+    assert "keystone" in result.output  # the message lists the known layouts
+    assert not result.stdout.strip().startswith("{")

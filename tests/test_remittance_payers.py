@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -81,3 +82,139 @@ def test_quirks_appear_and_parse(payer, tmp_path):
                 assert claim["paid"].startswith("-") and claim["billed"].startswith("-")
     assert {"1", "2", "4", "22"} <= statuses
     assert {"L6", "WO", "FB", "50"} <= plb
+
+
+# --- the Medicare SPR-like notice (keystone) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spr_plans():
+    from fixtures.remittances.data import plan_dataset
+
+    return plan_dataset("keystone", seed=21, count=12, anchor=ANCHOR, anomalies=False)
+
+
+def _spr(plan, **kw):
+    import copy
+
+    from fixtures.remittances import render_spr
+
+    plan = copy.deepcopy(plan)
+    pdf, pages, _ = render_spr.render(plan, **kw)
+    return plan, pdf
+
+
+def test_spr_quirks_trailing_minus_thousands_separators_several_adjustments(spr_plans):
+    """The SPR prints negatives as ``125.00-`` and big amounts as ``1,234.00``; parsed exactly."""
+    from claimwright.parsing.pdf import extract_pages
+    from fixtures.remittances import render_plan
+
+    seen = {"trailing-minus": 0, "thousands": 0, "multi-adjustment-line": 0, "claim-adj": 0,
+            "split-claim": 0, "rem-line": 0}
+    for plan in spr_plans:
+        import copy
+
+        pdf, truth, _ = render_plan(copy.deepcopy(plan))
+        assert parse_pdf(pdf).to_json() == truth, plan.remittance_id
+        text = " ".join(p.text for p in extract_pages(pdf))
+        seen["trailing-minus"] += len(re.findall(r"\d\.\d\d- ", text + " "))
+        seen["thousands"] += len(re.findall(r"\b\d{1,3},\d{3}\.\d\d\b", text))
+        seen["rem-line"] += text.count("REM: ")
+        seen["claim-adj"] += text.count("CLAIM ADJ")
+        for claim in truth["claims"]:
+            seen["split-claim"] += len(claim["pages"]) > 1
+            seen["multi-adjustment-line"] += sum(
+                len([a for a in ln["adjustments"] if a["group"] + a["carc"] not in
+                     ("PR1", "PR2")]) > 1 for ln in claim["lines"])
+    assert all(seen.values()), seen
+
+
+def test_spr_line_amounts_of_thousands_and_negative_reversals_parse(spr_plans):
+    from fixtures.remittances import render_plan
+
+    big = [p for p in spr_plans
+           if any(ln.billed >= 1000 for c in p.remittance.claims for ln in c.lines)]
+    reversed_ = [p for p in spr_plans if any(c.status_code == "22" for c in p.remittance.claims)]
+    assert big and reversed_
+    import copy
+
+    for plan in big[:2] + reversed_[:2]:
+        pdf, truth, _ = render_plan(copy.deepcopy(plan))
+        remit = parse_pdf(pdf)
+        assert remit.to_json() == truth and remit.problems == []
+    line = next(ln for c in remit.claims for ln in c.lines if ln.billed < 0)
+    assert line.paid <= 0 and all(a.amount <= 0 for a in line.adjustments)
+
+
+def test_spr_glossary_wrapped_descriptions_are_read_whole_and_match_the_tables(spr_plans):
+    from claimwright.parsing.pdf import parse_pdf_details
+    from fixtures.remittances import render_spr
+
+    wrapped = 0
+    for plan in spr_plans[:4]:
+        plan, pdf = _spr(plan)
+        details = parse_pdf_details(pdf)
+        printed = render_spr.glossary_entries(plan.remittance)
+        assert [(e.table, e.code, e.description) for e in details.glossary] == printed
+        assert details.remittance.problems == []
+        glossary_page = details.glossary[0].page
+        assert glossary_page == max(e.page for e in details.glossary) > 1
+        wrapped += sum(len(d) > render_spr.GLOSSARY_WRAP for _, _, d in printed)
+        tables = {e.table for e in details.glossary}
+        assert {"groups", "carc"} <= tables
+    assert wrapped  # some descriptions wrap onto a second row and still read whole
+
+
+def test_spr_tampered_glossary_is_flagged_with_its_page(spr_plans):
+    from claimwright.parsing.pdf import parse_pdf_details
+    from fixtures.remittances import render_spr
+
+    plan = spr_plans[0]
+    entries = render_spr.glossary_entries(copy_plan(plan).remittance)
+    by_code = {(t, c): d for t, c, d in entries}
+    assert ("carc", "45") in by_code
+    tampered = [(t, c, "Patient's deductible" if (t, c) == ("carc", "45") else d)
+                for t, c, d in entries]  # descriptions shifted by one row
+    tampered.append(("carc", "Z98", "Adjusted per local policy"))  # no such CARC
+    tampered.append(("rarc", "45", "Charge above the fee schedule"))  # under the wrong heading
+    _, pdf = _spr(plan, glossary=tampered)
+    details = parse_pdf_details(pdf)
+    problems = [p for p in details.remittance.problems if p.code.startswith("glossary-")]
+    assert sorted(p.code for p in problems) == ["glossary-description-mismatch",
+                                                "glossary-unknown-code",
+                                                "glossary-unknown-code"]
+    pages = {e.page for e in details.glossary}
+    assert all(p.page in pages for p in problems)
+    mismatch = next(p for p in problems if p.code == "glossary-description-mismatch")
+    assert "45" in mismatch.message and "fee schedule" in mismatch.message
+    assert not details.remittance.balanced  # a remittance with problems is never "clean"
+    # the claims themselves still read exactly: only the glossary is questioned
+    clean = parse_pdf(_spr(plan)[1])
+    assert details.remittance.claims == clean.claims
+
+
+def copy_plan(plan):
+    import copy
+
+    return copy.deepcopy(plan)
+
+
+def test_spr_page_missing_or_out_of_order_is_flagged(spr_plans):
+    import io
+
+    import pypdfium2 as pdfium
+
+    plan, pdf = _spr(spr_plans[1])  # a big one: several claim pages, summary, glossary
+    doc = pdfium.PdfDocument(pdf)
+    count = len(doc)
+    doc.close()
+    assert count >= 4
+    for index in (count - 1, count - 2):  # glossary page, summary page
+        doc = pdfium.PdfDocument(pdf)
+        doc.del_page(index)
+        buf = io.BytesIO()
+        doc.save(buf)
+        doc.close()
+        remit = parse_pdf(buf.getvalue())
+        codes = [p.code for p in remit.problems]
+        assert "layout-page-sequence" in codes, (index, codes)
