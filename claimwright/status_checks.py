@@ -145,7 +145,15 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
 
     as_of = as_of or dt.date.today()
     counts = counts or StatusCounts(payer)
-    rules = load_followup()  # a broken rules file stops here, before any browser starts
+    # A broken follow-up file stops this payer's check before any browser starts: one review
+    # item naming the file and field; everything stays due for the next run.
+    with ctx.queue.capture(key="followup-rules", payer=payer,
+                           context={"file": "claimwright/rules/followup.yaml"}) as bad_rules:
+        rules = load_followup()
+    if bad_rules.error is not None:
+        counts.errors.append(f"status check {payer}: {bad_rules.error}")
+        counts.note_review(bad_rules.created)
+        return counts
     items = open_items(ctx.ledger, payer)
     counts.open_claims = sum(i.kind == "claim" for i in items)
     counts.open_appeals = sum(i.kind == "appeal" for i in items)

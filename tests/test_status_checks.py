@@ -296,6 +296,16 @@ def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config,
     assert hits["claim_status"] == 1 + 1 + 4 and hits["appeal_status"] == 1 + 1 + 3
     assert list(tmp_path.iterdir()) == []  # a clean run keeps no trace or screenshot
 
+    # a result whose date does not read is a business error for that query only; the batch goes
+    # on (and the saved sign-in is reused: no second login)
+    iso = fast_config.with_overrides(status={"date_format": "%Y-%m-%d"})
+    again = check_statuses(iso, [StatusQuery("claim", denied), StatusQuery("claim", "0000000000")],
+                           base_url=portal.url, evidence_dir=tmp_path)
+    [failed] = again.failed
+    assert (failed.query.payer_claim_id, failed.code) == (denied, "bad-status-row")
+    assert "is not %Y-%m-%d" in failed.reason
+    assert [(r.payer_claim_id, r.found) for r in again.reports] == [("0000000000", False)]
+
 
 @pytest.mark.browser
 def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp_path):
@@ -444,3 +454,21 @@ def test_keystone_serves_the_same_status_pages_behind_its_own_sign_in(tmp_path_f
         assert f"<td>{denied[0]}</td><td>{book.claim_status(denied[0]).status}</td>" in html
         html = c.get("/appeals/status", params={"claim": denied[0]}).text
         assert f"<td>{appeal_number(denied[0])}</td>" in html
+
+
+def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp_path,
+                                                                   monkeypatch):
+    from claimwright.pipeline import Context
+    from claimwright.status_checks import check_payer_statuses
+
+    bad = tmp_path / "followup.yaml"
+    bad.write_text(DEFAULT_PATH.read_text().replace("follow_up_days: 14", "follow_up_days: -1", 1))
+    monkeypatch.setenv("CLAIMWRIGHT_FOLLOWUP", str(bad))
+    ctx = Context.from_settings()
+    counts = check_payer_statuses(ctx, "northwind", as_of=CHECK_DAY,
+                                  base_url="http://127.0.0.1:9")  # never contacted
+    [item] = ctx.queue.items()
+    assert item.kind == "rules-invalid" and item.key == "followup-rules:rules-invalid"
+    assert "followup.yaml: claim.statuses[0].follow_up_days" in item.reason
+    assert counts.checked == 0 and len(counts.errors) == 1
+    ctx.ledger.close()
