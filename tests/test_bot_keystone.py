@@ -1,0 +1,380 @@
+"""The Keystone (Medicare contractor) mock portal and the ``medicare-frames`` flow, through real
+Chromium on 127.0.0.1: old markup, pages inside an iframe, form posts, PDF + 835 per check/EFT.
+
+One portal serves the whole module (8 remittances, 3 a page: 3 pages); each test sets the faults
+it needs on the running portal and the ``portal`` fixture puts everything back afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
+from bots.documents import x12_problem
+from claimwright.errors import SystemFault
+from fixtures.portals import ManifestError, demo_account, demo_environment, load_documents
+from fixtures.portals import running_portal_server
+
+from portal_fixtures import write_sample_dataset
+
+ACCOUNT = demo_account("keystone")
+WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
+COUNT = 8
+PAGE_SIZE = 3
+
+
+def _x12(entry: dict) -> bytes:
+    """A small well-formed X12 835 envelope for one manifest entry (what the bot checks)."""
+    segments = [
+        "ISA*00*          *00*          *ZZ*12502          *ZZ*1771000357     *240618*1200*^*"
+        "00501*000000001*0*P*:",
+        "GS*HP*12502*1771000357*20240618*1200*1*X*005010X221A1", "ST*835*0001",
+        f"BPR*I*{entry['amount']}*C*ACH************20240618",
+        f"TRN*1*{entry['trace_number']}*1000012502", "N1*PR*Keystone Medicare Services*XV*12502",
+        f"REF*EV*{entry['remittance_id']}", "SE*6*0001", "GE*1*1", "IEA*1*000000001"]
+    return ("~\n".join(segments) + "~\n").encode()
+
+
+def write_keystone_dataset(out_dir: Path, count: int = COUNT) -> dict:
+    """``write_sample_dataset`` plus an 835 per remittance (manifest key ``x12``)."""
+    manifest = write_sample_dataset("keystone", out_dir, count=count)
+    for n, entry in enumerate(manifest["remittances"]):
+        entry["x12"] = f"pdf/doc-{n:04d}.835"
+        (out_dir / entry["x12"]).write_bytes(_x12(entry))
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def keystone_server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("keystone-data")
+    manifest = write_keystone_dataset(data)
+    with running_portal_server("keystone", data, page_size=PAGE_SIZE) as server:
+        server.manifest = manifest
+        server.data_dir = data
+        yield server
+
+
+@pytest.fixture
+def portal(keystone_server, monkeypatch, tmp_path):
+    """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
+    sign-ins (a private session folder)."""
+    state = keystone_server.app.state.portal
+    for name, value in demo_environment("keystone").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CLAIMWRIGHT_KEYSTONE_URL", keystone_server.url)
+    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path / "sessions"))
+    state.set_faults(**type(state.faults)().model_dump())
+    state.hits.clear()
+    yield keystone_server
+    state.set_faults(**type(state.faults)().model_dump())
+    state.hits.clear()
+    state.expire_all_sessions()
+
+
+@pytest.fixture
+def config():
+    return load_payer_config("keystone").with_overrides(
+        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
+        timeouts={"action_ms": 4000, "navigation_ms": 15000, "download_ms": 15000})
+
+
+def _state(server):
+    return server.app.state.portal
+
+
+def _truth(server) -> dict[str, dict]:
+    return {r["remittance_id"]: r for r in server.manifest["remittances"]}
+
+
+def _assert_all_taken(server, result, dest: Path) -> None:
+    """Every remittance taken once: the 835 as the document, the PDF beside it, both intact."""
+    truth = _truth(server)
+    assert result.failed == []
+    assert sorted(d.remittance_id for d in result.downloaded) == sorted(truth)
+    folder = (dest / "keystone").resolve()
+    for doc in result.downloaded:
+        entry = truth[doc.remittance_id]
+        x12 = (server.data_dir / entry["x12"]).read_bytes()
+        assert doc.kind == "x12-835" and doc.path == folder / f"{safe_stem(doc.remittance_id)}.835"
+        assert doc.path.read_bytes() == x12
+        assert doc.sha256 == hashlib.sha256(x12).hexdigest() and doc.size == len(x12)
+        assert x12_problem(doc.path.read_bytes(), min_bytes=200, max_bytes=10**6) is None
+        pdf = doc.renditions["pdf"]
+        assert pdf == folder / f"{safe_stem(doc.remittance_id)}.pdf"
+        assert hashlib.sha256(pdf.read_bytes()).hexdigest() == entry["sha256"]
+        assert doc.trace_number == entry["trace_number"]
+        assert doc.payment_date == dt.date.fromisoformat(entry["payment_date"])
+        assert isinstance(doc.amount, Decimal) and doc.amount == Decimal(entry["amount"])
+    # bot-chosen names only: never the server's suggested "<check number>.pdf"
+    assert {p.name for p in folder.iterdir()} == \
+        {f"{rid}{suffix}" for rid in truth for suffix in (".835", ".pdf")}
+
+
+def _assert_secret_free(fault: SystemFault, log_text: str) -> None:
+    """No credential in the fault's message or context, the log, or the kept trace's bytes."""
+    text = f"{fault!s} {fault.message} {fault.context!r} {log_text}"
+    for secret in (ACCOUNT.password, ACCOUNT.username):
+        assert secret not in text
+    trace = Path(fault.context["trace"])
+    assert trace.is_file() and trace.name.endswith(".trace.zip")
+    with zipfile.ZipFile(trace) as archive:
+        blob = b"".join(archive.read(name) for name in archive.namelist())
+    assert b"/portal" in blob  # the trace holds the signed-in pages...
+    for secret in (ACCOUNT.password, ACCOUNT.username):
+        assert secret.encode() not in blob  # ...but never the sign-in
+
+
+def _after_sign_in(monkeypatch, action) -> None:
+    """Run ``action`` once, right after the bot's first sign-in (faults that start mid-run)."""
+    from bots.engine import Bot
+
+    original = Bot.resume_trace
+    done = []
+
+    def resume_trace(self):
+        original(self)
+        if not done:
+            done.append(True)
+            action()
+
+    monkeypatch.setattr(Bot, "resume_trace", resume_trace)
+
+
+# browser -------------------------------------------------------------------------------------
+@pytest.mark.browser
+def test_full_pull_takes_835_and_pdf_then_rerun_downloads_nothing(portal, config, tmp_path,
+                                                                  caplog):
+    caplog.set_level(logging.DEBUG)
+    result = pull_remittances(config, *WIDE, tmp_path / "dl")
+    assert result.pages_visited == 3 and result.listed == COUNT
+    _assert_all_taken(portal, result, tmp_path / "dl")
+    hits = dict(_state(portal).hits)
+    assert hits["download"] == 2 * COUNT and hits["results"] == 3  # search + 2 "Next" posts
+    assert ACCOUNT.password not in caplog.text and ACCOUNT.username not in caplog.text
+
+    known = {d.remittance_id for d in result.downloaded}
+    again = pull_remittances(config, *WIDE, tmp_path / "dl2", is_known=known.__contains__)
+    assert again.downloaded == [] and again.failed == []
+    assert sorted(again.skipped_known) == sorted(known) and again.listed == COUNT
+    assert _state(portal).hits["download"] == 2 * COUNT  # nothing fetched the second time
+    assert not (tmp_path / "dl2" / "keystone").exists()
+
+
+@pytest.mark.browser
+def test_503s_on_frame_pages_and_downloads_are_retried_and_complete(portal, config, tmp_path,
+                                                                    caplog):
+    _state(portal).set_faults(fail_first={"search_page": 1, "results": 1, "download": 2})
+    caplog.set_level(logging.WARNING, logger="claimwright.bots")
+    result = pull_remittances(config, *WIDE, tmp_path / "dl")
+    _assert_all_taken(portal, result, tmp_path / "dl")
+    hits = dict(_state(portal).hits)
+    # search: form 503 | form, search post 503 | form, search post: done on the third attempt
+    assert hits["search_page"] == 3 and hits["results"] == 2 + 2
+    assert hits["download"] == 2 * COUNT + 2
+    assert "step search failed (attempt 1 of 3, http-5xx)" in caplog.text
+    assert "step download failed (attempt 2 of 3, http-5xx)" in caplog.text
+
+
+@pytest.mark.browser
+def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="claimwright.bots")
+    # sessions last 12 requests: the downloads outlive several sessions
+    _state(portal).set_faults(expire_session_after=12)
+    result = pull_remittances(config, *WIDE, tmp_path / "dl")
+    _assert_all_taken(portal, result, tmp_path / "dl")
+    hits = dict(_state(portal).hits)
+    assert hits["session_expired"] >= 1
+    assert hits["download"] == 2 * COUNT  # resumed: nothing fetched twice
+    assert hits["login"] == 1 + hits["session_expired"]
+    assert "session lost at step download" in caplog.text
+    assert ACCOUNT.password not in caplog.text
+
+
+@pytest.mark.browser
+def test_session_expiry_inside_the_frame_is_session_lost_and_the_page_is_replayed(
+        portal, config, tmp_path, caplog, monkeypatch):
+    from bots.portal_flows import medicare_frames
+
+    caplog.set_level(logging.INFO, logger="claimwright.bots")
+    state = _state(portal)
+    original = medicare_frames.frame_submit
+    expired = []
+
+    def frame_submit(bot, step, frame, target):
+        if step == "results-page-2" and not expired:  # the portal drops the session now
+            expired.append(True)
+            state.expire_all_sessions()
+        return original(bot, step, frame, target)
+
+    monkeypatch.setattr(medicare_frames, "frame_submit", frame_submit)
+    result = pull_remittances(config, *WIDE, tmp_path / "dl")
+    _assert_all_taken(portal, result, tmp_path / "dl")
+    assert expired and state.hits["login"] == 2
+    # the "Next" post landed on the sign-in page inside the frame: session-lost, re-login,
+    # the search replayed up to page 1, then page 2 posted again
+    assert "session lost at step results-page-2" in caplog.text
+    assert "replaying the search" in caplog.text
+    assert state.hits["results"] == 3 + 1  # search, (replayed search), page 2, page 3
+    assert state.hits["download"] == 2 * COUNT
+
+
+@pytest.mark.browser
+def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credentials(
+        portal, config, tmp_path, caplog, monkeypatch):
+    """Maintenance starting after sign-in outlives the retry budget: a permanent fault with
+    screenshot + trace + url + step; no credential in its message, context, the whole log or
+    the kept trace."""
+    caplog.set_level(logging.DEBUG)
+    state = _state(portal)
+    _after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
+    evidence = tmp_path / "ev"
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=evidence)
+    fault = info.value
+    assert fault.code == "portal-maintenance" and fault.retryable is False
+    assert fault.context["step"] == "search" and fault.context["attempts"] == 3
+    assert fault.context["url"] == portal.url + "/portal"
+    assert state.hits["maintenance"] == 3
+    assert Path(fault.context["screenshot"]).parent == evidence
+    assert Path(fault.context["screenshot"]).read_bytes().startswith(b"\x89PNG")
+    _assert_secret_free(fault, caplog.text)
+    assert not (tmp_path / "dl" / "keystone").exists()
+
+
+@pytest.mark.browser
+def test_short_maintenance_inside_the_frame_is_retried_and_completes(portal, config, tmp_path,
+                                                                     monkeypatch, caplog):
+    from bots.portal_flows import medicare_frames
+
+    caplog.set_level(logging.WARNING, logger="claimwright.bots")
+    state = _state(portal)
+    original = medicare_frames.frame_submit
+    started = []
+
+    def frame_submit(bot, step, frame, target):
+        if step == "results-page-2" and not started:  # maintenance begins for two requests
+            started.append(True)
+            state.set_faults(maintenance_first=2)
+        return original(bot, step, frame, target)
+
+    monkeypatch.setattr(medicare_frames, "frame_submit", frame_submit)
+    result = pull_remittances(config, *WIDE, tmp_path / "dl")
+    _assert_all_taken(portal, result, tmp_path / "dl")
+    # two maintenance pages (the "Next" post in the frame, then the replay's shell page), then
+    # the portal is back and the third attempt goes through
+    assert "step results-page-2 failed (attempt 1 of 3, portal-maintenance)" in caplog.text
+    assert "step results-page-2 failed (attempt 2 of 3, portal-maintenance)" in caplog.text
+    assert "attempt 3 of 3" not in caplog.text
+
+
+@pytest.mark.browser
+def test_redesign_is_a_permanent_locator_fault_with_evidence(portal, config, tmp_path, caplog):
+    _state(portal).set_faults(redesign=True)
+    caplog.set_level(logging.WARNING, logger="claimwright.bots")
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
+    fault = info.value
+    assert fault.code == "locator-not-found" and fault.retryable is False
+    assert fault.context["step"] == "search" and fault.context["attempts"] == 1
+    # the menu link text changed (its CSS fallback still matched, with a warning); the search
+    # form's labels and ids changed: nothing matches date_from any more
+    assert fault.context["locators"] == {"date_from": ["label='Issue Date From'",
+                                                       "css='input#fromDate'"]}
+    assert fault.context["frame_url"] == portal.url + "/portal/ra/search"
+    assert "'remittance_menu'" in caplog.text and "fallback #1" in caplog.text
+    assert Path(fault.context["screenshot"]).is_file()
+    _assert_secret_free(fault, caplog.text)
+
+
+@pytest.mark.browser
+def test_download_faults_truncated_retried_inline_saved_bad_file_skipped(portal, config,
+                                                                        tmp_path):
+    """Over a posted date range (one page): downloads cut off half-way are retried and never
+    saved half; files served ``Content-Disposition: inline`` are saved as files anyway; a
+    remittance whose file is an HTML notice fails alone and keeps nothing of itself."""
+    truth = _truth(portal)
+    dates = sorted(dt.date.fromisoformat(r["payment_date"]) for r in truth.values())
+    in_range = sorted(rid for rid, r in truth.items()
+                      if dates[1] <= dt.date.fromisoformat(r["payment_date"]) <= dates[3])
+    bad = in_range[1]
+    _state(portal).set_faults(truncate_downloads_first=2, inline_documents=True, not_pdf=[bad])
+    result = pull_remittances(config, dates[1], dates[3], tmp_path / "dl")
+    assert result.pages_visited == 1 and result.listed == 3
+    assert _state(portal).hits["results"] == 1  # one search post, one page
+    assert [f.remittance_id for f in result.failed] == [bad]
+    assert result.failed[0].code == "not-an-835"  # the 835 is fetched first
+    assert sorted(d.remittance_id for d in result.downloaded) == sorted(set(in_range) - {bad})
+    assert _state(portal).hits["download"] == 2 * 2 + 1 + 2  # 2 whole, 1 refused, 2 retries
+    for doc in result.downloaded:  # every file whole, under the bot's names
+        entry = truth[doc.remittance_id]
+        assert doc.path.read_bytes() == (portal.data_dir / entry["x12"]).read_bytes()
+        pdf = doc.renditions["pdf"].read_bytes()
+        assert hashlib.sha256(pdf).hexdigest() == entry["sha256"]
+    assert not list((tmp_path / "dl" / "keystone").glob(f"{bad}.*"))
+
+
+@pytest.mark.browser
+def test_captcha_is_permanent(portal, config, tmp_path, caplog):
+    _state(portal).set_faults(captcha=True)
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
+    fault = info.value
+    assert fault.code == "captcha" and fault.retryable is False
+    assert fault.context["step"] == "login" and fault.context["attempts"] == 1
+    assert fault.context["trace"] is None  # nothing is traced before sign-in
+    assert Path(fault.context["screenshot"]).is_file()
+    assert _state(portal).hits["login"] == 1
+    text = f"{fault!s} {fault.context!r} {caplog.text}"
+    assert ACCOUNT.password not in text and ACCOUNT.username not in text
+
+
+# without a browser ---------------------------------------------------------------------------
+def test_keystone_config_loads_with_references_only():
+    config = load_payer_config("keystone")
+    assert config.flow == "medicare-frames" and config.flow_options == {"frame": "main"}
+    assert config.credentials.username_env == "CLAIMWRIGHT_KEYSTONE_USERNAME"
+    assert config.credentials.password_env == "CLAIMWRIGHT_KEYSTONE_PASSWORD"
+    assert config.resolve_base_url(env={}) == "http://127.0.0.1:8766"
+    for name in ("username", "date_from", "pdf_link", "x12_link", "next_page"):
+        assert config.locators[name][0].strategy in ("role", "label", "text")
+        assert config.locators[name][-1].strategy == "css"
+    raw = Path(config.source).read_text()
+    assert ACCOUNT.password not in raw and ACCOUNT.username not in raw
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: d["flow_options"].update(frame="not a name!"),
+     r"flow_options: frame: String should match pattern"),
+    (lambda d: d["flow_options"].update(frames="main"), r"flow_options: frames: Extra inputs"),
+    (lambda d: d["locators"].pop("x12_link"), r"flow 'medicare-frames' needs x12_link"),
+])
+def test_keystone_config_errors_name_the_file_and_field(tmp_path, mutate, message):
+    import yaml
+
+    data = yaml.safe_load(load_payer_config("keystone").source.read_text())
+    mutate(data)
+    path = tmp_path / "keystone.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_payer_config("keystone", directory=tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_manifest_x12_files_are_loaded_and_checked(tmp_path):
+    manifest = write_keystone_dataset(tmp_path, count=2)
+    docs = load_documents(tmp_path, "keystone")
+    assert {d.x12_path for d in docs} == {(tmp_path / r["x12"]).resolve()
+                                          for r in manifest["remittances"]}
+    manifest["remittances"][0]["x12"] = "../outside.835"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"remittances\[0\]: x12 file '../outside.835'"):
+        load_documents(tmp_path, "keystone")
