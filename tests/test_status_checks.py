@@ -432,28 +432,36 @@ def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dat
     ctx.ledger.close()
 
 
-def test_keystone_serves_the_same_status_pages_behind_its_own_sign_in(tmp_path_factory):
+@pytest.mark.parametrize("payer, login, fields, prefix", [
+    ("keystone", "/login", ("userId", "passwd"), ""),
+    ("clearpath", "/signin", ("email", "password"), "/app"),
+])
+def test_other_portals_serve_the_same_status_pages_behind_their_sign_in(
+        payer, login, fields, prefix, tmp_path_factory):
     from fastapi.testclient import TestClient
 
     from bots import load_payer_config
     from fixtures.remittances import build_dataset
 
-    out = tmp_path_factory.mktemp("status-keystone") / "keystone"
-    build_dataset("keystone", out, count=1, anchor=SAMPLE_ANCHOR, anomalies=False)
-    app = create_app("keystone", out)
+    out = tmp_path_factory.mktemp(f"status-{payer}") / payer
+    build_dataset(payer, out, count=1, anchor=SAMPLE_ANCHOR, anomalies=False)
+    app = create_app(payer, out)
     book = app.state.status_book
-    denied = sorted(book.claims)  # any claim; its appeal is pinned below
-    assert denied and load_payer_config("keystone").status is not None
-    book.pin("appeal", denied[0], "Under Review")
+    number = sorted(book.claims)[0]
+    book.pin("appeal", number, "Under Review")
+    config = load_payer_config(payer).status
+    assert (config.claim_path, config.appeal_path) == (f"{prefix}/claims/status",
+                                                       f"{prefix}/appeals/status")
     with TestClient(app, follow_redirects=False) as c:
-        assert c.get("/claims/status", params={"claim": denied[0]}).status_code == 303
-        account = demo_account("keystone")
-        assert c.post("/login", data={"userId": account.username,
-                                      "passwd": account.password}).status_code == 303
-        html = c.get("/claims/status", params={"claim": denied[0]}).text
-        assert f"<td>{denied[0]}</td><td>{book.claim_status(denied[0]).status}</td>" in html
-        html = c.get("/appeals/status", params={"claim": denied[0]}).text
-        assert f"<td>{appeal_number(denied[0])}</td>" in html
+        assert c.get(config.claim_path, params={"claim": number}).status_code == 303
+        account = demo_account(payer)
+        assert c.post(login, data=dict(zip(fields, (account.username, account.password)))
+                      ).status_code == 303
+        html = c.get(config.claim_path, params={"claim": number}).text
+        assert f"<td>{number}</td><td>{book.claim_status(number).status}</td>" in html
+        html = c.get(config.appeal_path, params={"claim": number}).text
+        assert f"<td>{appeal_number(number)}</td><td>{number}</td><td>Under Review</td>" in html
+        assert "No claim found" in c.get(config.claim_path, params={"claim": "1"}).text
 
 
 def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp_path,
