@@ -5,29 +5,72 @@ line. Retries of transient portal faults happen in exactly one layer, the bot's 
 (tenacity); the Prefect tasks here have no retries of their own, so a struggling portal sees at
 most the bot's bounded attempts. A failure of one payer or document becomes a review item and
 the run goes on.
+
+Payers run in parallel: every payer's pull is submitted at once (threads of the flow's
+``ThreadPoolTaskRunner``, at most ``MAX_PARALLEL_PULLS``), and each payer's documents are parsed
+and worked, one payer at a time in the flow's own thread, as soon as its pull finishes. A portal
+is never asked by more than its ``portal.max_sessions`` sessions of this process at once
+(``bots.engine.portal_slot``); when a Prefect global concurrency limit named ``portal-<payer>``
+exists on the server, each pull also holds one of its slots, which bounds that portal across
+every process and worker (create it with ``prefect gcl create portal-<payer> --limit 1``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+from collections.abc import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from claimwright.pipeline import (Context, Counts, process_documents, pull_payer,
                                   write_appeals_queue, write_outputs)
 
 DEFAULT_PAYERS = ("northwind",)
+#: browsers one nightly run may drive at once (one per payer)
+MAX_PARALLEL_PULLS = 4
+
+log = logging.getLogger(__name__)
+
+
+def portal_limit_name(payer: str) -> str:
+    return f"portal-{payer}"
+
+
+@contextlib.contextmanager
+def portal_limit(payer: str) -> Iterator[bool]:
+    """Hold a slot of the Prefect global concurrency limit ``portal-<payer>`` when the server has
+    one (True); otherwise nothing to hold (False). Without the limit, Prefect's ``concurrency()``
+    would only warn and skip, so its existence is checked first."""
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+
+    name = portal_limit_name(payer)
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+    except Exception:  # noqa: BLE001 - no such limit (ObjectNotFound) or no API: in-process only
+        limit = None
+    if limit is None or not limit.active:
+        yield False
+        return
+    with concurrency(name, occupy=1, strict=True):
+        yield True
 
 
 @task(name="pull-remittances", retries=0, cache_policy=NO_CACHE, tags=["portal"])
 def pull_task(payer: str, start: dt.date, end: dt.date, base_url: str | None) -> Counts:
-    ctx = Context.from_settings()
-    try:
-        return pull_payer(ctx, payer, start, end, base_url=base_url)
-    finally:
-        ctx.ledger.close()
+    with portal_limit(payer):
+        ctx = Context.from_settings()
+        try:
+            return pull_payer(ctx, payer, start, end, base_url=base_url)
+        finally:
+            ctx.ledger.close()
 
 
 @task(name="parse-and-decide", retries=0, cache_policy=NO_CACHE)
@@ -42,23 +85,36 @@ def process_task(counts: Counts, as_of: dt.date) -> Counts:
         ctx.ledger.close()
 
 
-@flow(name="nightly-denials", log_prints=False)
+@flow(name="nightly-denials", log_prints=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_PULLS))
 def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
                     start: dt.date | None = None, end: dt.date | None = None,
                     portal_urls: dict[str, str] | None = None) -> list[dict]:
-    """Pull every payer's new remittances for the window and work their denials."""
+    """Pull every payer's new remittances for the window (payers in parallel) and work their
+    denials (each payer as soon as its pull is done). Results in the order of ``payers``."""
     logger = get_run_logger()
     end = end or dt.date.today()
     start = start or end - dt.timedelta(days=lookback_days)
     portal_urls = portal_urls or {}
-    results: list[Counts] = []
-    for payer in payers or list(DEFAULT_PAYERS):
-        counts = pull_task(payer, start, end, portal_urls.get(payer))
+    order = list(dict.fromkeys(payers or DEFAULT_PAYERS))
+    pulls = {pull_task.submit(payer, start, end, portal_urls.get(payer)): payer
+             for payer in order}
+    done: dict[str, Counts] = {}
+    for future in as_completed(list(pulls)):
+        payer = pulls[future]
+        counts = future.result(raise_on_failure=False)
+        if not isinstance(counts, Counts):  # the task itself crashed (not a portal fault)
+            logger.error("%s: pull task failed: %s", payer, type(counts).__name__)
+            failed = Counts(payer)
+            failed.errors.append(f"pull {payer}: task failed ({type(counts).__name__})")
+            done[payer] = failed
+            continue
         counts = process_task(counts, end)
         logger.info("%s: %d downloaded, %d denial findings, %d packets, %d review items opened",
                     payer, counts.downloaded, counts.denial_findings, counts.packets_written,
                     counts.review_opened)
-        results.append(counts)
+        done[payer] = counts
+    results = [done[payer] for payer in order]
     publish_summary(results, start, end)
     return [c.as_dict() for c in results]
 
