@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -186,6 +188,23 @@ class StatusCheckRecord(Base):
     next_follow_up: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
 
+_SCHEMA_LOCK = threading.Lock()
+
+
+def _create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables. Pulls run in parallel threads (and workers in parallel processes)
+    may race to create a fresh database's tables: a lock covers this process, and a table that
+    another process created between the check and the CREATE is simply checked again."""
+    with _SCHEMA_LOCK:
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(engine)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == attempts - 1:
+                    raise
+
+
 class Ledger:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
@@ -194,7 +213,7 @@ class Ledger:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        _create_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -44,3 +44,32 @@ def test_outputs_recorded_once(tmp_path):
     assert ledger.record_outputs("packet", [("k1", "p1", "s1"), ("k3", "p3", "s3")]) == 1
     assert ledger.output_keys("packet") == {"k1", "k2", "k3"}
     assert ledger.output_keys("worklist-row") == set()
+
+
+def test_parallel_pulls_opening_a_fresh_ledger_do_not_race_on_its_schema(tmp_path):
+    """Payers run in parallel threads; each opens the ledger. On a fresh database all of them
+    create the tables at once (this failed with 'table documents already exists')."""
+    import threading
+
+    from claimwright.storage import Ledger
+
+    errors: list[Exception] = []
+
+    def open_ledger(n: int) -> None:
+        try:
+            ledger = Ledger(f"sqlite:///{tmp_path / 'fresh.db'}")
+            ledger.add_document(payer=f"p{n}", remittance_id="R1", sha256=f"{n:064d}",
+                                path="x", size=1)
+            ledger.close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_ledger, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ledger = Ledger(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert {d.payer for d in ledger.documents()} == {f"p{n}" for n in range(8)}
+    ledger.close()
