@@ -152,20 +152,36 @@ def _after_sign_in(monkeypatch, action) -> None:
 # browser -------------------------------------------------------------------------------------
 @pytest.mark.browser
 def test_full_pull_takes_835_and_pdf_then_rerun_downloads_nothing(portal, config, tmp_path,
-                                                                  caplog):
-    caplog.set_level(logging.DEBUG)
-    result = pull_remittances(config, *WIDE, tmp_path / "dl")
-    assert result.pages_visited == 3 and result.listed == COUNT
-    _assert_all_taken(portal, result, tmp_path / "dl")
-    hits = dict(_state(portal).hits)
-    assert hits["download"] == 2 * COUNT and hits["results"] == 3  # search + 2 "Next" posts
-    assert ACCOUNT.password not in caplog.text and ACCOUNT.username not in caplog.text
+                                                                  monkeypatch, caplog):
+    """The real synthetic Keystone remittances (``build_dataset``: 6 + 2 anomalies, SPR PDFs and
+    835s): each taken as its 835 with the PDF beside it, byte-exact; the 835 parses and agrees
+    with the listing; a rerun that knows them downloads nothing."""
+    from claimwright.parsing import parse_file
+    from fixtures.remittances import build_dataset
 
-    known = {d.remittance_id for d in result.downloaded}
-    again = pull_remittances(config, *WIDE, tmp_path / "dl2", is_known=known.__contains__)
-    assert again.downloaded == [] and again.failed == []
-    assert sorted(again.skipped_known) == sorted(known) and again.listed == COUNT
-    assert _state(portal).hits["download"] == 2 * COUNT  # nothing fetched the second time
+    caplog.set_level(logging.DEBUG)
+    data = tmp_path / "data"
+    manifest = build_dataset("keystone", data, count=6, anchor=dt.date(2024, 6, 28))
+    with running_portal_server("keystone", data, page_size=PAGE_SIZE) as server:
+        server.manifest, server.data_dir = manifest, data
+        monkeypatch.setenv("CLAIMWRIGHT_KEYSTONE_URL", server.url)
+        result = pull_remittances(config, *WIDE, tmp_path / "dl")
+        assert result.pages_visited == 3 and result.listed == len(manifest["remittances"]) == 8
+        _assert_all_taken(server, result, tmp_path / "dl")
+        hits = dict(_state(server).hits)
+        assert hits["download"] == 2 * 8 and hits["results"] == 3  # search + 2 "Next" posts
+        for doc in result.downloaded:
+            (remit,) = parse_file(doc.path)
+            assert remit.format == "x12-835"
+            assert remit.payment.trace_number == doc.trace_number
+            assert remit.payment.amount == doc.amount
+        assert ACCOUNT.password not in caplog.text and ACCOUNT.username not in caplog.text
+
+        known = {d.remittance_id for d in result.downloaded}
+        again = pull_remittances(config, *WIDE, tmp_path / "dl2", is_known=known.__contains__)
+        assert again.downloaded == [] and again.failed == []
+        assert sorted(again.skipped_known) == sorted(known) and again.listed == 8
+        assert _state(server).hits["download"] == 2 * 8  # nothing fetched the second time
     assert not (tmp_path / "dl2" / "keystone").exists()
 
 
