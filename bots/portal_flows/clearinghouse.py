@@ -292,7 +292,9 @@ class _Walk:
                 size=size, payment_date=item.payment_date, trace_number=item.trace_number,
                 amount=item.amount, url=url)
 
-        bot.take(self.result, item, lambda: self._step("download", action))
+        # Not self._step: a failed download leaves the results on screen unless the page left the
+        # app (an error page, the sign-in page, a document shown inline), which _on_screen sees.
+        bot.take(self.result, item, lambda: bot.step("download", action))
 
     def _row_button(self, remittance_id: str) -> Any:
         bot = self.bot
