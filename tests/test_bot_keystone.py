@@ -182,6 +182,7 @@ def test_full_pull_takes_835_and_pdf_then_rerun_downloads_nothing(portal, config
         assert again.downloaded == [] and again.failed == []
         assert sorted(again.skipped_known) == sorted(known) and again.listed == 8
         assert _state(server).hits["download"] == 2 * 8  # nothing fetched the second time
+        assert _state(server).hits["login"] == 1  # the saved sign-in was reused
     assert not (tmp_path / "dl2" / "keystone").exists()
 
 
@@ -354,6 +355,47 @@ def test_captcha_is_permanent(portal, config, tmp_path, caplog):
 
 
 # without a browser ---------------------------------------------------------------------------
+def test_portal_pages_over_http(portal):
+    """The mock itself: sign-in wall (frame pages too), form-post search and paging, both files,
+    the maintenance notice, the redesign switch."""
+    import re
+
+    import httpx
+
+    from fixtures.portals import keystone
+
+    with httpx.Client(base_url=portal.url) as client:
+        wall = client.get("/portal/ra/search")
+        assert wall.status_code == 303
+        assert wall.headers["location"] == "/login?next=%2Fportal%2Fra%2Fsearch"
+        wrong = client.post("/login", data={"userId": ACCOUNT.username, "passwd": "nope"})
+        assert "Invalid User ID or Password" in wrong.text and ACCOUNT.username not in wrong.text
+        shell = client.post("/login", data={"userId": ACCOUNT.username,
+                                             "passwd": ACCOUNT.password}, follow_redirects=True)
+        assert str(shell.url).endswith("/portal") and keystone.SESSION_COOKIE in client.cookies
+        assert '<iframe name="main"' in shell.text and 'target="main"' in shell.text
+        form = {"fromDate": "01/01/2000", "toDate": "12/31/2099"}
+        pages = [client.post("/portal/ra/search", data={**form, "page": str(n)}).text
+                 for n in (1, 2, 3)]
+        rows = [re.findall(r'<tr class="data"><td>[^<]*</td><td>[^<]*</td><td>([^<]+)</td>', p)
+                for p in pages]
+        assert [len(r) for r in rows] == [3, 3, 2]
+        assert sorted(sum(rows, [])) == sorted(_truth(portal))
+        assert 'value="Next &gt;"' in pages[0] and 'value="Next &gt;"' not in pages[2]
+        bad = client.post("/portal/ra/search", data={"fromDate": "13/45/2024", "toDate": ""})
+        assert "Invalid date" in bad.text
+        links = re.findall(r'href="(/portal/ra/[0-9a-f]+\.(?:pdf|835))"', pages[0])
+        assert len(links) == 6
+        pdf, x12 = client.get(links[0]), client.get(links[1])
+        assert pdf.content.startswith(b"%PDF-") and x12.content.startswith(b"ISA")
+        assert x12.headers["content-disposition"].startswith("attachment;")
+        down = client.get("/portal?cw_faults=maintenance_first=1")
+        assert down.status_code == 503 and down.headers["retry-after"]
+        assert "down for scheduled system maintenance" in down.text
+        new_look = client.get("/portal/ra/search?cw_faults=redesign,maintenance_first=0").text
+        assert "Check Date Begin" in new_look and "Issue Date From" not in new_look
+
+
 def test_keystone_config_loads_with_references_only():
     config = load_payer_config("keystone")
     assert config.flow == "medicare-frames" and config.flow_options == {"frame": "main"}
