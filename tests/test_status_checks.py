@@ -235,8 +235,14 @@ def status_portal(small_dataset):
         yield server
 
 
+@pytest.fixture(scope="module")
+def session_dir(tmp_path_factory) -> Path:
+    """Saved sign-ins shared by this module's browser tests (one login, not one per test)."""
+    return tmp_path_factory.mktemp("sessions")
+
+
 @pytest.fixture
-def portal(status_portal, monkeypatch, tmp_path_factory):
+def portal(status_portal, monkeypatch, session_dir):
     """The module's portal, pins and faults cleared, credentials and a private session dir set."""
     status_portal.app.state.status_book.unpin_all()
     status_portal.app.state.portal.set_faults(fail_first={}, maintenance_first=0)
@@ -244,7 +250,7 @@ def portal(status_portal, monkeypatch, tmp_path_factory):
     for name, value in demo_environment("northwind").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLAIMWRIGHT_NORTHWIND_URL", status_portal.url)
-    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path_factory.mktemp("sessions")))
+    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(session_dir))
     return status_portal
 
 
