@@ -85,13 +85,15 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
 
 
 @app.command()
-def demo(payer: Annotated[str, typer.Option(help="Mock payer to run against.")] = "northwind",
+def demo(payer: Annotated[Optional[list[str]], typer.Option(
+             help="Mock payer to run against; repeatable (default: all three).")] = None,
          ui: Annotated[bool, typer.Option(help="Serve the Prefect UI while the demo runs.")]
          = False) -> None:
-    """Start a local Prefect server and mock portal, run the nightly flow once, stop both."""
+    """Start a local Prefect server and the mock portals, run the nightly flow and the status
+    check once, stop everything."""
     from .demo import run_demo
 
-    sys.exit(run_demo(payer=payer, ui=ui))
+    sys.exit(run_demo(payers=payer or None, ui=ui))
 
 
 @portals_app.command("serve")

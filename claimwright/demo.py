@@ -12,33 +12,47 @@ import os
 
 import typer
 
-from .report import print_run_summary
+from .report import print_run_summary, print_status_summary
 from .services import prefect_server
 from .settings import Settings
 
 
-def run_demo(payer: str = "northwind", ui: bool = False, anchor: dt.date | None = None) -> int:
-    from fixtures.portals import demo_environment, running_portal
+def run_demo(payers: list[str] | None = None, ui: bool = False,
+             anchor: dt.date | None = None, status_check: bool = True) -> int:
+    """Every mock portal, the nightly pull, then the status check; 0 when every payer's pull
+    finished (review items for bad documents are expected: the demo data has a few)."""
+    from fixtures.portals import PAYERS, demo_environment, running_portals
     from fixtures.remittances import build_dataset
 
     settings = Settings.from_env()
     settings.ensure_dirs()
     anchor = anchor or dt.date.today()
-    data_dir = settings.portal_data / payer
-    manifest = build_dataset(payer, data_dir, anchor=anchor)
-    typer.echo(f"Mock portal '{payer}': {len(manifest['remittances'])} synthetic remittances "
-               f"(payment dates up to {anchor - dt.timedelta(days=1)}).")
-    # The demo's portal accepts demo credentials only; they reach the bot the way real ones
-    # would, through the environment variables named in selectors/<payer>.yaml.
-    os.environ.update(demo_environment(payer))
-    with running_portal(payer, data_dir) as base_url:
-        typer.echo(f"Mock portal at {base_url}; starting a local Prefect server ...")
+    payers = list(payers or PAYERS)
+    data_dirs = {}
+    for payer in payers:
+        data_dirs[payer] = settings.portal_data / payer
+        manifest = build_dataset(payer, data_dirs[payer], anchor=anchor)
+        typer.echo(f"Mock portal '{payer}': {len(manifest['remittances'])} synthetic remittances "
+                   f"(payment dates up to {anchor - dt.timedelta(days=1)}).")
+        # The demo portals accept demo credentials only; they reach the bot the way real ones
+        # would, through the environment variables named in selectors/<payer>.yaml.
+        os.environ.update(demo_environment(payer))
+    with running_portals(data_dirs) as urls:
+        typer.echo("Mock portals at " + ", ".join(f"{p} {u}" for p, u in urls.items())
+                   + "; starting a local Prefect server ...")
         with prefect_server(settings.home / "prefect", ui=ui) as api:
             typer.echo(f"Prefect API at {api}; running the nightly flow ...")
             from flows.nightly import nightly_denials
 
-            results = nightly_denials(payers=[payer], start=anchor - dt.timedelta(days=60),
-                                      end=anchor, portal_urls={payer: base_url})
+            results = nightly_denials(payers=payers, start=anchor - dt.timedelta(days=60),
+                                      end=anchor, portal_urls=urls)
+            statuses: list[dict] = []
+            if status_check:
+                typer.echo("Running the status check of open claims and appeals ...")
+                from flows.status import nightly_status_check
+
+                statuses = nightly_status_check(payers=payers, as_of=anchor, portal_urls=urls)
     print_run_summary(results, settings)
+    print_status_summary(statuses)
     failed = [c for c in results if any(e.startswith("pull") for e in c["errors"])]
     return 1 if failed else 0

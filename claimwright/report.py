@@ -41,3 +41,16 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
     typer.echo(f"  coding worklist  {settings.worklist}")
     typer.echo(f"  review queue     claimwright review list   (ledger: {settings.database_url})")
     typer.echo(f"  downloads        {settings.downloads}/")
+
+
+def print_status_summary(results: list[dict]) -> None:
+    """What the status check did, per payer (counts only)."""
+    if not results:
+        return
+    typer.echo("\nStatus check of open claims and appeals:")
+    keys = [k for k in results[0] if k not in ("payer", "errors")]
+    for counts in results:
+        figures = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in keys)
+        typer.echo(f"  {counts['payer']}: {figures}")
+        for error in counts.get("errors", []):
+            typer.echo(f"    needs review: {error}")
