@@ -422,6 +422,9 @@ class _Reader:
             value = self.convert(name, text, row)
             if value is not None:
                 self.store(record, name, value, row)
+                if name == "patient_responsibility" and isinstance(record, _ClaimDraft):
+                    # a printed patient responsibility must be the claim's PR adjustments
+                    record.checks.append(("check_patient_responsibility", value, row.page))
 
     def store(self, record: _Record, name: str, value: Any, row: Row) -> None:
         old = record.values.get(name)
