@@ -279,7 +279,7 @@ def test_ensure_dataset_builds_the_synthetic_remittances(tmp_path):
 
 
 def test_demo_environment_names_the_bot_variables():
-    assert PAYERS == ("northwind",)
+    assert PAYERS[0] == "northwind" and "keystone" in PAYERS  # every registered mock portal
     env = demo_environment("northwind")
     assert env == {"CLAIMWRIGHT_NORTHWIND_USERNAME": ACCOUNT.username,
                    "CLAIMWRIGHT_NORTHWIND_PASSWORD": ACCOUNT.password,
