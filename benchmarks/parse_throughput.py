@@ -1,6 +1,7 @@
 """Remittance PDF parse throughput: raw pdfplumber words, raw pypdfium2 text, Claimwright.
 
-Generates its corpus (synthetic remittances of every fixture layout) into a temporary
+Generates its corpus (synthetic remittances of every fixture layout: the Northwind and ClearPath
+portal PDFs in Helvetica, and Keystone's Medicare SPR-like monospace notice) into a temporary
 directory, then times, over the same files:
 
 * raw pdfplumber ``extract_words`` on every page (no interpretation at all),
@@ -11,7 +12,10 @@ directory, then times, over the same files:
 and checks every Claimwright result against the ground truth field by field. Prints pages/s and
 the ratios. Usage::
 
-    .venv/bin/python benchmarks/parse_throughput.py [--per-layout N] [--workers W]
+    .venv/bin/python benchmarks/parse_throughput.py [--files N | --per-layout N] [--workers W]
+
+``--files N`` spreads N remittances over the layouts (``--files 20`` is a quick smoke run);
+the default, 150 per layout, is 450 remittances and more than 1,000 pages.
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ sys.path.insert(0, str(ROOT))
 from claimwright.parsing.pdf import parse_pdf  # noqa: E402
 from fixtures.remittances import build_dataset  # noqa: E402
 
-LAYOUTS = ("northwind", "keystone", "clearpath")
+LAYOUTS = ("northwind", "keystone", "clearpath")  # keystone: the SPR-like design
 
 
-def corpus(root: Path, per_layout: int) -> list[tuple[Path, Path, int]]:
+def corpus(root: Path, counts: dict[str, int]) -> list[tuple[Path, Path, int]]:
     files = []
-    for payer in LAYOUTS:
+    for payer, count in counts.items():
+        if count <= 0:
+            continue
         out = root / payer
-        manifest = build_dataset(payer, out, count=per_layout, anchor=dt.date(2026, 3, 2),
+        manifest = build_dataset(payer, out, count=count, anchor=dt.date(2026, 3, 2),
                                  anomalies=False)
         files += [(out / e["pdf"], out / e["truth"], e["page_count"])
                   for e in manifest["remittances"]]
@@ -92,14 +98,23 @@ def timed(fn, *args):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-layout", type=int, default=150, help="remittances per layout")
+    ap.add_argument("--files", type=int, default=None,
+                    help="total remittances, spread over the layouts (overrides --per-layout)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
         t0 = time.perf_counter()
-        files = corpus(Path(tmp), args.per_layout)
+        if args.files is not None:
+            counts = {p: args.files // len(LAYOUTS) + (i < args.files % len(LAYOUTS))
+                      for i, p in enumerate(LAYOUTS)}
+        else:
+            counts = dict.fromkeys(LAYOUTS, args.per_layout)
+        files = corpus(Path(tmp), counts)
         pages = sum(f[2] for f in files)
         paths = [f[0] for f in files]
-        print(f"corpus: {len(files)} remittances, {pages} pages, layouts {', '.join(LAYOUTS)} "
+        mix = ", ".join(f"{p} {sum(f[2] for f in files if f[0].parent.name == p)} pages"
+                        for p in counts)
+        print(f"corpus: {len(files)} remittances, {pages} pages ({mix}) "
               f"(generated in {time.perf_counter() - t0:.1f} s)")
         t_plumber, _ = timed(raw_pdfplumber, paths)
         t_pdfium, _ = timed(raw_pdfium, paths)
