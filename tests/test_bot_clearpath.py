@@ -233,6 +233,22 @@ def test_inline_disposition_is_still_saved_as_files(portal, config, tmp_path, ca
 
 
 @pytest.mark.browser
+def test_downloads_failing_in_a_row_open_the_circuit_with_bounded_requests(portal, config,
+                                                                           tmp_path):
+    _state(portal).set_faults(fail_first={"download": 999})
+    config = config.with_overrides(retry={"circuit_breaker_after": 2})
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
+    fault = info.value
+    assert fault.code == "circuit-open" and fault.retryable is False
+    assert [item["code"] for item in fault.context["failed_items"]] == ["http-5xx", "http-5xx"]
+    assert Path(fault.context["screenshot"]).is_file() and Path(fault.context["trace"]).is_file()
+    # 2 documents x 3 attempts, then the payer stops (not one request per remaining document)
+    assert _state(portal).hits["download"] == 2 * config.retry.attempts == 6
+    assert not (tmp_path / "dl" / "clearpath").exists()
+
+
+@pytest.mark.browser
 def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="claimwright.bots")
     relayed = _relayed(portal)
@@ -253,7 +269,7 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_p
 def test_a_session_that_never_lasts_stops_with_evidence_and_no_credentials(
         portal, config, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    _state(portal).set_faults(expire_session_after=1)  # the JSON search already finds it gone
+    _state(portal).set_faults(expire_session_after=1)  # gone by the time the app page opens
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     fault = info.value
