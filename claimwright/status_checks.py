@@ -2,6 +2,7 @@
 
 open_items()     what is open for a payer: denied claims (denial findings) without a final status,
                  and claims whose appeal packet was written (appeals) without a final decision
+                 (a claim found paid closes its appeal too)
 due_items()      the open items whose next follow-up date has come (never checked: due now)
 check_payer_statuses()  run the bot for the due items, record each answer in ``status_checks``
                  with its next follow-up date, and open a ``status-action`` review item for a
@@ -85,7 +86,9 @@ def open_items(ledger: Ledger, payer: str) -> list[OpenItem]:
     for payer_id, claim_id in denied:
         if ("claim", claim_id) not in final:
             items.add(OpenItem("claim", claim_id, payer, payer_id))
-        if f"{payer_id}:{claim_id}" in packets and ("appeal", claim_id) not in final:
+        # a claim found final (paid) closes its appeal too: nothing left to appeal
+        if f"{payer_id}:{claim_id}" in packets and ("appeal", claim_id) not in final \
+                and ("claim", claim_id) not in final:
             items.add(OpenItem("appeal", claim_id, payer, payer_id))
     return sorted(items)
 
