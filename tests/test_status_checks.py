@@ -333,6 +333,38 @@ def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp
     assert ACCOUNT.password not in str(fault.context) and ACCOUNT.password not in fault.message
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("payer", ["keystone", "clearpath"])
+def test_bot_reads_statuses_on_the_frame_and_script_portals(payer, tmp_path_factory, monkeypatch):
+    from bots import load_payer_config
+    from bots.status import StatusQuery, check_statuses
+    from fixtures.remittances import build_dataset
+
+    out = tmp_path_factory.mktemp(f"status-bot-{payer}") / payer
+    build_dataset(payer, out, count=1, anchor=SAMPLE_ANCHOR, anomalies=False)
+    for name, value in demo_environment(payer).items():
+        monkeypatch.setenv(name, value)
+    config = load_payer_config(payer).with_overrides(
+        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
+        timeouts={"action_ms": 4000, "navigation_ms": 20000})
+    with running_portal_server(payer, out) as server:
+        book = server.app.state.status_book
+        number = sorted(book.claims)[0]
+        book.pin("appeal", number, "Decision Upheld", status_date=dt.date(2024, 8, 9))
+        server.app.state.portal.set_faults(fail_first={"appeal_status": 1})
+        result = check_statuses(config, [StatusQuery("claim", number),
+                                         StatusQuery("appeal", number),
+                                         StatusQuery("claim", "0000000000")],
+                                base_url=server.url, evidence_dir=tmp_path_factory.mktemp("ev"),
+                                session_dir=tmp_path_factory.mktemp("sessions"))
+    claim, appeal, unknown = result.reports
+    assert (claim.status, claim.status_date) == (book.claim_status(number).status,
+                                                 book.claim_status(number).status_date)
+    assert (appeal.status, appeal.status_date, appeal.appeal_number) == \
+        ("Decision Upheld", dt.date(2024, 8, 9), appeal_number(number))
+    assert not unknown.found and result.failed == []
+
+
 # 4. pipeline and flow, end to end ----------------------------------------------------------------
 def _ledger_with_denials(small_dataset):
     """The workspace ledger after the nightly pipeline parsed the dataset's remittances."""
