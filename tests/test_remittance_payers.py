@@ -218,3 +218,39 @@ def test_spr_page_missing_or_out_of_order_is_flagged(spr_plans):
         remit = parse_pdf(buf.getvalue())
         codes = [p.code for p in remit.problems]
         assert "layout-page-sequence" in codes, (index, codes)
+
+
+def test_pipeline_files_a_review_item_for_a_tampered_glossary(spr_plans, tmp_path, monkeypatch):
+    """A PDF whose glossary disagrees with the code tables: one review item, with the page."""
+    import hashlib
+
+    from claimwright.pipeline import Context, process_documents, write_outputs
+    from fixtures.remittances import render_spr
+
+    plan = spr_plans[0]
+    entries = render_spr.glossary_entries(copy_plan(plan).remittance)
+    tampered = [(t, c, "Patient's deductible" if (t, c) == ("carc", "45") else d)
+                for t, c, d in entries]
+    _, pdf = _spr(plan, glossary=tampered)
+    path = tmp_path / f"{plan.remittance_id}.pdf"
+    path.write_bytes(pdf)
+    monkeypatch.setenv("CLAIMWRIGHT_HOME", str(tmp_path / "var"))
+    monkeypatch.setenv("CLAIMWRIGHT_OUT", str(tmp_path / "out"))
+    monkeypatch.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
+    ctx = Context.from_settings()
+    try:
+        ctx.ledger.add_document(payer="keystone", remittance_id=plan.remittance_id,
+                                sha256=hashlib.sha256(pdf).hexdigest(), path=str(path),
+                                size=len(pdf))
+        counts = process_documents(ctx, "keystone")
+        assert counts.documents_parsed == 1
+        write_outputs(ctx, "keystone", counts=counts)
+        items = [i for i in ctx.queue.items()
+                 if any(p["code"] == "glossary-description-mismatch"
+                        for p in i.context.get("problems", []))]
+        assert len(items) == 1
+        [problem] = [p for p in items[0].context["problems"]
+                     if p["code"] == "glossary-description-mismatch"]
+        assert problem["page"] >= 3 and str(path) in items[0].evidence
+    finally:
+        ctx.ledger.close()
