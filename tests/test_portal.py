@@ -140,7 +140,7 @@ def test_results_are_paginated_ten_a_page_newest_first(sample_dir, signed_in):
     assert ids1 + ids2 == [r["remittance_id"] for r in newest_first]
     for header in ("Remittance ID", "Payment Date", "Check/EFT Number", "Amount", "Document"):
         assert f'<th scope="col">{header}</th>' in first
-    assert first.count(">Download PDF</a>") == 10
+    assert first.count(">View documents</a>") == 10  # each row links to its documents page
 
 
 def test_search_filters_by_payment_date_and_validates_input(sample_dir, signed_in):
@@ -163,7 +163,13 @@ def test_download_is_the_manifest_pdf_as_an_attachment(sample_dir, signed_in):
     client = signed_in(sample_dir)
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     page = client.get("/remittances/search", params={"from": "", "to": ""}).text
-    href = re.search(r'<a href="(/remittances/documents/[0-9a-f]+)"', page).group(1)
+    documents_page = re.search(r'<a href="(/remittances/[0-9a-f]+)"', page).group(1)
+    details = client.get(documents_page).text  # its documents page: a payment letter first
+    assert details.index("Payment letter") < details.index("Remittance advice")
+    href = re.search(r'<a href="(/remittances/documents/[0-9a-f]+)"', details).group(1)
+    letter = client.get(re.search(r'<a href="(/remittances/letters/[0-9a-f]+)"', details).group(1))
+    assert letter.content.startswith(b"%PDF-")
+    assert hashlib.sha256(letter.content).hexdigest() not in {r["sha256"] for r in manifest["remittances"]}
     response = client.get(href)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
