@@ -113,7 +113,11 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
                 rq.DOCUMENT_FAILED, failure.reason, payer=payer,
                 key=f"download:{payer}:{failure.remittance_id}",
                 context={"payer": payer, "remittance_id": failure.remittance_id,
-                         "url": failure.url})
+                         "url": failure.url, "error": failure.code,
+                         "step": failure.context.get("step")},
+                # a document whose portal fault outlived its retries carries its evidence
+                evidence=[str(failure.context[k]) for k in ("screenshot", "trace")
+                          if failure.context.get(k)])
             counts.note_review(opened.created)
     if cap.error is not None:
         counts.errors.append(f"pull {payer}: {cap.error}")

@@ -80,6 +80,14 @@ def _with_fallbacks(config: PayerConfig, extra: dict[str, list[dict]]) -> PayerC
     return config.with_overrides(locators=locators)
 
 
+def _use_config(config: PayerConfig, tmp_path: Path, monkeypatch) -> None:
+    """Make ``config`` the payer's YAML file (for code that loads configs by payer name)."""
+    selectors = tmp_path / "selectors"
+    selectors.mkdir(exist_ok=True)
+    (selectors / f"{config.payer}.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    monkeypatch.setenv("CLAIMWRIGHT_SELECTORS_DIR", str(selectors))
+
+
 def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
@@ -151,12 +159,9 @@ def test_maintenance_beyond_the_budget_stops_the_payer_with_one_review_item(
 
     # The portal goes down right after sign-in: its search page switches maintenance on
     # (``?cw_faults=``) for every request from then on.
-    config = fast_northwind_config.with_overrides(
-        portal={"search_path": "/remittances?cw_faults=maintenance_first=99"})
-    selectors = tmp_path / "selectors"
-    selectors.mkdir()
-    (selectors / "northwind.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    monkeypatch.setenv("CLAIMWRIGHT_SELECTORS_DIR", str(selectors))
+    _use_config(fast_northwind_config.with_overrides(
+        portal={"search_path": "/remittances?cw_faults=maintenance_first=99"}), tmp_path,
+        monkeypatch)
     ctx = Context.from_settings()
     try:
         counts = pull_payer(ctx, "northwind", *WIDE, base_url=portal.url)
@@ -283,16 +288,27 @@ def test_circuit_breaker_stops_the_payer_after_n_failed_documents_in_a_row(
 
 
 def test_transient_document_failures_below_the_threshold_do_not_stop_the_pull(
-        portal, tmp_path, truth, fast_northwind_config):
+        portal, tmp_path, truth, monkeypatch, workspace, fast_northwind_config):
+    from claimwright import review as rq
+    from claimwright.pipeline import Context, pull_payer
+
     # 4 failures: the first document's 3 attempts, then 1 failure of the second (retried, taken)
     portal.app.state.portal.set_faults(fail_first={"download": 4})
-    config = fast_northwind_config.with_overrides(retry={"circuit_breaker_after": 2})
-    result = pull_remittances(config, *WIDE, tmp_path / "dl")
-    [failed] = result.failed
-    assert failed.code == "http-5xx" and failed.context["attempts"] == 3
-    assert Path(failed.context["screenshot"]).is_file()
-    assert {d.remittance_id for d in result.downloaded} == set(truth) - {failed.remittance_id}
+    _use_config(fast_northwind_config.with_overrides(retry={"circuit_breaker_after": 2}),
+                tmp_path, monkeypatch)
+    ctx = Context.from_settings()
+    try:
+        counts = pull_payer(ctx, "northwind", *WIDE, base_url=portal.url)
+        [item] = ctx.queue.items()
+        taken = {d.remittance_id for d in ctx.ledger.documents()}
+    finally:
+        ctx.ledger.close()
+    assert counts.errors == [] and counts.downloaded == COUNT - 1 and counts.review_opened == 1
     assert portal.app.state.portal.hits["download"] == 4 + COUNT - 1
+    assert item.kind == rq.DOCUMENT_FAILED and item.context["error"] == "http-5xx"
+    assert item.context["step"] == "download"
+    assert taken == set(truth) - {item.context["remittance_id"]}
+    assert len(item.evidence) == 2 and all(Path(p).is_file() for p in item.evidence)
 
 
 # without a browser -----------------------------------------------------------------------------
