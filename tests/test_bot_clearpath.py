@@ -171,6 +171,7 @@ def test_full_pull_of_every_payer_then_rerun_downloads_nothing(portal, config, t
     assert again.downloaded == [] and again.failed == []
     assert sorted(again.skipped_known) == sorted(known) and again.listed == len(known)
     assert _state(portal).hits["download"] == len(relayed)  # nothing fetched the second time
+    assert _state(portal).hits["login"] == 1  # the saved sign-in (CPXSESSION) was reused
     assert not (tmp_path / "dl2" / "clearpath").exists()
 
 
