@@ -11,6 +11,9 @@ Failure model (as for pulls):
 - "No claim found" is a *result* (``StatusReport.found is False``), not an error;
 - a result row that cannot be read (bad date) is a ``BusinessError`` kept in
   ``StatusResult.failed``; the other queries go on;
+- a transient fault that outlives its retries fails that query only (``FailedQuery.system``),
+  until ``retry.circuit_breaker_after`` queries in a row fail so: then ``SystemFault``
+  ``circuit-open`` stops the payer (as for pulls);
 - permanent faults (login rejected, CAPTCHA, a locator or column that no longer matches, retry
   budget spent) raise ``SystemFault`` with the step, URL, screenshot and trace as evidence, plus
   ``checked``: how many queries were answered before it (already passed to ``on_report``).
@@ -68,9 +71,14 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class FailedQuery:
+    """A query left unanswered: a ``BusinessError`` (``system=False``: the answer could not be
+    read) or a transient portal fault that outlived its retries (``system=True``)."""
+
     query: StatusQuery
     reason: str
     code: str
+    system: bool = False
+    evidence: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -139,6 +147,7 @@ def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
         with signed_in_bot(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
                            headless=headless) as bot:
             bot.use_frame(None)  # status pages are opened as top-level pages, even on frame portals
+            in_a_row: list[FailedQuery] = []  # transient faults that outlived their retries
             for query in queries:
                 try:
                     report = bot.step(f"{query.kind}-status",
@@ -148,6 +157,21 @@ def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
                                 exc.message)
                     result.failed.append(FailedQuery(query, exc.message, exc.code))
                     continue
+                except SystemFault as fault:
+                    if not fault.retryable:
+                        raise
+                    failed = FailedQuery(query, fault.message, fault.code, system=True,
+                                         evidence={k: fault.context.get(k)
+                                                   for k in ("step", "url", "screenshot", "trace")})
+                    result.failed.append(failed)
+                    in_a_row.append(failed)
+                    if len(in_a_row) >= config.retry.circuit_breaker_after:
+                        raise _circuit_open(bot, in_a_row) from None
+                    log.warning("%s: %s status not read after its retries (%s); going on",
+                                config.payer, query.kind, fault.code)
+                    bot.resume_trace()  # that failure's trace was saved; record what follows
+                    continue
+                in_a_row.clear()
                 result.reports.append(report)
                 if on_report is not None:
                     on_report(report)
@@ -160,6 +184,21 @@ def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
     log.info("%s: %d status(es) read, %d not found, %d unreadable", config.payer,
              len(result.reports), sum(not r.found for r in result.reports), len(result.failed))
     return result
+
+
+def _circuit_open(bot: Bot, failures: list[FailedQuery]) -> SystemFault:
+    """The payer stops: ``retry.circuit_breaker_after`` queries in a row failed with portal
+    faults after their retries (the same breaker rule as remittance pulls)."""
+    last = failures[-1]
+    codes = ", ".join(sorted({f.code for f in failures}))
+    fault = bot._fault(f"circuit open: {len(failures)} status queries in a row failed with "
+                       f"portal faults ({codes}) after their retries; payer stopped",
+                       step="circuit-breaker", code="circuit-open", retryable=False,
+                       failed_items=[{"kind": f.query.kind, "code": f.code, **f.evidence}
+                                     for f in failures], last_step=last.evidence.get("step"))
+    for key in ("url", "screenshot", "trace"):
+        fault.context[key] = last.evidence.get(key) or fault.context.get(key)
+    return fault
 
 
 def _ask(bot: Bot, query: StatusQuery) -> StatusReport:

@@ -56,6 +56,7 @@ class StatusCounts:
     needs_action: int = 0
     closed: int = 0
     unreadable: int = 0
+    portal_faults: int = 0   # queries left unanswered by a transient fault (due again next run)
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
@@ -187,6 +188,9 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
                                 base_url=base_url, evidence_dir=ctx.settings.evidence,
                                 headless=headless, on_report=on_report)
         for failed in result.failed:
+            if failed.system:  # not recorded: it stays due; the run's errors say so
+                counts.portal_faults += 1
+                continue
             counts.unreadable += 1
             q = failed.query
             counts.note_review(ctx.queue.open(
@@ -197,6 +201,9 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
     if cap.error is not None:
         counts.errors.append(f"status check {payer}: {cap.error}")
         counts.note_review(cap.created)
+    if counts.portal_faults:
+        counts.errors.append(f"status check {payer}: {counts.portal_faults} query(ies) not "
+                             "answered after their retries (portal faults); due again next run")
     log.info("%s: %d due, %d checked, %d need action, %d closed", payer, counts.due,
              counts.checked, counts.needs_action, counts.closed)
     return counts

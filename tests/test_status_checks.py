@@ -314,6 +314,37 @@ def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config,
 
 
 @pytest.mark.browser
+def test_a_query_failing_past_its_retries_is_skipped_until_the_circuit_opens(portal, fast_config,
+                                                                            tmp_path):
+    from bots.status import StatusQuery, check_statuses
+
+    numbers = sorted(portal.app.state.status_book.claims)[:3]
+    state = portal.app.state.portal
+    # the first appeal query meets 3 failures (its whole retry budget), the next one none
+    state.set_faults(fail_first={"appeal_status": fast_config.retry.attempts})
+    result = check_statuses(fast_config, [StatusQuery("appeal", n) for n in numbers[:2]],
+                            base_url=portal.url, evidence_dir=tmp_path)
+    [failed] = result.failed
+    assert (failed.query.payer_claim_id, failed.code, failed.system) == \
+        (numbers[0], "http-5xx", True)
+    assert Path(failed.evidence["screenshot"]).is_file()
+    assert [r.payer_claim_id for r in result.reports] == [numbers[1]]
+
+    # two in a row with a breaker of 2: the payer stops, naming both, with the last evidence
+    state.hits.clear()
+    state.set_faults(fail_first={"claim_status": 100})
+    strict = fast_config.with_overrides(retry={"circuit_breaker_after": 2})
+    with pytest.raises(SystemFault) as err:
+        check_statuses(strict, [StatusQuery("claim", n) for n in numbers],
+                       base_url=portal.url, evidence_dir=tmp_path)
+    fault = err.value
+    assert (fault.code, fault.retryable, fault.context["checked"]) == ("circuit-open", False, 0)
+    assert len(fault.context["failed_items"]) == 2
+    assert state.hits["claim_status"] == 2 * fast_config.retry.attempts  # third never asked
+    assert Path(fault.context["screenshot"]).is_file()
+
+
+@pytest.mark.browser
 def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp_path):
     from bots.status import StatusQuery, check_statuses
 
