@@ -79,8 +79,10 @@ def _truth(server) -> dict[str, dict]:
 
 def _relayed(server) -> dict[str, str]:
     """remittance id -> payer name in its ground truth JSON."""
-    return {r["remittance_id"]: json.loads((server.data_dir / r["truth"]).read_text())["payer"]["name"]
-            for r in server.manifest["remittances"]}
+    def payer(entry: dict) -> str:
+        return json.loads((server.data_dir / entry["truth"]).read_text())["payer"]["name"]
+
+    return {r["remittance_id"]: payer(r) for r in server.manifest["remittances"]}
 
 
 def _pages(server, payers: list[str]) -> int:

@@ -301,8 +301,9 @@ class _Walk:
         res = bot.config.results
         table = bot.present("results_table")
         rows = table.locator.locator(f"css={res.row_css}").all() if table else []
-        headers = [_norm(h) for h in
-                   table.locator.locator(f"css={res.header_css}").all_inner_texts()] if table else []
+        headers = ([_norm(h) for h in
+                    table.locator.locator(f"css={res.header_css}").all_inner_texts()]
+                   if table else [])
         column = headers.index(_norm(res.columns["remittance_id"])) \
             if _norm(res.columns["remittance_id"]) in headers else 0
         for row in rows:
