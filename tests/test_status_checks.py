@@ -491,17 +491,28 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
 
 
 @pytest.mark.browser
-def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dataset):
+def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dataset, tmp_path,
+                                                     monkeypatch):
     from claimwright.review import PORTAL_FAILURE
     from claimwright.status_checks import check_payer_statuses, latest_checks
 
     ctx = _ledger_with_denials(small_dataset)
+    # the payer's own config, with millisecond backoff (the pipeline loads configs by name)
+    from bots.config import selectors_dir
+
+    data = yaml.safe_load((selectors_dir() / "northwind.yaml").read_text())
+    data["retry"].update(backoff_initial_s=0.01, backoff_max_s=0.05, jitter_s=0.01)
+    fast_dir = tmp_path / "selectors"
+    fast_dir.mkdir()
+    (fast_dir / "northwind.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("CLAIMWRIGHT_SELECTORS_DIR", str(fast_dir))
     portal.app.state.portal.set_faults(maintenance_first=1000)
     counts = check_payer_statuses(ctx, "northwind", as_of=CHECK_DAY, base_url=portal.url)
     assert counts.due > 0 and counts.checked == 0 and len(counts.errors) == 1
     [item] = ctx.queue.items(kind=PORTAL_FAILURE)
     assert item.key.startswith(f"status:northwind:{CHECK_DAY}:")
     assert any(p.endswith(".png") for p in item.evidence)
+    assert item.context["attempts"] == 3  # the bot's retry budget, once (no Prefect retries)
     assert latest_checks(ctx.ledger, "northwind") == {}  # nothing recorded: all still due
     ctx.ledger.close()
 
