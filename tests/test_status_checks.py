@@ -565,3 +565,22 @@ def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp
     assert "followup.yaml: claim.statuses[0].follow_up_days" in item.reason
     assert counts.checked == 0 and len(counts.errors) == 1
     ctx.ledger.close()
+
+
+def test_claims_come_from_readable_truth_files_only(small_dataset, tmp_path):
+    from fixtures.portals.status import load_claim_facts
+
+    copy = tmp_path / "northwind"
+    shutil.copytree(small_dataset, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    damaged, kept = manifest["remittances"][0], manifest["remittances"][1:]
+    lost = {c["payer_claim_id"] for c in json.loads((copy / damaged["truth"]).read_text())["claims"]}
+    (copy / damaged["truth"]).write_text("{not json")
+    facts = load_claim_facts(copy, "northwind")
+    assert facts and not lost & set(facts)
+    assert set(facts) == {c["payer_claim_id"] for e in kept
+                          for c in json.loads((copy / e["truth"]).read_text())["claims"]}
+    # the app starts without reading them; the first status question does
+    app = create_app("northwind", copy)
+    assert app.state.status_book._claims is None
+    assert set(app.state.status_book.claims) == set(facts)
