@@ -499,7 +499,7 @@ class _Reader:
     def unrecognized(self, row: Row) -> None:
         where = {"claim": "inside a claim", "between": "between claims",
                  "provider": "in the provider adjustments",
-                 "summary": "in the summary"}.get(self.state, "")
+                 "summary": "in the summary", "glossary": "in the glossary"}.get(self.state, "")
         text = row.text.replace("\t", " | ")
         if len(text) > _MAX_ROW_TEXT:
             text = text[:_MAX_ROW_TEXT] + "..."
