@@ -127,6 +127,11 @@ def test_spr_quirks_trailing_minus_thousands_separators_several_adjustments(spr_
                 len([a for a in ln["adjustments"] if a["group"] + a["carc"] not in
                      ("PR1", "PR2")]) > 1 for ln in claim["lines"])
     assert all(seen.values()), seen
+    for plan in spr_plans:  # planned in the order the page shows: PR-1, PR-2, then the rest
+        for line in (ln for c in plan.remittance.claims for ln in c.lines):
+            codes = [a.code for a in line.adjustments]
+            head = [c for c in codes if c in ("PR-1", "PR-2")]
+            assert codes[:len(head)] == sorted(head)
 
 
 def test_spr_line_amounts_of_thousands_and_negative_reversals_parse(spr_plans):
