@@ -49,7 +49,11 @@ def portal_limit(payer: str) -> Iterator[bool]:
     would only warn and skip, so its existence is checked first."""
     from prefect.client.orchestration import get_client
     from prefect.concurrency.sync import concurrency
+    from prefect.settings import PREFECT_API_URL
 
+    if not PREFECT_API_URL.value():  # ephemeral mode: one process, the in-process slot suffices
+        yield False
+        return
     name = portal_limit_name(payer)
     try:
         with get_client(sync_client=True) as client:
