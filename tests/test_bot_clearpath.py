@@ -307,7 +307,8 @@ def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credenti
 
 
 @pytest.mark.browser
-def test_redesign_is_a_permanent_locator_fault_with_evidence(portal, config, tmp_path, caplog):
+def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal, config, tmp_path,
+                                                                          caplog):
     caplog.set_level(logging.DEBUG)
     _state(portal).set_faults(redesign=True)
     with pytest.raises(SystemFault) as info:
@@ -320,6 +321,33 @@ def test_redesign_is_a_permanent_locator_fault_with_evidence(portal, config, tmp
     assert Path(fault.context["screenshot"]).is_file()
     _assert_secret_free(fault, caplog.text)
     assert _state(portal).hits.get("results", 0) == 0
+
+    # The admin's fix is YAML only: the new names as fallbacks, the new column headers.
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="claimwright.bots")
+    new = {"payer_select": {"label": "Health plan", "exact": True},
+           "date_from": {"label": "Payment window start"},
+           "date_to": {"label": "Payment window end"},
+           "submit_search": {"role": "button", "name": "Find ERAs", "exact": True},
+           "loading": {"role": "progressbar", "name": "Fetching"},
+           "results_table": {"role": "table", "name": "Electronic remittances", "exact": True},
+           "no_results": {"text": "Nothing found"},
+           "next_page": {"role": "button", "name": "More ›", "exact": True},
+           "download_button": {"role": "button", "name": "Get file"}}
+    locators = {name: [*chain, new[name]] if name in new else chain
+                for name, chain in config.model_dump()["locators"].items()}
+    fixed = _only(config, "Lakeshore Care").with_overrides(
+        locators=locators, results={"columns": {
+            "remittance_id": "Remit #", "payment_date": "Payment date",
+            "trace_number": "EFT / check #", "amount": "Net paid"}})
+    result = pull_remittances(fixed, *WIDE, tmp_path / "dl")
+    expected = {rid for rid, payer in _relayed(portal).items() if payer == "Lakeshore Care"}
+    _assert_taken(portal, result, tmp_path / "dl", expected)
+    warned = [r.getMessage() for r in caplog.records if "fallback" in r.getMessage()]
+    assert any("'payer_select'" in w and "Health plan" in w for w in warned)
+    assert any("'results_table'" in w and "Electronic remittances" in w for w in warned)
+    assert any("'download_button'" in w for w in warned)
+    assert len(warned) == len({w.split("'")[1] for w in warned})  # once per locator
 
 
 @pytest.mark.browser
