@@ -42,8 +42,8 @@ def _money_fields(claim: Claim) -> dict[str, Decimal]:
 def reconcile(record: list[Remittance], pdf: list[Remittance]) -> list[Problem]:
     """Compare the 835 ``record`` with the ``pdf`` parse of the same remittance.
 
-    Returns the disagreements (empty when they agree) and, as a side effect, copies the PDF's
-    ``pages`` onto the matching 835 claims.
+    Returns the disagreements (empty when they agree) plus the PDF's own problems (prefixed
+    "PDF copy:"), and, as a side effect, copies the PDF's ``pages`` onto the matching 835 claims.
     """
     problems: list[Problem] = []
     paid_record, count_record = _totals(record)
@@ -81,6 +81,13 @@ def reconcile(record: list[Remittance], pdf: list[Remittance]) -> list[Problem]:
     for claim_id, claims in on_pdf.items():
         problems.append(Problem(CODE, f"claim {claim_id} is on the PDF but not in the 835",
                                 claim=claims[0].patient_account, page=_first(claims[0].pages)))
+    # What the PDF's own checks found (a glossary at odds with the code table, a missing page,
+    # an amount that does not add up on paper) matters too: the PDF is what people read.
+    for remit in pdf:
+        for problem in remit.problems:
+            problems.append(Problem(problem.code, f"PDF copy: {problem.message}", page=problem.page,
+                                    claim=problem.claim, line=problem.line,
+                                    expected=problem.expected, actual=problem.actual))
     return problems
 
 

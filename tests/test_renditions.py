@@ -98,3 +98,16 @@ def test_pipeline_parses_the_835_reconciles_the_pdf_and_files_a_review_item(tmp_
         assert all(c.get("pages") for c in good_claims)  # pages from the PDF, for packets
     finally:
         ctx.ledger.close()
+
+
+def test_problems_the_pdf_copy_has_on_its_own_are_carried_to_the_record(keystone):
+    """E.g. a glossary at odds with the code table, or a page missing from the PDF."""
+    from claimwright.models import Problem
+
+    out, entry = _pair(keystone)
+    record = parse_file(out / entry["x12"])
+    pdf = parse_file(out / entry["pdf"])
+    pdf[0].problems.append(Problem("glossary-unknown-code", "glossary lists CARC Z77", page=4))
+    problems = reconcile(record, pdf)
+    assert [(p.code, p.page) for p in problems] == [("glossary-unknown-code", 4)]
+    assert problems[0].message.startswith("PDF copy: ")
