@@ -11,8 +11,10 @@ After the shared sign-in, for each payer named in ``flow_options.payers``:
 3. read the rows of the page (columns as configured in ``results``), press each new row's
    ``download_button`` and capture the file: the browser download event (``attachment``), or,
    when the portal answers ``inline`` (the page would show the PDF viewer, whose page body is
-   not the PDF), the same request replayed with the context's request client (same cookies);
-   files are checked and saved under a name the bot chooses (``Bot.save_document``);
+   not the PDF), the same request replayed with the context's request client (same cookies),
+   and from then on each Download navigation intercepted (``route.fetch``, the browser told
+   "204 No Content") so the results stay on screen; files are checked and saved under a name
+   the bot chooses (``Bot.save_document``), under the pull's circuit breaker (``Bot.take``);
 4. press ``next_page`` (a button; absent or disabled on the last page) and repeat.
 
 The app keeps no state in its URLs: when the page is gone (a re-login after session loss, an
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from decimal import InvalidOperation
 from pathlib import Path
@@ -100,6 +103,8 @@ class _Walk:
         self.seen: set[str] = set()
         self.shown: tuple[str, int] | None = None  # (payer, page number) on screen
         self._relogins = bot.relogins
+        #: the portal served a document inline: take the rest without leaving the page
+        self.intercept = False
 
     # the walk ---------------------------------------------------------------------------------
     def pull_payer(self, payer: str) -> None:
@@ -327,8 +332,12 @@ class _Walk:
 
         ``attachment``: the browser download (its file, never its suggested name).
         ``inline``: the page now shows the browser's PDF viewer, whose response body is the
-        viewer's page, not the PDF: the same request is replayed with the context's cookies.
+        viewer's page, not the PDF: the same request is replayed with the context's cookies,
+        and the rest of the pull's documents are intercepted (:meth:`_intercepted`) so that the
+        results stay on screen (no search again per document).
         """
+        if self.intercept:
+            return self._intercepted(button, item)
         bot = self.bot
         page = bot.page
         timeout = bot.config.timeouts.download_ms
@@ -350,14 +359,75 @@ class _Walk:
                                                                               timeout=timeout)
                 return self._saved_download(download, item), response.url
             self.shown = None  # the page left the app for the document
-            log.info("%s: remittance %s served inline; fetching the file itself",
-                     bot.config.payer, item.remittance_id)
+            self.intercept = True
+            log.info("%s: remittance %s served inline; fetching the file itself (and taking "
+                     "the next documents without leaving the results page)", bot.config.payer,
+                     item.remittance_id)
             return self._replay(response, item), response.url
         finally:
             page.remove_listener("download", listener)
 
+    def _intercepted(self, button: Any, item: ListedRemittance) -> tuple[bytes, str]:
+        """Press the button with the page's document navigation intercepted: the request is
+        sent by Playwright (``route.fetch``: same method, form fields and cookies), its answer
+        kept, and the browser told "204 No Content", so it stays on the results page."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        bot = self.bot
+        page = bot.page
+        timeout = bot.config.timeouts.download_ms
+        got: dict[str, Any] = {}
+
+        def handler(route: Any, request: Any) -> None:
+            if got or not (request.is_navigation_request() and request.frame == page.main_frame):
+                route.fallback()
+                return
+            got["url"] = request.url
+            try:
+                answer = route.fetch(max_redirects=0, timeout=timeout)
+                got.update(status=answer.status, url=answer.url, headers=answer.headers)
+                got["body"] = answer.body()
+            except PlaywrightError as exc:
+                got["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            finally:
+                try:
+                    route.fulfill(status=204)
+                except PlaywrightError:
+                    pass
+                got["done"] = True
+
+        page.route("**/*", handler)
+        try:
+            bot.polite()
+            button.locator.click()
+            deadline = time.monotonic() + timeout / 1000
+            while "done" not in got:  # the handler runs while Playwright waits
+                if time.monotonic() > deadline:
+                    raise bot._fault(f"no document came for remittance {item.remittance_id}",
+                                     step="download", code="timeout", retryable=True,
+                                     remittance_id=item.remittance_id)
+                page.wait_for_timeout(50)
+        finally:
+            page.unroute("**/*", handler)
+        url = got.get("url") or page.url
+        if "error" in got:
+            raise bot._fault(f"document of remittance {item.remittance_id} did not arrive whole",
+                             step="download", code="download-interrupted", retryable=True,
+                             remittance_id=item.remittance_id, detail=got["error"])
+        data: bytes = got["body"]
+        status = got["status"]
+        self._check_document(401 if 300 <= status < 400 else status, url, item, page_shown=False,
+                             body=data)
+        announced = got["headers"].get("content-length", "")
+        if announced.isdigit() and int(announced) != len(data):
+            raise bot._fault(f"document of remittance {item.remittance_id} was cut off "
+                             f"({len(data)} of {announced} bytes)", step="download",
+                             code="download-truncated", retryable=True,
+                             remittance_id=item.remittance_id)
+        return data, url
+
     def _check_document(self, status: int, url: str, item: ListedRemittance, *,
-                        page_shown: bool = True) -> None:
+                        page_shown: bool = True, body: bytes | None = None) -> None:
         bot = self.bot
         login = bot.config.portal.login_path.rstrip("/")
         if status in (401, 403) or urlsplit(url).path.rstrip("/") == login:
@@ -365,7 +435,11 @@ class _Walk:
                              code="session-lost", retryable=False, status=status,
                              remittance_id=item.remittance_id)
         if status >= 500:
-            maintenance = bot._maintenance_shown(status) if page_shown else False
+            if page_shown:
+                maintenance = bot._maintenance_shown(status)
+            else:
+                text = (body or b"")[:5000].decode("utf-8", "replace")
+                maintenance = bool(_MAINTENANCE_TEXT.search(text))
             raise bot._fault(f"download answered HTTP {status}"
                              + (" (down for maintenance)" if maintenance else ""),
                              step="download", retryable=True, status=status,
@@ -413,15 +487,16 @@ class _Walk:
             status = answer.status
             if 300 <= status < 400:
                 status = 401  # sent to the sign-in page
-            self._check_document(status, answer.url, item, page_shown=False)
             try:
                 data = answer.body()
             except PlaywrightError as exc:
+                self._check_document(status, answer.url, item, page_shown=False)
                 raise bot._fault(f"inline document of remittance {item.remittance_id} was cut "
                                  "off", step="download", code="download-interrupted",
                                  retryable=True,
                                  remittance_id=item.remittance_id,
                                  detail=str(exc).splitlines()[0] if str(exc) else "") from None
+            self._check_document(status, answer.url, item, page_shown=False, body=data)
             announced = answer.headers.get("content-length")
             if announced and announced.isdigit() and int(announced) != len(data):
                 raise bot._fault(f"inline document of remittance {item.remittance_id} was cut "
