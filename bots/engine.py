@@ -868,6 +868,9 @@ def run_pull(bot: Bot, result: PullResult, dest_dir: Path, is_known: Callable[[s
     except SystemFault as fault:
         fault.context.setdefault("payer", payer)
         fault.context["downloaded"] = [d.remittance_id for d in result.downloaded]
+        # What was taken before the fault is kept: the caller records it, so the next run does
+        # not download it again.
+        fault.partial_result = result
         log.error("%s: pull stopped at step %s: %s (%s)", payer, fault.context.get("step"),
                   fault.message, fault.code)
         raise

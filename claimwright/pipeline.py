@@ -19,9 +19,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import review as rq
 from .denials import Finding, categorize_remittance
+from .errors import SystemFault
 from .fileio import write_atomic
 from .models import Remittance
 from .parsing import parse_file
@@ -30,6 +32,9 @@ from .renditions import reconcile
 from .review import ReviewQueue
 from .settings import Settings
 from .storage import Document, Ledger
+
+if TYPE_CHECKING:
+    from bots.engine import PullResult
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +89,11 @@ class Context:
 # 1. pull --------------------------------------------------------------------------------------
 def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
                base_url: str | None = None, counts: Counts | None = None) -> Counts:
-    """Download the payer's remittances for [start, end] that the ledger does not hold yet."""
+    """Download the payer's remittances for [start, end] that the ledger does not hold yet.
+
+    When the portal fails part-way, what was already downloaded is still recorded (so the next
+    run does not fetch it again) and the failure becomes one review item.
+    """
     from bots import pull_remittances  # Playwright is imported only where a browser is needed
 
     counts = counts or Counts(payer)
@@ -92,37 +101,48 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
     with ctx.queue.capture(key=f"pull:{payer}:{start}:{end}", payer=payer,
                            kind=rq.PORTAL_FAILURE,
                            context={"payer": payer, "start": str(start), "end": str(end)}) as cap:
-        result = pull_remittances(payer, start, end, ctx.settings.downloads,
-                                  is_known=known.__contains__, base_url=base_url,
-                                  evidence_dir=ctx.settings.evidence)
-        counts.listed += result.listed
-        counts.already_had += len(result.skipped_known)
-        for doc in result.downloaded:
-            _, created = ctx.ledger.add_document(
-                payer=payer, remittance_id=doc.remittance_id, sha256=doc.sha256,
-                path=str(doc.path), size=doc.size,
-                listed={"payment_date": doc.payment_date, "trace_number": doc.trace_number,
-                        "amount": doc.amount, "kind": doc.kind,
-                        "renditions": {k: str(v) for k, v in doc.renditions.items()}})
-            if created:
-                counts.downloaded += 1
-            else:  # same bytes under another id: keep one copy, say so
-                counts.already_had += 1
-        for failure in result.failed:
-            opened = ctx.queue.open(
-                rq.DOCUMENT_FAILED, failure.reason, payer=payer,
-                key=f"download:{payer}:{failure.remittance_id}",
-                context={"payer": payer, "remittance_id": failure.remittance_id,
-                         "url": failure.url, "error": failure.code,
-                         "step": failure.context.get("step")},
-                # a document whose portal fault outlived its retries carries its evidence
-                evidence=[str(failure.context[k]) for k in ("screenshot", "trace")
-                          if failure.context.get(k)])
-            counts.note_review(opened.created)
+        try:
+            result = pull_remittances(payer, start, end, ctx.settings.downloads,
+                                      is_known=known.__contains__, base_url=base_url,
+                                      evidence_dir=ctx.settings.evidence)
+        except SystemFault as fault:
+            partial = getattr(fault, "partial_result", None)
+            if partial is not None:
+                _record_pull(ctx, payer, partial, counts)
+            raise
+        _record_pull(ctx, payer, result, counts)
     if cap.error is not None:
         counts.errors.append(f"pull {payer}: {cap.error}")
         counts.note_review(cap.created)
     return counts
+
+
+def _record_pull(ctx: Context, payer: str, result: PullResult, counts: Counts) -> None:
+    """Ledger rows for what a pull downloaded, review items for what it could not take."""
+    counts.listed += result.listed
+    counts.already_had += len(result.skipped_known)
+    for doc in result.downloaded:
+        _, created = ctx.ledger.add_document(
+            payer=payer, remittance_id=doc.remittance_id, sha256=doc.sha256,
+            path=str(doc.path), size=doc.size,
+            listed={"payment_date": doc.payment_date, "trace_number": doc.trace_number,
+                    "amount": doc.amount, "kind": doc.kind,
+                    "renditions": {k: str(v) for k, v in doc.renditions.items()}})
+        if created:
+            counts.downloaded += 1
+        else:  # same bytes under another id: keep one copy, say so
+            counts.already_had += 1
+    for failure in result.failed:
+        opened = ctx.queue.open(
+            rq.DOCUMENT_FAILED, failure.reason, payer=payer,
+            key=f"download:{payer}:{failure.remittance_id}",
+            context={"payer": payer, "remittance_id": failure.remittance_id,
+                     "url": failure.url, "error": failure.code,
+                     "step": failure.context.get("step")},
+            # a document whose portal fault outlived its retries carries its evidence
+            evidence=[str(failure.context[k]) for k in ("screenshot", "trace")
+                      if failure.context.get(k)])
+        counts.note_review(opened.created)
 
 
 def import_document(ctx: Context, payer: str, path: Path, remittance_id: str | None = None) -> bool:
