@@ -312,6 +312,12 @@ def selectors_dir() -> Path:
     return Path(os.environ.get(SELECTORS_DIR_ENV) or DEFAULT_SELECTORS_DIR)
 
 
+def configured_payers() -> list[str]:
+    """Every payer with a ``selectors/<payer>.yaml`` (valid or not: a broken file must surface as
+    that payer's review item, not make the payer vanish from the nightly run)."""
+    return sorted(p.stem for p in selectors_dir().glob("*.yaml"))
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:

@@ -28,10 +28,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from bots.config import configured_payers
 from claimwright.pipeline import (Context, Counts, process_documents, pull_payer,
                                   write_appeals_queue, write_outputs)
 
-DEFAULT_PAYERS = ("northwind",)
 #: browsers one nightly run may drive at once (one per payer)
 MAX_PARALLEL_PULLS = 4
 
@@ -95,12 +95,13 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
                     start: dt.date | None = None, end: dt.date | None = None,
                     portal_urls: dict[str, str] | None = None) -> list[dict]:
     """Pull every payer's new remittances for the window (payers in parallel) and work their
-    denials (each payer as soon as its pull is done). Results in the order of ``payers``."""
+    denials (each payer as soon as its pull is done). Results in the order of ``payers``
+    (default: every payer configured in ``selectors/``)."""
     logger = get_run_logger()
     end = end or dt.date.today()
     start = start or end - dt.timedelta(days=lookback_days)
     portal_urls = portal_urls or {}
-    order = list(dict.fromkeys(payers or DEFAULT_PAYERS))
+    order = list(dict.fromkeys(payers or configured_payers()))
     pulls = {pull_task.submit(payer, start, end, portal_urls.get(payer)): payer
              for payer in order}
     done: dict[str, Counts] = {}

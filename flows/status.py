@@ -13,9 +13,11 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from claimwright.pipeline import Context
 from claimwright.status_checks import StatusCounts, check_payer_statuses
+from flows.nightly import MAX_PARALLEL_PULLS
 
 
 
@@ -23,16 +25,16 @@ def status_payers() -> list[str]:
     """Payers whose ``selectors/<payer>.yaml`` configures status pages (``status:``). A config
     that does not load is kept: when that payer has claims due, its error becomes a review item
     instead of the payer being skipped silently."""
-    from bots.config import ConfigError, load_payer_config, selectors_dir
+    from bots.config import ConfigError, configured_payers, load_payer_config
 
     payers = []
-    for path in sorted(selectors_dir().glob("*.yaml")):
+    for payer in configured_payers():
         try:
-            if load_payer_config(path.stem).status is None:
+            if load_payer_config(payer).status is None:
                 continue
         except ConfigError:
             pass
-        payers.append(path.stem)
+        payers.append(payer)
     return payers
 
 
@@ -45,16 +47,24 @@ def status_task(payer: str, as_of: dt.date, base_url: str | None) -> StatusCount
         ctx.ledger.close()
 
 
-@flow(name="nightly-status-check", log_prints=False)
+@flow(name="nightly-status-check", log_prints=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_PULLS))
 def nightly_status_check(payers: list[str] | None = None, as_of: dt.date | None = None,
                          portal_urls: dict[str, str] | None = None) -> list[dict]:
-    """Check the claims and appeals due for follow-up, payer by payer."""
+    """Check the claims and appeals due for follow-up; payers in parallel (one browser each,
+    within each portal's session limit), results in the order of ``payers``."""
     logger = get_run_logger()
     as_of = as_of or dt.date.today()
     portal_urls = portal_urls or {}
+    order = list(dict.fromkeys(payers or status_payers()))
+    futures = {payer: status_task.submit(payer, as_of, portal_urls.get(payer)) for payer in order}
     results: list[StatusCounts] = []
-    for payer in payers or status_payers():
-        counts = status_task(payer, as_of, portal_urls.get(payer))
+    for payer in order:
+        counts = futures[payer].result(raise_on_failure=False)
+        if not isinstance(counts, StatusCounts):  # the task itself crashed (not a portal fault)
+            failed = StatusCounts(payer)
+            failed.errors.append(f"status {payer}: task failed ({type(counts).__name__})")
+            counts = failed
         logger.info("%s: %d due, %d checked, %d need action, %d closed, %d errors", payer,
                     counts.due, counts.checked, counts.needs_action, counts.closed,
                     len(counts.errors))
