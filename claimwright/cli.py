@@ -69,12 +69,7 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
     """Run the nightly flow once, now (against PREFECT_API_URL, or Prefect's ephemeral mode)."""
     from flows.nightly import nightly_denials
 
-    urls = {}
-    for item in portal_url or []:
-        key, _, url = item.partition("=")
-        if not url:
-            _fail(f"--portal-url takes PAYER=URL, got {item!r}")
-        urls[key] = url
+    urls = _portal_urls(portal_url)
     results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
                               start=dt.date.fromisoformat(start) if start else None,
                               end=dt.date.fromisoformat(end) if end else None, portal_urls=urls)
@@ -82,6 +77,35 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
     from .settings import Settings
 
     print_run_summary(results, Settings.from_env())
+
+
+def _portal_urls(items: list[str] | None) -> dict[str, str]:
+    urls = {}
+    for item in items or []:
+        key, _, url = item.partition("=")
+        if not url:
+            _fail(f"--portal-url takes PAYER=URL, got {item!r}")
+        urls[key] = url
+    return urls
+
+
+@app.command("status-check")
+def status_check(payer: Annotated[Optional[list[str]], typer.Option(
+                     help="Payer key; repeatable (default: every payer with status pages).")]
+                 = None,
+                 as_of: Annotated[Optional[str], typer.Option(
+                     help="Check what is due on this day, YYYY-MM-DD (default today).")] = None,
+                 portal_url: Annotated[Optional[list[str]], typer.Option(
+                     help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
+    """Run the claim/appeal status check once, now (the nightly-status-check flow)."""
+    from flows.status import nightly_status_check
+
+    from .report import print_status_summary
+
+    results = nightly_status_check(payers=payer or None,
+                                   as_of=dt.date.fromisoformat(as_of) if as_of else None,
+                                   portal_urls=_portal_urls(portal_url))
+    print_status_summary(results)
 
 
 @app.command()
