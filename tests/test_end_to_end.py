@@ -121,3 +121,28 @@ def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env
     assert _digest([*after_files, workspace.worklist,
                     workspace.packets / "appeals-queue.csv"]) == before
     ctx.ledger.close()
+
+    # nothing the run left in Prefect (logs, artifacts) names a credential or a patient
+    _assert_prefect_holds_no_secrets_or_phi(portal, truths)
+
+
+def _assert_prefect_holds_no_secrets_or_phi(portal, truths) -> None:
+    from prefect.client.orchestration import get_client
+
+    from fixtures.portals import demo_account
+
+    account = demo_account("northwind")
+    secrets = {account.username, account.password, account.totp_secret}
+    phi = {c.patient_name for r in truths.values() for c in r.claims if c.patient_name}
+    phi |= {c.member_id for r in truths.values() for c in r.claims if c.member_id}
+    assert secrets and phi
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
+        logs = client.read_logs()
+    assert {a.key for a in artifacts} >= {"nightly-run-summary"}
+    texts = [json.dumps(a.data, default=str) + (a.description or "") for a in artifacts]
+    texts += [log.message for log in logs]
+    assert len(logs) > 5  # the flow's own logs were read
+    leaked = [(s if s in secrets else "PHI") for text in texts for s in secrets | phi
+              if s in text]
+    assert leaked == []
