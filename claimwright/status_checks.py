@@ -167,6 +167,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         log.info("%s: no claim or appeal due for a status check on %s", payer, as_of)
         return counts
     by_query = {(i.kind, i.payer_claim_id): i for i in due}
+    before = latest_checks(ctx.ledger, payer)
 
     def on_report(report: StatusReport) -> None:
         item = by_query[(report.kind, report.payer_claim_id)]
@@ -177,7 +178,8 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         counts.checked += 1
         counts.not_found += not report.found
         counts.closed += outcome.final
-        if outcome.needs_action:
+        if outcome.needs_action and not _already_worked(item, outcome,
+                                                        before.get((item.kind, item.payer_claim_id))):
             counts.needs_action += 1
             counts.note_review(_open_action(ctx, item, outcome, report).created)
 
@@ -207,6 +209,14 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
     log.info("%s: %d due, %d checked, %d need action, %d closed", payer, counts.due,
              counts.checked, counts.needs_action, counts.closed)
     return counts
+
+
+def _already_worked(item: OpenItem, outcome: Outcome, last: StatusCheckRecord | None) -> bool:
+    """A claim is open *because* its remittance denied it: its denial is already an appeal
+    packet or a coding worklist row. The portal saying "denied" again is no news, unless the
+    claim had moved on since (e.g. pending after a corrected claim, then denied again)."""
+    return (item.kind == "claim" and outcome.status == "denied"
+            and (last is None or last.status == "denied"))
 
 
 _WHAT_TO_DO = {

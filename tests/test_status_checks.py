@@ -449,7 +449,9 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
             (expected.status, expected.final, expected.needs_action, expected.next_follow_up)
         assert rec.checked_on == CHECK_DAY
         assert rec.status_date == (portal_row.status_date if portal_row else None)
-        if expected.needs_action:
+        # a claim is open because its remittance denied it: "denied" again on the first
+        # check is already worked (packet / worklist row), so it files nothing new
+        if expected.needs_action and not (kind == "claim" and expected.status == "denied"):
             want_actions.add(f"{STATUS_ACTION}:northwind:{kind}:{number}:{expected.status}")
     assert checks[("appeal", closed_appeal)].status == "overturned"
     assert checks[("appeal", closed_appeal)].next_follow_up is None
@@ -460,6 +462,7 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
     actions = ctx.queue.items(kind=STATUS_ACTION)
     assert {i.key for i in actions} == want_actions and want_actions
     assert run1["needs_action"] == run1["review_opened"] == len(want_actions)
+    assert any(r.status == "denied" for (k, _), r in checks.items() if k == "claim")
     not_found_item = next(i for i in actions if i.key.endswith(f"claim:{missing_claim}:not-found"))
     assert "not found" in not_found_item.reason and not_found_item.context["owner"] == "billing"
     # no names or member ids in what the review queue holds
@@ -584,3 +587,19 @@ def test_claims_come_from_readable_truth_files_only(small_dataset, tmp_path):
     app = create_app("northwind", copy)
     assert app.state.status_book._claims is None
     assert set(app.state.status_book.claims) == set(facts)
+
+
+def test_a_claim_denied_again_is_news_only_when_it_had_moved_on():
+    from types import SimpleNamespace
+
+    from claimwright.status_checks import OpenItem, _already_worked
+
+    claim = OpenItem("claim", "123", "northwind", "NW")
+    appeal = OpenItem("appeal", "123", "northwind", "NW")
+    denied = SimpleNamespace(status="denied")
+    upheld = SimpleNamespace(status="upheld")
+    assert _already_worked(claim, denied, None)  # known from the remittance
+    assert _already_worked(claim, denied, SimpleNamespace(status="denied"))
+    assert not _already_worked(claim, denied, SimpleNamespace(status="pending"))
+    assert not _already_worked(claim, SimpleNamespace(status="info-requested"), None)
+    assert not _already_worked(appeal, upheld, None)
