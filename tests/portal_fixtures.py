@@ -124,3 +124,37 @@ def fast_northwind_config():
     return load_payer_config("northwind").with_overrides(
         retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
         timeouts={"action_ms": 2500, "navigation_ms": 10000, "download_ms": 10000})
+
+
+def clean_portal(server: Any, payer: str, monkeypatch: pytest.MonkeyPatch,
+                 tmp_path: Path) -> Iterator[Any]:
+    """Body of a per-test ``portal`` fixture over a module-scoped portal server: faults and
+    counters reset, the bot's credential and URL variables pointing at it, fresh sign-ins (a
+    private session folder); everything reset again afterwards. Use with ``yield from``."""
+    from fixtures.portals import demo_environment
+
+    state = server.app.state.portal
+    for name, value in demo_environment(payer).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(f"CLAIMWRIGHT_{payer.upper()}_URL", server.url)
+    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path / "sessions"))
+
+    def reset() -> None:
+        state.set_faults(**type(state.faults)().model_dump())
+        state.hits.clear()
+
+    reset()
+    yield server
+    reset()
+    state.expire_all_sessions()
+
+
+def fast_config(payer: str, *, action_ms: int = 2500, navigation_ms: int = 15000,
+                download_ms: int = 15000) -> Any:
+    """``payer``'s own config with millisecond backoff and short waits, for fault tests."""
+    from bots import load_payer_config
+
+    return load_payer_config(payer).with_overrides(
+        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
+        timeouts={"action_ms": action_ms, "navigation_ms": navigation_ms,
+                  "download_ms": download_ms})

@@ -20,10 +20,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from portal_fixtures import clean_portal, fast_config
 
 from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
 from claimwright.errors import SystemFault
-from fixtures.portals import demo_account, demo_environment, running_portal_server
+from fixtures.portals import demo_account, running_portal_server
 
 ACCOUNT = demo_account("clearpath")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -49,24 +50,12 @@ def clearpath_server(tmp_path_factory):
 def portal(clearpath_server, monkeypatch, tmp_path):
     """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
     sign-ins (a private session folder)."""
-    state = clearpath_server.app.state.portal
-    for name, value in demo_environment("clearpath").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CLAIMWRIGHT_CLEARPATH_URL", clearpath_server.url)
-    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path / "sessions"))
-    state.set_faults(**type(state.faults)().model_dump())
-    state.hits.clear()
-    yield clearpath_server
-    state.set_faults(**type(state.faults)().model_dump())
-    state.hits.clear()
-    state.expire_all_sessions()
+    yield from clean_portal(clearpath_server, "clearpath", monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def config():
-    return load_payer_config("clearpath").with_overrides(
-        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
-        timeouts={"action_ms": 2500, "navigation_ms": 15000, "download_ms": 15000})
+    return fast_config("clearpath", action_ms=2500)
 
 
 def _state(server):

@@ -20,10 +20,10 @@ import pytest
 from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
 from bots.documents import x12_problem
 from claimwright.errors import SystemFault
-from fixtures.portals import ManifestError, demo_account, demo_environment, load_documents
+from fixtures.portals import ManifestError, demo_account, load_documents
 from fixtures.portals import running_portal_server
 
-from portal_fixtures import write_sample_dataset
+from portal_fixtures import clean_portal, fast_config, write_sample_dataset
 
 ACCOUNT = demo_account("keystone")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -67,24 +67,12 @@ def keystone_server(tmp_path_factory):
 def portal(keystone_server, monkeypatch, tmp_path):
     """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
     sign-ins (a private session folder)."""
-    state = keystone_server.app.state.portal
-    for name, value in demo_environment("keystone").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CLAIMWRIGHT_KEYSTONE_URL", keystone_server.url)
-    monkeypatch.setenv("CLAIMWRIGHT_SESSION_DIR", str(tmp_path / "sessions"))
-    state.set_faults(**type(state.faults)().model_dump())
-    state.hits.clear()
-    yield keystone_server
-    state.set_faults(**type(state.faults)().model_dump())
-    state.hits.clear()
-    state.expire_all_sessions()
+    yield from clean_portal(keystone_server, "keystone", monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def config():
-    return load_payer_config("keystone").with_overrides(
-        retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
-        timeouts={"action_ms": 4000, "navigation_ms": 15000, "download_ms": 15000})
+    return fast_config("keystone", action_ms=4000)
 
 
 def _state(server):
