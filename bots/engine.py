@@ -640,19 +640,27 @@ class Bot:
         """Rows of the results page on screen, rows that could not be read, and the next URL."""
         return self.step(f"read-page-{number}", lambda: self._read_page(number))
 
-    def _read_page(self, number: int) -> tuple[list[ListedRemittance], list[FailedDocument], str | None]:
-        step = f"read-page-{number}"
-        table = self.present("results_table")
-        if table is None:
-            return [], [], None  # the "no results" message is on screen
+    def column_index(self, table: Resolved, step: str) -> dict[str, int]:
+        """Position of each configured ``results.columns`` header in the results ``table``; a
+        permanent ``table-changed`` fault naming the headers seen when one is missing."""
         res = self.config.results
-        headers = [_norm(h) for h in table.locator.locator(f"css={res.header_css}").all_inner_texts()]
+        headers = [_norm(h) for h in
+                   table.locator.locator(f"css={res.header_css}").all_inner_texts()]
         index: dict[str, int] = {}
         for key, header in res.columns.items():
             if _norm(header) not in headers:
                 raise self._fault(f"results table has no column {header!r}", step=step,
                                   code="table-changed", retryable=False, headers=headers)
             index[key] = headers.index(_norm(header))
+        return index
+
+    def _read_page(self, number: int) -> tuple[list[ListedRemittance], list[FailedDocument], str | None]:
+        step = f"read-page-{number}"
+        table = self.present("results_table")
+        if table is None:
+            return [], [], None  # the "no results" message is on screen
+        res = self.config.results
+        index = self.column_index(table, step)
         listed: list[ListedRemittance] = []
         failed: list[FailedDocument] = []
         # a row links to the document, or (``documents_link``) to its documents page

@@ -240,14 +240,7 @@ class _Walk:
         if table is None:
             return [], [], False  # "no results" is on screen
         res = bot.config.results
-        headers = [_norm(h) for h in
-                   table.locator.locator(f"css={res.header_css}").all_inner_texts()]
-        index: dict[str, int] = {}
-        for key, header in res.columns.items():
-            if _norm(header) not in headers:
-                raise bot._fault(f"results table has no column {header!r}", step=step,
-                                 code="table-changed", retryable=False, headers=headers)
-            index[key] = headers.index(_norm(header))
+        index = bot.column_index(table, step)
         listed: list[ListedRemittance] = []
         failed: list[FailedDocument] = []
         for row in table.locator.locator(f"css={res.row_css}").all():

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from claimwright.errors import SystemFault
 
 from ..engine import (Bot, DownloadedDocument, FailedDocument, ListedRemittance, PullResult,
-                      _norm, _parse_amount)
+                      _parse_amount)
 from ..locators import Resolved
 
 log = logging.getLogger("claimwright.bots")
@@ -181,13 +181,7 @@ def _read_page(bot: Bot, number: int) -> tuple[list[tuple[ListedRemittance, str]
     if table is None:
         return [], [], False  # the "no results" message is on screen
     res = bot.config.results
-    headers = [_norm(h) for h in table.locator.locator(f"css={res.header_css}").all_inner_texts()]
-    index: dict[str, int] = {}
-    for key, header in res.columns.items():
-        if _norm(header) not in headers:
-            raise bot._fault(f"results table has no column {header!r}", step=step,
-                             code="table-changed", retryable=False, headers=headers)
-        index[key] = headers.index(_norm(header))
+    index = bot.column_index(table, step)
     base = frame.url if hasattr(frame, "url") else bot.page.url
     listed: list[tuple[ListedRemittance, str]] = []
     failed: list[FailedDocument] = []
