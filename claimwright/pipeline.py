@@ -41,8 +41,24 @@ log = logging.getLogger(__name__)
 PARSED, DONE, FAILED = "parsed", "done", "failed"
 
 
+class RunCounts:
+    """What run-count dataclasses share: review items opened or seen again, and a plain dict."""
+
+    review_opened: int
+    review_seen_again: int
+
+    def note_review(self, created: bool) -> None:
+        if created:
+            self.review_opened += 1
+        else:
+            self.review_seen_again += 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class Counts:
+class Counts(RunCounts):
     """What one payer's run did; every field is a plain count (safe for logs and artifacts)."""
 
     payer: str
@@ -61,15 +77,6 @@ class Counts:
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
-
-    def note_review(self, created: bool) -> None:
-        if created:
-            self.review_opened += 1
-        else:
-            self.review_seen_again += 1
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

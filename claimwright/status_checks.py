@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from . import review as rq
-from .pipeline import Context
+from .pipeline import Context, RunCounts
 from .status import Outcome, interpret, load_followup
 from .storage import (Document, FindingRecord, Ledger, OutputRecord, RemittanceRecord,
                       StatusCheckRecord, utcnow)
@@ -44,7 +44,7 @@ class OpenItem:
 
 
 @dataclass
-class StatusCounts:
+class StatusCounts(RunCounts):
     """What one payer's status check did; plain counts (safe for logs and artifacts)."""
 
     payer: str
@@ -60,15 +60,6 @@ class StatusCounts:
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
-
-    def note_review(self, created: bool) -> None:
-        if created:
-            self.review_opened += 1
-        else:
-            self.review_seen_again += 1
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def open_items(ledger: Ledger, payer: str) -> list[OpenItem]:
