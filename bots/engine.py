@@ -16,6 +16,7 @@ masked). Credentials never enter messages, context, logs or screenshots.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -241,6 +242,7 @@ class Bot:
         self._last_otp_step: int | None = None
         self.relogins = 0
         self.state_file: Path | None = None  # where the sign-in is saved after each login
+        self.reused = False        # the browser context was opened with a saved sign-in
         self._tracing = False      # tracing.start() called (after the first sign-in)
         self._chunk_open = False   # a trace chunk is recording now
         self._fallbacks_reported: set[str] = set()
@@ -901,44 +903,50 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     url = config.resolve_base_url(base_url)
-    credentials = _read_credentials(config)
     dest_dir = Path(dest_dir)
     evidence_dir = Path(evidence_dir) if evidence_dir is not None else dest_dir / "_evidence"
     result = PullResult(config.payer, start, end)
     log.info("%s: pulling remittances paid %s..%s from %s", config.payer, start, end, url)
 
-    saved = state_path(session_dir or default_session_dir(), config.payer, url,
-                       credentials.username)
-    reuse = usable_state(saved)
-    with portal_slot(config):
-        _pull_in_browser(config, url, credentials, result, dest_dir, evidence_dir, saved, reuse,
-                         is_known, headless)
+    with bot_session(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
+                     headless=headless) as bot:
+        run_pull(bot, result, dest_dir, is_known, reused=bot.reused)
     log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
              config.payer, result.listed, result.pages_visited, len(result.downloaded),
              len(result.skipped_known), len(result.failed))
     return result
 
 
-def _pull_in_browser(config: PayerConfig, url: str, credentials: _Credentials,
-                     result: PullResult, dest_dir: Path, evidence_dir: Path, saved: Path,
-                     reuse: Any, is_known: Callable[[str], bool], headless: bool) -> None:
-    pw, browser = _start_browser(config, headless)
-    try:
-        from .portal_flows import get_flow
+@contextlib.contextmanager
+def bot_session(config: PayerConfig, url: str, *, evidence_dir: Path,
+                session_dir: Path | None = None, headless: bool = True) -> Iterator[Bot]:
+    """A :class:`Bot` on its own browser, not signed in yet (``bot.reused``: a saved sign-in was
+    loaded; call ``bot.start_session(bot.reused)``), holding one of the portal's session slots
+    (``portal.max_sessions``) meanwhile. The trace is dropped and the browser closed on exit.
+    Credentials are read first: missing ones fail before any browser starts."""
+    from .portal_flows import get_flow
 
-        # Only flows that take documents from browser download events (ACCEPT_DOWNLOADS) get them.
-        downloads = bool(getattr(get_flow(config.flow), "ACCEPT_DOWNLOADS", False))
-        context = browser.new_context(accept_downloads=downloads, storage_state=reuse)
-        context.set_default_timeout(config.timeouts.action_ms)
-        context.set_default_navigation_timeout(config.timeouts.navigation_ms)
-        bot = Bot(config, url, credentials, context, context.new_page(), evidence_dir)
-        bot.state_file = saved
+    credentials = _read_credentials(config)
+    saved = state_path(session_dir or default_session_dir(), config.payer, url,
+                       credentials.username)
+    reuse = usable_state(saved)
+    # Only flows that take documents from browser download events (ACCEPT_DOWNLOADS) get them.
+    downloads = bool(getattr(get_flow(config.flow), "ACCEPT_DOWNLOADS", False))
+    with portal_slot(config):
+        pw, browser = _start_browser(config, headless)
         try:
-            run_pull(bot, result, dest_dir, is_known, reused=reuse is not None)
+            context = browser.new_context(accept_downloads=downloads, storage_state=reuse)
+            context.set_default_timeout(config.timeouts.action_ms)
+            context.set_default_navigation_timeout(config.timeouts.navigation_ms)
+            bot = Bot(config, url, credentials, context, context.new_page(), Path(evidence_dir))
+            bot.state_file = saved
+            bot.reused = reuse is not None
+            try:
+                yield bot
+            finally:
+                bot.stop_trace()  # a clean run keeps no trace
         finally:
-            bot.stop_trace()  # a clean run keeps no trace
-    finally:
-        try:
-            browser.close()
-        finally:
-            pw.stop()
+            try:
+                browser.close()
+            finally:
+                pw.stop()

@@ -33,8 +33,7 @@ from urllib.parse import urlsplit
 from claimwright.errors import BusinessError, SystemFault
 
 from .config import PayerConfig, load_payer_config
-from .engine import Bot, _norm, _read_credentials, _start_browser, portal_slot
-from .sessions import default_session_dir, state_path, usable_state
+from .engine import Bot, _norm, bot_session
 
 log = logging.getLogger("claimwright.bots")
 
@@ -93,34 +92,10 @@ def signed_in_bot(config: PayerConfig, base_url: str, *, evidence_dir: Path,
                   session_dir: Path | None = None, headless: bool = True) -> Iterator[Bot]:
     """A signed-in :class:`Bot` on its own browser (opened, traced and closed as a pull does),
     holding one of the portal's session slots (``portal.max_sessions``) meanwhile."""
-    credentials = _read_credentials(config)
-    saved = state_path(session_dir or default_session_dir(), config.payer, base_url,
-                       credentials.username)
-    reuse = usable_state(saved)
-    with portal_slot(config):  # the same per-portal session limit as remittance pulls
-        yield from _bot_in_browser(config, base_url, credentials, saved, reuse, evidence_dir,
-                                   headless)
-
-
-def _bot_in_browser(config, base_url, credentials, saved, reuse, evidence_dir,
-                    headless) -> Iterator[Bot]:
-    pw, browser = _start_browser(config, headless)
-    try:
-        context = browser.new_context(accept_downloads=False, storage_state=reuse)
-        context.set_default_timeout(config.timeouts.action_ms)
-        context.set_default_navigation_timeout(config.timeouts.navigation_ms)
-        bot = Bot(config, base_url, credentials, context, context.new_page(), Path(evidence_dir))
-        bot.state_file = saved
-        try:
-            bot.start_session(reuse is not None)
-            yield bot
-        finally:
-            bot.stop_trace()  # a clean run keeps no trace
-    finally:
-        try:
-            browser.close()
-        finally:
-            pw.stop()
+    with bot_session(config, base_url, evidence_dir=evidence_dir, session_dir=session_dir,
+                     headless=headless) as bot:
+        bot.start_session(bot.reused)
+        yield bot
 
 
 def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
