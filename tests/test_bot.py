@@ -123,7 +123,9 @@ def test_wrong_password_is_a_permanent_fault_with_a_screenshot(northwind_env, tm
 @pytest.mark.browser
 def test_wrong_totp_secret_is_a_permanent_mfa_fault_that_names_no_secret(
         northwind_env, tmp_path, monkeypatch, caplog, fast_northwind_config):
-    wrong_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    import pyotp
+
+    wrong_secret = pyotp.random_base32()  # a valid secret, but not the account's
     monkeypatch.setenv("CLAIMWRIGHT_NORTHWIND_TOTP_SECRET", wrong_secret)
     with pytest.raises(SystemFault) as info:
         pull_remittances(fast_northwind_config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
