@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claimwright.errors import SystemFault
+from claimwright.types import FaultCode
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -29,7 +30,7 @@ CHROMIUM_ARGS = (
 
 
 class BrowserMissing(SystemFault):
-    code = "browser-missing"
+    code = FaultCode.BROWSER_MISSING
     retryable = False
 
 

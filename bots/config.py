@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from claimwright.errors import SystemFault
+from claimwright.types import FaultCode
 
 PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]*$"
@@ -50,7 +51,7 @@ STATUS_LOCATORS = ("status_claim_number", "status_submit", "status_result", "sta
 class ConfigError(SystemFault):
     """A payer config is missing or invalid: permanent until someone fixes the file."""
 
-    code = "bad-config"
+    code = FaultCode.BAD_CONFIG
     retryable = False
 
 

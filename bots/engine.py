@@ -50,6 +50,7 @@ from claimwright.fileio import write_atomic
 from .documents import document_path, document_problem
 from .locators import Resolved, combined, first_present
 from .sessions import default_session_dir, forget_state, save_state, state_path, usable_state
+from claimwright.types import FaultCode
 
 if TYPE_CHECKING:
     from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, Playwright, Response
@@ -199,7 +200,7 @@ def _read_credentials(config: PayerConfig) -> _Credentials:
         values.append(value)
     if missing:
         raise SystemFault(f"{config.payer}: portal credentials not set: {', '.join(missing)} "
-                          "empty or missing", retryable=False, code="credentials-missing",
+                          "empty or missing", retryable=False, code=FaultCode.CREDENTIALS_MISSING,
                           payer=config.payer, step="credentials", variables=names)
     return _Credentials(*values)
 
@@ -249,6 +250,8 @@ class Bot:
         self.root: Any = page      # where locators are looked up: the page, or a frame of it
         self.breaker = CircuitBreaker(config.retry.circuit_breaker_after)
         self._last_request: float | None = None  # politeness (portal.min_interval_ms)
+        #: called with each document as soon as it is saved (the caller records it at once)
+        self.on_downloaded: Callable[[DownloadedDocument], None] | None = None
 
     def use_frame(self, frame: Any | None) -> None:
         """Look locators up inside ``frame`` (a Playwright Frame/FrameLocator); None: the page."""
@@ -344,14 +347,14 @@ class Bot:
             exc.context = self.redact(exc.context)
             raise
         except PlaywrightTimeout as exc:
-            raise self._fault("timed out", step=name, code="timeout", retryable=True,
+            raise self._fault("timed out", step=name, code=FaultCode.TIMEOUT, retryable=True,
                               detail=str(exc).splitlines()[0]) from None
         except PlaywrightError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if _NETWORK_ERROR.search(str(exc)):
-                raise self._fault("portal unreachable", step=name, code="portal-unreachable",
+                raise self._fault("portal unreachable", step=name, code=FaultCode.PORTAL_UNREACHABLE,
                                   retryable=True, detail=first) from None
-            raise self._fault("browser error", step=name, code="browser-error", retryable=False,
+            raise self._fault("browser error", step=name, code=FaultCode.BROWSER_ERROR, retryable=False,
                               detail=first) from None
 
     # evidence -------------------------------------------------------------------------------
@@ -433,17 +436,17 @@ class Bot:
         status = response.status
         if self._maintenance_shown(status):
             raise self._fault(f"portal is down for maintenance (HTTP {status})", step=step,
-                              code="portal-maintenance", retryable=True, status=status,
+                              code=FaultCode.PORTAL_MAINTENANCE, retryable=True, status=status,
                               retry_after=response.headers.get("retry-after"))
         if status >= 500:
-            raise self._fault(f"portal answered HTTP {status}", step=step, code="http-5xx",
+            raise self._fault(f"portal answered HTTP {status}", step=step, code=FaultCode.HTTP_5XX,
                               retryable=True, status=status)
         if status >= 400:
-            raise self._fault(f"portal answered HTTP {status}", step=step, code="http-4xx",
+            raise self._fault(f"portal answered HTTP {status}", step=step, code=FaultCode.HTTP_4XX,
                               retryable=False, status=status)
         if not allow_login and self._on_login_page():
             raise self._fault("portal sent the bot back to the login page (session lost)",
-                              step=step, code="session-lost", retryable=False)
+                              step=step, code=FaultCode.SESSION_LOST, retryable=False)
 
     def _on_login_page(self) -> bool:
         """The page, or the frame locators resolve in (``use_frame``), shows the sign-in page."""
@@ -518,18 +521,18 @@ class Bot:
         except PlaywrightTimeout:
             tried = {n: [s.describe() for s in self.config.locators[n]] for n in names}
             raise self._fault(f"none of {', '.join(names)} found on the page", step=step,
-                              code="locator-not-found", retryable=False, locators=tried) from None
+                              code=FaultCode.LOCATOR_NOT_FOUND, retryable=False, locators=tried) from None
         for name in names:
             found = self.present(name)
             if found is not None:
                 return name, found
         raise self._fault(f"{', '.join(names)} vanished while being read", step=step,
-                          code="locator-not-found", retryable=False)
+                          code=FaultCode.LOCATOR_NOT_FOUND, retryable=False)
 
     def _check_captcha(self, step: str) -> None:
         if self.present("captcha") is not None:
             raise self._fault("the portal shows a CAPTCHA; a person must sign in", step=step,
-                              code="captcha", retryable=False)
+                              code=FaultCode.CAPTCHA, retryable=False)
 
     # sign-in (shared by every portal flow) -----------------------------------------------------------
     def login(self) -> None:
@@ -550,7 +553,7 @@ class Bot:
                 raise self._fault(
                     f"portal rejected the login from {self.config.credentials.source('username')}"
                     f" / {self.config.credentials.source('password')}", step="login",
-                    code="login-rejected", retryable=False, portal_message=message)
+                    code=FaultCode.LOGIN_REJECTED, retryable=False, portal_message=message)
 
         self.step("login", action)
         log.info("%s: signed in", self.config.payer)
@@ -580,7 +583,7 @@ class Bot:
         if not self.credentials.totp_secret:
             raise self._fault("the portal asks for a one-time code but the payer config names no "
                               "credentials.totp_secret_env or totp_secret_block", step="mfa",
-                              code="mfa-not-configured", retryable=False)
+                              code=FaultCode.MFA_NOT_CONFIGURED, retryable=False)
         code = self._totp_now()
         self.require("mfa", "otp").locator.fill(code)
         self.submit("mfa", self.require("mfa", "submit_otp"), allow_login=True)
@@ -591,7 +594,7 @@ class Bot:
             message = " ".join(found.locator.inner_text().split())[:200]
             raise self._fault(f"portal rejected the one-time code made from "
                               f"{self.config.credentials.source('totp_secret')} (check the secret and "
-                              "this machine's clock)", step="mfa", code="mfa-rejected",
+                              "this machine's clock)", step="mfa", code=FaultCode.MFA_REJECTED,
                               retryable=False, portal_message=message)
         return outcome, found
 
@@ -627,7 +630,7 @@ class Bot:
         outcome, found = self.await_any(step, ["search_error", "results_table", "no_results"])
         if outcome == "search_error":
             message = " ".join(found.locator.inner_text().split())[:200]
-            raise self._fault("portal rejected the search", step=step, code="search-rejected",
+            raise self._fault("portal rejected the search", step=step, code=FaultCode.SEARCH_REJECTED,
                               retryable=False, portal_message=message)
         return outcome
 
@@ -652,7 +655,7 @@ class Bot:
         for key, header in res.columns.items():
             if _norm(header) not in headers:
                 raise self._fault(f"results table has no column {header!r}", step=step,
-                                  code="table-changed", retryable=False, headers=headers)
+                                  code=FaultCode.TABLE_CHANGED, retryable=False, headers=headers)
             index[key] = headers.index(_norm(header))
         return index
 
@@ -688,12 +691,12 @@ class Bot:
                     url=url, page=number))
             except (ValueError, InvalidOperation) as exc:
                 failed.append(FailedDocument(self.config.payer, rid or f"(row on page {number})",
-                                             f"listing row cannot be read: {exc}", "bad-listing",
+                                             f"listing row cannot be read: {exc}", FaultCode.BAD_LISTING,
                                              url, {"page": number, "cells": cells}))
         if failed and not listed:
             # Not one row readable: the page changed (or the config is wrong), not the data.
             raise self._fault(f"no row of results page {number} could be read: "
-                              f"{failed[0].reason}", step=step, code="table-changed",
+                              f"{failed[0].reason}", step=step, code=FaultCode.TABLE_CHANGED,
                               retryable=False, rows=len(failed),
                               locators={row_link: [s.describe() for s in
                                                    self.config.locators[row_link]]})
@@ -719,7 +722,7 @@ class Bot:
         (bad document): ``result.failed``, the batch goes on. A transient ``SystemFault`` that
         outlived its retries: ``result.failed`` too (its code and evidence), the batch goes on,
         until ``retry.circuit_breaker_after`` such failures in a row open the circuit:
-        ``SystemFault(code="circuit-open", retryable=False)`` listing them. A permanent fault is
+        ``SystemFault(code=FaultCode.CIRCUIT_OPEN, retryable=False)`` listing them. A permanent fault is
         raised at once.
         """
         payer = self.config.payer
@@ -746,6 +749,8 @@ class Bot:
             return None
         self.breaker.success()
         result.downloaded.append(doc)
+        if self.on_downloaded is not None:
+            self.on_downloaded(doc)
         return doc
 
     def _circuit_open(self) -> SystemFault:
@@ -758,7 +763,7 @@ class Bot:
                  for f in failures]
         fault = self._fault(f"circuit open: {len(failures)} documents in a row failed with "
                             f"portal faults ({codes}) after their retries; payer stopped",
-                            step="circuit-breaker", code="circuit-open", retryable=False,
+                            step="circuit-breaker", code=FaultCode.CIRCUIT_OPEN, retryable=False,
                             failed_items=items, last_step=last.context.get("step"),
                             attempts=sum(int(f.context.get("attempts") or 1) for f in failures))
         fault.context["url"] = last.context.get("url") or fault.context.get("url")
@@ -780,7 +785,7 @@ class Bot:
         problem = document_problem(data, kind, min_bytes=docs.min_bytes, max_bytes=docs.max_bytes)
         if problem:
             raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: {problem}",
-                                code="not-a-pdf" if kind == "pdf" else "not-an-835", url=url,
+                                code=FaultCode.NOT_A_PDF if kind == "pdf" else FaultCode.NOT_835, url=url,
                                 size=len(data))
         path = document_path(dest_dir, self.config.payer, item.remittance_id, kind)
         write_atomic(path, data)
@@ -803,34 +808,34 @@ class Bot:
             # e.g. "APIRequestContext.get: aborted": the connection dropped mid-body. Nothing
             # of it is kept; the step retries.
             raise self._fault("download interrupted (the connection dropped)", step=step,
-                              code="download-interrupted", retryable=True,
+                              code=FaultCode.DOWNLOAD_INTERRUPTED, retryable=True,
                               detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                               document_url=url, remittance_id=item.remittance_id) from None
         try:
             status = response.status
             if status >= 500 and _MAINTENANCE_TEXT.search(_text_head(response)):
                 raise self._fault(f"portal is down for maintenance (download answered HTTP "
-                                  f"{status})", step=step, code="portal-maintenance",
+                                  f"{status})", step=step, code=FaultCode.PORTAL_MAINTENANCE,
                                   retryable=True, status=status, document_url=url,
                                   remittance_id=item.remittance_id)
             if status >= 500:
-                raise self._fault(f"download answered HTTP {status}", step=step, code="http-5xx",
+                raise self._fault(f"download answered HTTP {status}", step=step, code=FaultCode.HTTP_5XX,
                                   retryable=True, status=status, document_url=url,
                                   remittance_id=item.remittance_id)
             if 300 <= status < 400 or status in (401, 403):
                 raise self._fault(f"download answered HTTP {status} (session lost)", step=step,
-                                  code="session-lost", retryable=False, status=status,
+                                  code=FaultCode.SESSION_LOST, retryable=False, status=status,
                                   document_url=url, remittance_id=item.remittance_id)
             if status >= 400:
                 raise BusinessError(f"{self.config.payer}: remittance {item.remittance_id}: "
                                     f"download answered HTTP {status}",
-                                    code="document-unavailable", status=status, url=url)
+                                    code=FaultCode.DOCUMENT_UNAVAILABLE, status=status, url=url)
             data = response.body()
             expected = response.headers.get("content-length", "")
             if expected.isdigit() and len(data) < int(expected):
                 # The connection dropped half-way: never saved, retried.
                 raise self._fault(f"download cut off after {len(data)} of {expected} bytes",
-                                  step=step, code="download-truncated", retryable=True,
+                                  step=step, code=FaultCode.DOWNLOAD_TRUNCATED, retryable=True,
                                   document_url=url, remittance_id=item.remittance_id)
         finally:
             response.dispose()
@@ -852,14 +857,14 @@ def _start_browser(config: PayerConfig, headless: bool) -> tuple[Playwright, Bro
         pw = sync_playwright().start()
     except PlaywrightError as exc:  # e.g. the sync API called inside a running asyncio loop
         raise SystemFault(f"{config.payer}: Playwright failed to start: {str(exc).splitlines()[0]}",
-                          retryable=False, code="browser-launch-failed", payer=config.payer,
+                          retryable=False, code=FaultCode.BROWSER_LAUNCH_FAILED, payer=config.payer,
                           step="launch") from None
     try:
         return pw, launch_browser(pw, headless=headless)
     except PlaywrightError as exc:
         pw.stop()
         raise SystemFault(f"{config.payer}: Chromium failed to start: {str(exc).splitlines()[0]}",
-                          retryable=False, code="browser-launch-failed", payer=config.payer,
+                          retryable=False, code=FaultCode.BROWSER_LAUNCH_FAILED, payer=config.payer,
                           step="launch") from None
     except BaseException:
         pw.stop()
@@ -889,7 +894,9 @@ def run_pull(bot: Bot, result: PullResult, dest_dir: Path, is_known: Callable[[s
 def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, dest_dir: Path, *,
                      is_known: Callable[[str], bool] = lambda rid: False,
                      base_url: str | None = None, evidence_dir: Path | None = None,
-                     headless: bool = True, session_dir: Path | None = None) -> PullResult:
+                     headless: bool = True, session_dir: Path | None = None,
+                     on_downloaded: Callable[[DownloadedDocument], None] | None = None
+                     ) -> PullResult:
     """Download ``payer``'s remittance PDFs paid between ``start`` and ``end`` (inclusive).
 
     Remittances for which ``is_known(remittance_id)`` is true are listed but not downloaded.
@@ -910,6 +917,7 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
 
     with bot_session(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
                      headless=headless) as bot:
+        bot.on_downloaded = on_downloaded
         run_pull(bot, result, dest_dir, is_known, reused=bot.reused)
     log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
              config.payer, result.listed, result.pages_visited, len(result.downloaded),

@@ -34,6 +34,7 @@ from claimwright.errors import BusinessError, SystemFault
 
 from .config import PayerConfig, load_payer_config
 from .engine import Bot, _norm, bot_session
+from claimwright.types import FaultCode
 
 log = logging.getLogger("claimwright.bots")
 
@@ -111,7 +112,7 @@ def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
     if config.status is None:
         raise SystemFault(f"{config.payer}: the payer config has no 'status:' section; status "
                           "checks are not configured for this portal", retryable=False,
-                          code="bad-config", payer=config.payer, field="status")
+                          code=FaultCode.BAD_CONFIG, payer=config.payer, field="status")
     queries = list(dict.fromkeys(queries))
     result = StatusResult(config.payer)
     if not queries:
@@ -168,7 +169,7 @@ def _circuit_open(bot: Bot, failures: list[FailedQuery]) -> SystemFault:
     codes = ", ".join(sorted({f.code for f in failures}))
     fault = bot._fault(f"circuit open: {len(failures)} status queries in a row failed with "
                        f"portal faults ({codes}) after their retries; payer stopped",
-                       step="circuit-breaker", code="circuit-open", retryable=False,
+                       step="circuit-breaker", code=FaultCode.CIRCUIT_OPEN, retryable=False,
                        failed_items=[{"kind": f.query.kind, "code": f.code, **f.evidence}
                                      for f in failures], last_step=last.evidence.get("step"))
     for key in ("url", "screenshot", "trace"):
@@ -206,7 +207,7 @@ def _read_result(bot: Bot, query: StatusQuery, table, step: str) -> StatusReport
             index[key] = headers.index(_norm(header))
         elif key in ("status", "status_date"):
             raise bot._fault(f"status result has no column {header!r}", step=step,
-                             code="table-changed", retryable=False, headers=headers)
+                             code=FaultCode.TABLE_CHANGED, retryable=False, headers=headers)
     rows = table.locator(f"css={status.row_css}").all()
     for row in rows:
         cells = [" ".join(c.split()) for c in row.locator(f"css={status.cell_css}").all_inner_texts()]
@@ -219,11 +220,11 @@ def _read_result(bot: Bot, query: StatusQuery, table, step: str) -> StatusReport
         except ValueError:
             raise BusinessError(f"{bot.config.payer}: {query.kind} status of "
                                 f"{query.payer_claim_id}: status date {text_date!r} is not "
-                                f"{status.date_format}", code="bad-status-row", raw=raw) from None
+                                f"{status.date_format}", code=FaultCode.BAD_STATUS_ROW, raw=raw) from None
         return StatusReport(
             query.kind, query.payer_claim_id, True, status=cells[index["status"]],
             status_date=day, notes=bot.redact(cells[index["notes"]]) if "notes" in index else "",
             appeal_number=cells[index["appeal_number"]] if "appeal_number" in index else "",
             raw=raw)
     raise bot._fault("status result table has no readable row", step=step,
-                     code="table-changed", retryable=False, rows=len(rows))
+                     code=FaultCode.TABLE_CHANGED, retryable=False, rows=len(rows))

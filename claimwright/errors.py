@@ -14,31 +14,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from .types import Failure, FaultCode
+
 
 class ClaimwrightError(Exception):
-    code = "error"
+    """``code`` is a :class:`~claimwright.types.FaultCode` (a string not in it is refused)."""
 
-    def __init__(self, message: str, *, code: str | None = None, **context: Any) -> None:
+    code: FaultCode = FaultCode.ERROR
+
+    def __init__(self, message: str, *, code: FaultCode | str | None = None,
+                 **context: Any) -> None:
         super().__init__(message)
         self.message = message
         if code:
-            self.code = code
+            self.code = FaultCode(code)
         self.context: dict[str, Any] = context
+
+    @property
+    def failure(self) -> Failure:
+        """System or business, by the class (a ``SystemFault`` is always system)."""
+        return Failure.SYSTEM if isinstance(self, SystemFault) else Failure.BUSINESS
 
 
 class BusinessError(ClaimwrightError):
     """Bad data: never retried, straight to review."""
 
-    code = "business-error"
+    code = FaultCode.BUSINESS_ERROR
 
 
 class SystemFault(ClaimwrightError):
     """The environment failed. ``retryable`` says whether one bounded retry layer may try again."""
 
-    code = "system-fault"
+    code = FaultCode.SYSTEM_FAULT
     retryable = True
 
-    def __init__(self, message: str, *, retryable: bool | None = None, code: str | None = None,
+    def __init__(self, message: str, *, retryable: bool | None = None,
+                 code: FaultCode | str | None = None,
                  **context: Any) -> None:
         super().__init__(message, code=code, **context)
         if retryable is not None:
@@ -48,10 +59,10 @@ class SystemFault(ClaimwrightError):
 class DocumentError(BusinessError):
     """A document cannot be read at all (corrupt, encrypted, not a PDF/835, image-only)."""
 
-    code = "unreadable-document"
+    code = FaultCode.UNREADABLE_DOCUMENT
 
 
 class UnknownLayout(BusinessError):
     """A PDF remittance whose layout matches no layout file: never guessed."""
 
-    code = "unknown-layout"
+    code = FaultCode.UNKNOWN_LAYOUT

@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import review as rq
 from .denials import Finding, categorize_remittance
 from .errors import SystemFault
 from .fileio import write_atomic
@@ -29,9 +28,10 @@ from .models import Remittance
 from .parsing import parse_file
 from .renditions import CODE as RENDITIONS_CODE
 from .renditions import reconcile
-from .review import ReviewQueue
+from .review import Opened, ReviewQueue
 from .settings import Settings
 from .storage import Document, Ledger
+from .types import ReviewKind
 
 if TYPE_CHECKING:
     from bots.engine import PullResult
@@ -106,7 +106,7 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
     counts = counts or Counts(payer)
     known = ctx.ledger.known_remittance_ids(payer)
     with ctx.queue.capture(key=f"pull:{payer}:{start}:{end}", payer=payer,
-                           kind=rq.PORTAL_FAILURE,
+                           kind=ReviewKind.PORTAL_FAILURE,
                            context={"payer": payer, "start": str(start), "end": str(end)}) as cap:
         try:
             result = pull_remittances(payer, start, end, ctx.settings.downloads,
@@ -141,7 +141,7 @@ def _record_pull(ctx: Context, payer: str, result: PullResult, counts: Counts) -
             counts.already_had += 1
     for failure in result.failed:
         opened = ctx.queue.open(
-            rq.DOCUMENT_FAILED, failure.reason, payer=payer,
+            ReviewKind.DOCUMENT_FAILED, failure.reason, payer=payer,
             key=f"download:{payer}:{failure.remittance_id}",
             context={"payer": payer, "remittance_id": failure.remittance_id,
                      "url": failure.url, "error": failure.code,
@@ -199,7 +199,7 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
     packets_done = ctx.ledger.output_keys("packet")
     for doc in docs:
         with ctx.queue.capture(key=f"outputs:{payer}:{doc.remittance_id}", payer=payer,
-                               kind=rq.OUTPUT_FAILED, context=_doc_context(doc)) as cap:
+                               kind=ReviewKind.OUTPUT_FAILED, context=_doc_context(doc)) as cap:
             for rec_id, remit in _load_remittances(ctx, doc):
                 trusted = _review_problems(ctx, doc, remit, counts)
                 findings = categorize_remittance(remit, as_of=as_of)
@@ -232,7 +232,7 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
                     counts.packets_written += 1
                     if info.warnings:
                         counts.note_review(ctx.queue.open(
-                            rq.PACKET_CHECK,
+                            ReviewKind.PACKET_CHECK,
                             f"appeal packet {info.path.name}: " + "; ".join(info.warnings),
                             key=f"packet-check:{key}", payer=payer,
                             context={**_doc_context(doc), "payer_claim_id": claim_id,
@@ -251,7 +251,7 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
         for warning in result.warnings:
             log.warning("worklist: %s", warning)
             counts.note_review(ctx.queue.open(
-                rq.OUTPUT_FAILED, f"coding worklist: {warning}",
+                ReviewKind.OUTPUT_FAILED, f"coding worklist: {warning}",
                 key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
                 payer=payer, context={"worklist": str(ctx.settings.worklist)},
                 evidence=[str(ctx.settings.worklist)]).created)
@@ -314,8 +314,8 @@ def _review_problems(ctx: Context, doc: Document, remit: Remittance, counts: Cou
         by_claim[problem.claim or ""].append(problem)
     for claim_account, problems in by_claim.items():
         where = f"claim {claim_account}" if claim_account else "remittance total"
-        kind = (rq.RENDITIONS_DISAGREE if all(p.code == RENDITIONS_CODE for p in problems)
-                else rq.UNBALANCED)
+        kind = (ReviewKind.RENDITIONS_DISAGREE if all(p.code == RENDITIONS_CODE for p in problems)
+                else ReviewKind.UNBALANCED)
         opened = ctx.queue.open(
             kind,
             f"{doc.remittance_id} {where}: " + "; ".join(p.message for p in problems),
@@ -328,10 +328,10 @@ def _review_problems(ctx: Context, doc: Document, remit: Remittance, counts: Cou
     return {c.patient_account for c in remit.claims if c.patient_account not in by_claim}
 
 
-def _review_unknown_code(ctx: Context, doc: Document, f: Finding) -> rq.Opened:
+def _review_unknown_code(ctx: Context, doc: Document, f: Finding) -> Opened:
     codes = ", ".join(f.decision.unknown_codes) or f.adjustment.code
     return ctx.queue.open(
-        rq.UNKNOWN_CODE,
+        ReviewKind.UNKNOWN_CODE,
         f"{doc.remittance_id} claim {f.claim.payer_claim_id}: unknown code {codes} "
         f"({f.adjustment.amount}); categorize it and add it to the code tables",
         key=f"unknown-code:{f.key}", payer=doc.payer,

@@ -15,21 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .errors import BusinessError, ClaimwrightError, SystemFault
+from .errors import ClaimwrightError
 from .storage import Ledger, ReviewItemRecord, _jsonable, utcnow
+from .types import FaultCode, ReviewKind
 
 log = logging.getLogger(__name__)
-
-# kinds of review items (what a person filters on)
-PORTAL_FAILURE = "portal-failure"
-UNREADABLE_DOCUMENT = "unreadable-document"
-UNKNOWN_LAYOUT = "unknown-layout"
-UNBALANCED = "unbalanced"
-UNKNOWN_CODE = "unknown-code"
-DOCUMENT_FAILED = "document-failed"
-OUTPUT_FAILED = "output-failed"
-PACKET_CHECK = "packet-check"
-RENDITIONS_DISAGREE = "renditions-disagree"  # the 835 and the PDF of one remittance differ
 
 
 @dataclass
@@ -52,7 +42,7 @@ class ReviewQueue:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def open(self, kind: str, reason: str, *, key: str, payer: str = "",
+    def open(self, kind: ReviewKind | str, reason: str, *, key: str, payer: str = "",
              context: dict[str, Any] | None = None, evidence: list[str] | None = None) -> Opened:
         """Open an item, or count another occurrence of the open/resolved item with this key."""
         with self.ledger.session() as s:
@@ -63,14 +53,14 @@ class ReviewQueue:
                 if evidence:
                     item.evidence = list(dict.fromkeys([*item.evidence, *evidence]))
                 return Opened(item, False)
-            item = ReviewItemRecord(key=key, kind=kind, reason=reason, payer=payer,
+            item = ReviewItemRecord(key=key, kind=ReviewKind(kind), reason=reason, payer=payer,
                                     context=_jsonable(context or {}), evidence=list(evidence or []))
             s.add(item)
             s.flush()
             log.info("review item %s opened: %s (%s)", item.id, kind, payer or "-")
             return Opened(item, True)
 
-    def items(self, status: str | None = "open", kind: str | None = None) -> list[ReviewItemRecord]:
+    def items(self, status: str | None = "open", kind: ReviewKind | str | None = None) -> list[ReviewItemRecord]:
         with self.ledger.session() as s:
             q = select(ReviewItemRecord).order_by(ReviewItemRecord.id)
             if status:
@@ -94,30 +84,37 @@ class ReviewQueue:
             return item
 
     @contextmanager
-    def capture(self, *, key: str, payer: str = "", kind: str | None = None,
+    def capture(self, *, key: str, payer: str = "", kind: ReviewKind | None = None,
                 context: dict[str, Any] | None = None) -> Iterator[Captured]:
-        """Run a unit of work; if it fails, open one review item and swallow the error.
+        """Run a block; if it fails, open one review item and swallow the error.
 
-        Business errors and exhausted/permanent system faults become items of their own kind;
-        an unexpected exception becomes a ``document-failed`` item with its type and message, so
-        one bad unit never crashes the batch and nothing is lost silently.
+        A Claimwright error opens an item of ``kind``, else of its code's review kind
+        (:attr:`FaultCode.review_kind`); an unexpected exception opens a ``document-failed``
+        item (unless ``kind`` says otherwise) with its type and message, so one bad unit never
+        crashes the batch and nothing is lost silently.
         """
         captured = Captured(context=dict(context or {}))
         try:
             yield captured
-        except (BusinessError, SystemFault) as exc:
-            self._file(captured, exc, exc.code, key, payer, kind)
         except Exception as exc:  # noqa: BLE001 - the batch must survive any one failure
-            log.exception("unexpected failure in %s", key)
-            self._file(captured, exc, type(exc).__name__, key, payer, kind or DOCUMENT_FAILED)
+            if not isinstance(exc, ClaimwrightError):
+                log.exception("unexpected failure in %s", key)
+            self.file(captured, exc, key=key, payer=payer, kind=kind)
 
-    def _file(self, captured: Captured, exc: Exception, code: str, key: str, payer: str,
-              kind: str | None) -> None:
+    def file(self, captured: Captured, exc: Exception, *, key: str, payer: str = "",
+             kind: ReviewKind | None = None) -> None:
+        """Open (or count again) the one review item for ``exc``, the failure of unit ``key``."""
+        if isinstance(exc, ClaimwrightError):
+            code: str = exc.code
+            kind = kind or FaultCode(exc.code).review_kind
+        else:
+            code = type(exc).__name__
+            kind = kind or ReviewKind.DOCUMENT_FAILED
         ctx = dict(captured.context)
         if isinstance(exc, ClaimwrightError):
             ctx.update(exc.context)
         ctx["error"] = code
         evidence = [str(v) for k, v in ctx.items() if k in ("screenshot", "trace") and v]
-        opened = self.open(kind or code, str(exc), key=f"{key}:{code}", payer=payer, context=ctx,
+        opened = self.open(kind, str(exc), key=f"{key}:{code}", payer=payer, context=ctx,
                            evidence=evidence)
         captured.error, captured.item, captured.created = exc, opened.item, opened.created

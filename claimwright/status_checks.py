@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from . import review as rq
 from .pipeline import Context, RunCounts
+from .review import Opened
 from .status import Outcome, interpret, load_followup
 from .storage import (Document, FindingRecord, Ledger, OutputRecord, RemittanceRecord,
                       StatusCheckRecord, utcnow)
+from .types import ReviewKind
 
 log = logging.getLogger(__name__)
 
-STATUS_ACTION = "status-action"          # a status a person must act on
-STATUS_UNREADABLE = "status-unreadable"  # the portal's answer could not be read
 NOTES_MAX = 500
 
 
@@ -174,7 +173,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
             counts.needs_action += 1
             counts.note_review(_open_action(ctx, item, outcome, report).created)
 
-    with ctx.queue.capture(key=f"status:{payer}:{as_of}", payer=payer, kind=rq.PORTAL_FAILURE,
+    with ctx.queue.capture(key=f"status:{payer}:{as_of}", payer=payer, kind=ReviewKind.PORTAL_FAILURE,
                            context={"payer": payer, "step": "status-check", "as_of": str(as_of),
                                     "due": len(due)}) as cap:
         result = check_statuses(payer, [StatusQuery(i.kind, i.payer_claim_id) for i in due],
@@ -187,8 +186,8 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
             counts.unreadable += 1
             q = failed.query
             counts.note_review(ctx.queue.open(
-                STATUS_UNREADABLE, failed.reason, payer=payer,
-                key=f"{STATUS_UNREADABLE}:{payer}:{q.kind}:{q.payer_claim_id}",
+                ReviewKind.STATUS_UNREADABLE, failed.reason, payer=payer,
+                key=f"{ReviewKind.STATUS_UNREADABLE}:{payer}:{q.kind}:{q.payer_claim_id}",
                 context={"payer": payer, "kind": q.kind, "payer_claim_id": q.payer_claim_id,
                          "error": failed.code}).created)
     if cap.error is not None:
@@ -220,7 +219,7 @@ _WHAT_TO_DO = {
 }
 
 
-def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> rq.Opened:
+def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> Opened:
     todo = _WHAT_TO_DO.get((item.kind, outcome.status),
                            "status not recognized: read it on the portal and update "
                            "claimwright/rules/followup.yaml")
@@ -228,8 +227,8 @@ def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> rq.O
     reason = (f"{item.payer} {item.kind} {item.payer_claim_id}: portal says {said} "
               f"({outcome.status}); {outcome.owner}: {todo}")
     return ctx.queue.open(
-        STATUS_ACTION, reason, payer=item.payer,
-        key=f"{STATUS_ACTION}:{item.payer}:{item.kind}:{item.payer_claim_id}:{outcome.status}",
+        ReviewKind.STATUS_ACTION, reason, payer=item.payer,
+        key=f"{ReviewKind.STATUS_ACTION}:{item.payer}:{item.kind}:{item.payer_claim_id}:{outcome.status}",
         context={"payer": item.payer, "payer_id": item.payer_id, "kind": item.kind,
                  "payer_claim_id": item.payer_claim_id, "status": outcome.status,
                  "portal_status": outcome.portal_status,

@@ -154,7 +154,7 @@ def test_maintenance_shorter_than_the_retry_budget_is_waited_out(portal, tmp_pat
 
 def test_maintenance_beyond_the_budget_stops_the_payer_with_one_review_item(
         portal, tmp_path, monkeypatch, workspace, fast_northwind_config):
-    from claimwright import review as rq
+    from claimwright.types import ReviewKind
     from claimwright.pipeline import Context, pull_payer
 
     # The portal goes down right after sign-in: its search page switches maintenance on
@@ -165,7 +165,7 @@ def test_maintenance_beyond_the_budget_stops_the_payer_with_one_review_item(
     ctx = Context.from_settings()
     try:
         counts = pull_payer(ctx, "northwind", *WIDE, base_url=portal.url)
-        [item] = ctx.queue.items(kind=rq.PORTAL_FAILURE)
+        [item] = ctx.queue.items(kind=ReviewKind.PORTAL_FAILURE)
     finally:
         ctx.ledger.close()
     hits = portal.app.state.portal.hits
@@ -289,7 +289,7 @@ def test_circuit_breaker_stops_the_payer_after_n_failed_documents_in_a_row(
 
 def test_transient_document_failures_below_the_threshold_do_not_stop_the_pull(
         portal, tmp_path, truth, monkeypatch, workspace, fast_northwind_config):
-    from claimwright import review as rq
+    from claimwright.types import ReviewKind
     from claimwright.pipeline import Context, pull_payer
 
     # 4 failures: the first document's 3 attempts, then 1 failure of the second (retried, taken)
@@ -305,7 +305,7 @@ def test_transient_document_failures_below_the_threshold_do_not_stop_the_pull(
         ctx.ledger.close()
     assert counts.errors == [] and counts.downloaded == COUNT - 1 and counts.review_opened == 1
     assert portal.app.state.portal.hits["download"] == 4 + COUNT - 1
-    assert item.kind == rq.DOCUMENT_FAILED and item.context["error"] == "http-5xx"
+    assert item.kind == ReviewKind.DOCUMENT_FAILED and item.context["error"] == "http-5xx"
     assert item.context["step"] == "download"
     assert taken == set(truth) - {item.context["remittance_id"]}
     assert len(item.evidence) == 2 and all(Path(p).is_file() for p in item.evidence)

@@ -28,7 +28,7 @@ def test_payers_pull_in_parallel_and_one_failing_does_not_stop_the_other(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
-    from claimwright import review as rq
+    from claimwright.types import ReviewKind
     from claimwright.pipeline import Context
     from flows import nightly
 
@@ -96,7 +96,7 @@ def test_payers_pull_in_parallel_and_one_failing_does_not_stop_the_other(
     ctx = Context.from_settings()
     try:
         docs = ctx.ledger.documents()
-        [item] = ctx.queue.items(kind=rq.PORTAL_FAILURE)
+        [item] = ctx.queue.items(kind=ReviewKind.PORTAL_FAILURE)
     finally:
         ctx.ledger.close()
     assert {d.remittance_id for d in docs} == expected

@@ -11,7 +11,9 @@ from claimwright.models import Remittance
 from claimwright.parsing import parse_bytes, parse_file
 from claimwright.pipeline import Context, process_documents, write_outputs
 from claimwright.renditions import CODE, reconcile
-from claimwright.review import RENDITIONS_DISAGREE
+from claimwright.types import ReviewKind
+
+RENDITIONS_DISAGREE = ReviewKind.RENDITIONS_DISAGREE
 from fixtures.remittances import build_dataset
 
 

@@ -44,9 +44,9 @@ def test_capture_files_business_and_system_errors_and_the_batch_goes_on(queue):
     assert done == [2]
     assert cap.error is None
     items = {i.kind: i for i in queue.items()}
-    assert set(items) == {"unbalanced", "system-fault"}
+    assert set(items) == {"unbalanced", "portal-failure"}  # FaultCode.review_kind
     assert items["unbalanced"].context == {"file": "0.pdf", "page": 2, "error": "unbalanced"}
-    assert items["system-fault"].evidence == ["/tmp/s.png"]
+    assert items["portal-failure"].evidence == ["/tmp/s.png"]
 
 
 def test_capture_turns_an_unexpected_exception_into_a_review_item(queue):

@@ -413,7 +413,9 @@ def _ledger_with_denials(small_dataset):
 @pytest.mark.e2e
 def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, small_dataset,
                                                              prefect_api):
-    from claimwright.status_checks import STATUS_ACTION, due_items, latest_checks, open_items
+    from claimwright.status_checks import due_items, latest_checks, open_items
+    from claimwright.types import ReviewKind
+    STATUS_ACTION = ReviewKind.STATUS_ACTION
     from flows.status import nightly_status_check
 
     ctx = _ledger_with_denials(small_dataset)
@@ -496,7 +498,8 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
 @pytest.mark.browser
 def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dataset, tmp_path,
                                                      monkeypatch):
-    from claimwright.review import PORTAL_FAILURE
+    from claimwright.types import ReviewKind
+    PORTAL_FAILURE = ReviewKind.PORTAL_FAILURE
     from claimwright.status_checks import check_payer_statuses, latest_checks
 
     ctx = _ledger_with_denials(small_dataset)

@@ -41,6 +41,7 @@ from claimwright.errors import BusinessError
 from ..engine import (_MAINTENANCE_TEXT, Bot, DownloadedDocument, FailedDocument,
                       ListedRemittance, PullResult, _norm, _parse_amount)
 from ..locators import combined
+from claimwright.types import FaultCode
 
 log = logging.getLogger("claimwright.bots")
 T = TypeVar("T")
@@ -171,7 +172,7 @@ class _Walk:
             button = self._next_button()
             if button is None:
                 raise self.bot._fault(f"results page {number} of {payer} is no longer listed",
-                                      step=step, code="table-changed", retryable=False,
+                                      step=step, code=FaultCode.TABLE_CHANGED, retryable=False,
                                       relayed_payer=payer)
             target = self.shown[1] + 1
             self._load(step, button.locator.click, payer, target)
@@ -185,7 +186,7 @@ class _Walk:
         offered = [" ".join(t.split()) for t in select.locator("option").all_inner_texts()]
         if payer not in offered:
             raise bot._fault(f"the portal offers no payer {payer!r} to pick (check "
-                             "flow_options.payers)", step=step, code="payer-not-offered",
+                             "flow_options.payers)", step=step, code=FaultCode.PAYER_NOT_OFFERED,
                              retryable=False, relayed_payer=payer, offered=offered)
         select.select_option(label=payer)
         fmt = bot.config.search.date_format
@@ -208,17 +209,17 @@ class _Walk:
         status = response.status
         if status >= 500 and _MAINTENANCE_TEXT.search(_body_head(response)):
             raise bot._fault(f"portal is down for maintenance (results answered HTTP {status})",
-                             step=step, code="portal-maintenance", retryable=True, status=status,
+                             step=step, code=FaultCode.PORTAL_MAINTENANCE, retryable=True, status=status,
                              retry_after=response.headers.get("retry-after"))
         if status in (401, 403):
             raise bot._fault(f"results answered HTTP {status} (session lost)", step=step,
-                             code="session-lost", retryable=False, status=status)
+                             code=FaultCode.SESSION_LOST, retryable=False, status=status)
         if status >= 500:
-            raise bot._fault(f"results answered HTTP {status}", step=step, code="http-5xx",
+            raise bot._fault(f"results answered HTTP {status}", step=step, code=FaultCode.HTTP_5XX,
                              retryable=True, status=status, relayed_payer=payer)
         if status >= 400:
             raise bot._fault(f"portal rejected the search (HTTP {status})", step=step,
-                             code="search-rejected", retryable=False, status=status,
+                             code=FaultCode.SEARCH_REJECTED, retryable=False, status=status,
                              relayed_payer=payer, portal_message=_error_text(response))
         combined(bot.root, bot.config.locators["loading"]).first.wait_for(
             state="hidden", timeout=timeout)
@@ -263,12 +264,12 @@ class _Walk:
                     url=bot.page.url, page=number))
             except (ValueError, InvalidOperation) as exc:
                 failed.append(FailedDocument(bot.config.payer, rid or f"(row on page {number})",
-                                             f"listing row cannot be read: {exc}", "bad-listing",
+                                             f"listing row cannot be read: {exc}", FaultCode.BAD_LISTING,
                                              bot.page.url, {"page": number, "cells": cells,
                                                             "relayed_payer": payer}))
         if failed and not listed:
             raise bot._fault(f"no row of results page {number} could be read: "
-                             f"{failed[0].reason}", step=step, code="table-changed",
+                             f"{failed[0].reason}", step=step, code=FaultCode.TABLE_CHANGED,
                              retryable=False, rows=len(failed), relayed_payer=payer,
                              locators={"download_button": [s.describe() for s in
                                                            bot.config.locators["download_button"]]})
@@ -312,7 +313,7 @@ class _Walk:
                 if button is not None:
                     return button
         raise BusinessError(f"{bot.config.payer}: remittance {remittance_id}: no longer listed "
-                            "with a download button", code="document-unavailable",
+                            "with a download button", code=FaultCode.DOCUMENT_UNAVAILABLE,
                             url=bot.page.url)
 
     def _is_document_response(self, response: Any) -> bool:
@@ -397,7 +398,7 @@ class _Walk:
             while "done" not in got:  # the handler runs while Playwright waits
                 if time.monotonic() > deadline:
                     raise bot._fault(f"no document came for remittance {item.remittance_id}",
-                                     step="download", code="timeout", retryable=True,
+                                     step="download", code=FaultCode.TIMEOUT, retryable=True,
                                      remittance_id=item.remittance_id)
                 page.wait_for_timeout(50)
         finally:
@@ -405,7 +406,7 @@ class _Walk:
         url = got.get("url") or page.url
         if "error" in got:
             raise bot._fault(f"document of remittance {item.remittance_id} did not arrive whole",
-                             step="download", code="download-interrupted", retryable=True,
+                             step="download", code=FaultCode.DOWNLOAD_INTERRUPTED, retryable=True,
                              remittance_id=item.remittance_id, detail=got["error"])
         data: bytes = got["body"]
         status = got["status"]
@@ -415,7 +416,7 @@ class _Walk:
         if announced.isdigit() and int(announced) != len(data):
             raise bot._fault(f"document of remittance {item.remittance_id} was cut off "
                              f"({len(data)} of {announced} bytes)", step="download",
-                             code="download-truncated", retryable=True,
+                             code=FaultCode.DOWNLOAD_TRUNCATED, retryable=True,
                              remittance_id=item.remittance_id)
         return data, url
 
@@ -425,7 +426,7 @@ class _Walk:
         login = bot.config.portal.login_path.rstrip("/")
         if status in (401, 403) or urlsplit(url).path.rstrip("/") == login:
             raise bot._fault(f"download answered HTTP {status} (session lost)", step="download",
-                             code="session-lost", retryable=False, status=status,
+                             code=FaultCode.SESSION_LOST, retryable=False, status=status,
                              remittance_id=item.remittance_id)
         if status >= 500:
             if page_shown:
@@ -436,22 +437,22 @@ class _Walk:
             raise bot._fault(f"download answered HTTP {status}"
                              + (" (down for maintenance)" if maintenance else ""),
                              step="download", retryable=True, status=status,
-                             code="portal-maintenance" if maintenance else "http-5xx",
+                             code=FaultCode.PORTAL_MAINTENANCE if maintenance else "http-5xx",
                              remittance_id=item.remittance_id)
         if status == 404:
             raise BusinessError(f"{bot.config.payer}: remittance {item.remittance_id}: "
-                                f"download answered HTTP {status}", code="document-unavailable",
+                                f"download answered HTTP {status}", code=FaultCode.DOCUMENT_UNAVAILABLE,
                                 status=status, url=url)
         if status >= 400:
             raise bot._fault(f"download answered HTTP {status}", step="download",
-                             code="http-4xx", retryable=False, status=status,
+                             code=FaultCode.HTTP_4XX, retryable=False, status=status,
                              remittance_id=item.remittance_id)
 
     def _saved_download(self, download: Any, item: ListedRemittance) -> bytes:
         failure = download.failure()  # waits for the download to end
         if failure:
             raise self.bot._fault(f"download of remittance {item.remittance_id} did not finish "
-                                  f"({failure})", step="download", code="download-interrupted",
+                                  f"({failure})", step="download", code=FaultCode.DOWNLOAD_INTERRUPTED,
                                   retryable=True, remittance_id=item.remittance_id)
         try:
             return Path(download.path()).read_bytes()
@@ -472,7 +473,7 @@ class _Walk:
                 timeout=bot.config.timeouts.download_ms)
         except PlaywrightError as exc:
             raise bot._fault(f"inline document of remittance {item.remittance_id} could not be "
-                             "fetched", step="download", code="download-interrupted",
+                             "fetched", step="download", code=FaultCode.DOWNLOAD_INTERRUPTED,
                              retryable=True,
                              remittance_id=item.remittance_id,
                              detail=str(exc).splitlines()[0] if str(exc) else "") from None
@@ -485,7 +486,7 @@ class _Walk:
             except PlaywrightError as exc:
                 self._check_document(status, answer.url, item, page_shown=False)
                 raise bot._fault(f"inline document of remittance {item.remittance_id} was cut "
-                                 "off", step="download", code="download-interrupted",
+                                 "off", step="download", code=FaultCode.DOWNLOAD_INTERRUPTED,
                                  retryable=True,
                                  remittance_id=item.remittance_id,
                                  detail=str(exc).splitlines()[0] if str(exc) else "") from None
@@ -494,7 +495,7 @@ class _Walk:
             if announced and announced.isdigit() and int(announced) != len(data):
                 raise bot._fault(f"inline document of remittance {item.remittance_id} was cut "
                                  f"off ({len(data)} of {announced} bytes)", step="download",
-                                 code="download-truncated", retryable=True,
+                                 code=FaultCode.DOWNLOAD_TRUNCATED, retryable=True,
                                  remittance_id=item.remittance_id)
             return data
         finally:

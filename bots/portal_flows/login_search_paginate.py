@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from ..engine import Bot, DownloadedDocument, ListedRemittance, PullResult
+from claimwright.types import FaultCode
 
 log = logging.getLogger("claimwright.bots")
 
@@ -55,7 +56,7 @@ def document_url(bot: Bot, item: ListedRemittance) -> str:
         href = link.locator.get_attribute("href")
         if not href:
             raise bot._fault("the download link has no address", step=step,
-                             code="locator-not-found", retryable=False,
+                             code=FaultCode.LOCATOR_NOT_FOUND, retryable=False,
                              remittance_id=item.remittance_id)
         return urljoin(bot.page.url, href)
 

@@ -44,6 +44,7 @@ from claimwright.errors import SystemFault
 from ..engine import (Bot, DownloadedDocument, FailedDocument, ListedRemittance, PullResult,
                       _parse_amount)
 from ..locators import Resolved
+from claimwright.types import FaultCode
 
 log = logging.getLogger("claimwright.bots")
 
@@ -80,13 +81,13 @@ def content_frame(bot: Bot, step: str) -> Any:
                                                   timeout=bot.config.timeouts.action_ms)
     except PlaywrightTimeout:
         raise bot._fault(f"the page has no frame named {name!r}", step=step,
-                         code="locator-not-found", retryable=False,
+                         code=FaultCode.LOCATOR_NOT_FOUND, retryable=False,
                          locators={"frame": [f"name={name!r}"]}) from None
     # the page's load event waits for its frames: the frame's first document is in
     bot.page.wait_for_load_state("load", timeout=bot.config.timeouts.navigation_ms)
     frame = bot.page.frame(name=name)
     if frame is None:
-        raise bot._fault(f"frame {name!r} is not loaded", step=step, code="timeout",
+        raise bot._fault(f"frame {name!r} is not loaded", step=step, code=FaultCode.TIMEOUT,
                          retryable=True)
     return frame
 
@@ -148,7 +149,7 @@ class _Walker:
         button = bot.present("next_page")
         if button is None:
             raise bot._fault(f"no next_page button on results page {number - 1}", step=step,
-                             code="table-changed", retryable=False)
+                             code=FaultCode.TABLE_CHANGED, retryable=False)
         frame_submit(bot, step, frame, button)
         bot._await_results(step)
         self.page_shown = number
@@ -211,11 +212,11 @@ def _read_page(bot: Bot, number: int) -> tuple[list[tuple[ListedRemittance, str]
             listed.append((item, hrefs["x12_link"]))
         except (ValueError, InvalidOperation) as exc:
             failed.append(FailedDocument(bot.config.payer, rid or f"(row on page {number})",
-                                         f"listing row cannot be read: {exc}", "bad-listing",
+                                         f"listing row cannot be read: {exc}", FaultCode.BAD_LISTING,
                                          hrefs["pdf_link"], {"page": number, "cells": cells}))
     if failed and not listed:
         raise bot._fault(f"no row of results page {number} could be read: {failed[0].reason}",
-                         step=step, code="table-changed", retryable=False, rows=len(failed),
+                         step=step, code=FaultCode.TABLE_CHANGED, retryable=False, rows=len(failed),
                          locators={n: [s.describe() for s in bot.config.locators[n]]
                                    for n in ("pdf_link", "x12_link")})
     return listed, failed, bot.present("next_page") is not None

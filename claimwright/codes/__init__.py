@@ -28,6 +28,7 @@ from typing import Iterator
 import yaml
 
 from ..errors import BusinessError
+from ..types import FaultCode
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ENV_DIR = "CLAIMWRIGHT_CODES"
@@ -48,7 +49,7 @@ CODE_PATTERNS = {
 class CodeTableError(BusinessError):
     """A code table file is malformed: never guessed around, always named precisely."""
 
-    code = "code-table-invalid"
+    code = FaultCode.CODE_TABLE_INVALID
 
 
 def normalize(table: str, code: str) -> str:

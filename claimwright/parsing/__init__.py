@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import DocumentError
 from ..models import Remittance
+from ..types import FaultCode
 
 
 def sniff(data: bytes) -> str:
@@ -18,7 +19,7 @@ def sniff(data: bytes) -> str:
         return "pdf"
     if head.startswith(b"ISA"):
         return "x12-835"
-    raise DocumentError("not a PDF or an X12 835 file", code="unknown-format",
+    raise DocumentError("not a PDF or an X12 835 file", code=FaultCode.UNKNOWN_FORMAT,
                         first_bytes=head[:16].hex())
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..errors import SystemFault, UnknownLayout
+from ..types import FaultCode
 
 LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
 
@@ -56,7 +57,7 @@ DEFAULT_REMARK = r"[A-Z]{1,2}\d{1,4}"
 class LayoutFileError(SystemFault):
     """A layout file is missing or invalid: a deployment problem, never retried."""
 
-    code = "layout-file-invalid"
+    code = FaultCode.LAYOUT_FILE_INVALID
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message, retryable=False, **context)

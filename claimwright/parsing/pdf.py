@@ -43,6 +43,7 @@ from ..models import (
 from .glossary import GlossaryEntry, check_glossary
 from .layout import CODE_CHECK, Column, Layout, Section, Table, get_layout, load_layouts
 from .pdf_text import PageText, Row, open_document, page_words, plain_text, rows_of
+from ..types import FaultCode
 
 __all__ = ["parse_pdf", "parse_pdf_details", "PdfParse", "detect_layout", "extract_pages"]
 
@@ -66,12 +67,12 @@ def extract_pages(data: bytes | str | Path, *, source: str = "") -> list[PageTex
                 pages.append(page_words(doc, index))
             except pdfium.PdfiumError as exc:
                 raise DocumentError(f"page {index + 1} cannot be read: {exc}",
-                                    code="corrupt-pdf", file=source, page=index + 1) from exc
+                                    code=FaultCode.CORRUPT_PDF, file=source, page=index + 1) from exc
     finally:
         doc.close()
     if not any(p.words for p in pages):
         raise DocumentError("the PDF has no text layer (image-only or blank pages); it needs "
-                            "OCR or a person", code="no-text", file=source, pages=len(pages))
+                            "OCR or a person", code=FaultCode.NO_TEXT, file=source, pages=len(pages))
     return pages
 
 

@@ -25,6 +25,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import DocumentError
+from ..types import FaultCode
 
 MAX_PAGES = 2000  # refuse absurd documents instead of grinding through them
 _WORD = re.compile(r"\S+")
@@ -79,27 +80,27 @@ def open_document(data: bytes | str | Path, source: str = "") -> tuple[pdfium.Pd
     data = bytes(data)
     name = Path(source).name if source else "document"
     if not data.strip():
-        raise DocumentError(f"{name} is empty", code="empty-document", file=source)
+        raise DocumentError(f"{name} is empty", code=FaultCode.EMPTY_DOCUMENT, file=source)
     if b"%PDF-" not in data[:1024]:
-        raise DocumentError(f"{name} is not a PDF (no %PDF- header)", code="not-a-pdf",
+        raise DocumentError(f"{name} is not a PDF (no %PDF- header)", code=FaultCode.NOT_A_PDF,
                             file=source, first_bytes=data[:16].hex())
     if b"%%EOF" not in data[-1024:]:
         raise DocumentError(f"{name} is truncated or damaged (no %%EOF at the end)",
-                            code="truncated-pdf", file=source, size=len(data))
+                            code=FaultCode.TRUNCATED_PDF, file=source, size=len(data))
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         text = str(exc)
         if "password" in text.lower():
             raise DocumentError(f"{name} is encrypted (password required)",
-                                code="encrypted-pdf", file=source) from exc
-        raise DocumentError(f"{name} is a damaged PDF: {text}", code="corrupt-pdf",
+                                code=FaultCode.ENCRYPTED_PDF, file=source) from exc
+        raise DocumentError(f"{name} is a damaged PDF: {text}", code=FaultCode.CORRUPT_PDF,
                             file=source) from exc
     pages = len(doc)
     if pages == 0 or pages > MAX_PAGES:
         doc.close()
         raise DocumentError(f"{name} has {pages} pages (expected 1..{MAX_PAGES})",
-                            code="corrupt-pdf", file=source, pages=pages)
+                            code=FaultCode.CORRUPT_PDF, file=source, pages=pages)
     return doc, data
 
 

@@ -38,6 +38,7 @@ from ..models import (
     ServiceLine,
     money,
 )
+from ..types import FaultCode
 
 FORMAT = "x12-835"
 
@@ -100,14 +101,14 @@ def read_separators(text: str, *, source: str = "") -> Separators:
     """Read the four delimiters from the ISA segment at the start of ``text``."""
     if not text.startswith("ISA"):
         raise DocumentError("not an X12 interchange: the data does not start with an ISA segment",
-                            code="not-x12", file=source)
+                            code=FaultCode.NOT_X12, file=source)
     if len(text) < 4:
         raise DocumentError("truncated X12 interchange: the ISA segment is cut short",
-                            code="not-x12", file=source)
+                            code=FaultCode.NOT_X12, file=source)
     element = text[3]
     if element.isalnum() or element in _BLANKS:
         raise DocumentError(f"malformed ISA segment: {element!r} cannot be the element separator",
-                            code="not-x12", file=source)
+                            code=FaultCode.NOT_X12, file=source)
     # ISA has exactly 16 elements; ISA16 is one character, followed by the segment terminator.
     count, pos = 0, 3
     limit = min(len(text), _ISA_SCAN_LIMIT)
@@ -119,20 +120,20 @@ def read_separators(text: str, *, source: str = "") -> Separators:
         pos += 1
     if count < 16:
         raise DocumentError("truncated or malformed ISA segment: fewer than 16 elements",
-                            code="not-x12", file=source)
+                            code=FaultCode.NOT_X12, file=source)
     if pos + 2 >= len(text):
         raise DocumentError("truncated ISA segment: no segment terminator after ISA16",
-                            code="not-x12", file=source)
+                            code=FaultCode.NOT_X12, file=source)
     component, terminator = text[pos + 1], text[pos + 2]
     isa = text[: pos + 1].split(element)
     if (component.isalnum() or component in _BLANKS or component == element
             or terminator.isalnum() or terminator == " " or terminator in (element, component)):
         raise DocumentError("malformed ISA segment: ISA16 and the segment terminator must be "
-                            "distinct delimiters", code="not-x12", file=source)
+                            "distinct delimiters", code=FaultCode.NOT_X12, file=source)
     version = isa[12].strip()
     if not (version.isascii() and version.isdigit()):
         raise DocumentError(f"malformed ISA segment: ISA12 version {version[:10]!r} is not numeric",
-                            code="not-x12", file=source)
+                            code=FaultCode.NOT_X12, file=source)
     # ISA11 is the repetition separator from 4010's successor on; in 4010 it is a code ("U").
     repetition: str | None = isa[11] if len(isa[11]) == 1 else None
     if repetition is not None and (repetition.isalnum() or repetition in _BLANKS
@@ -173,13 +174,13 @@ def _decode(data: bytes | str, source: str) -> str:
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
     else:
-        raise DocumentError(f"cannot read an 835 from {type(data).__name__}", code="not-x12",
+        raise DocumentError(f"cannot read an 835 from {type(data).__name__}", code=FaultCode.NOT_X12,
                             file=source)
     text = text.lstrip("\ufeff \t\r\n")
     if not text:
-        raise DocumentError("empty document", code="not-x12", file=source)
+        raise DocumentError("empty document", code=FaultCode.NOT_X12, file=source)
     if "\x00" in text[:_ISA_SCAN_LIMIT]:
-        raise DocumentError("binary data, not an X12 interchange", code="not-x12", file=source)
+        raise DocumentError("binary data, not an X12 interchange", code=FaultCode.NOT_X12, file=source)
     return text
 
 
@@ -190,7 +191,7 @@ def _parse_interchange(segments: list[Segment], seps: Separators,
         env.feed(seg, source)
     env.close_transaction(None)
     if not env.remittances:
-        raise DocumentError("no ST*835 transaction set in the interchange", code="not-835",
+        raise DocumentError("no ST*835 transaction set in the interchange", code=FaultCode.NOT_835,
                             file=source)
     if env.group_open is not None or env.isa_open is not None:
         last = segments[-1].index
@@ -256,7 +257,7 @@ class _Envelope:
             if seg.get(1) != "835":
                 raise DocumentError(
                     f"transaction set {seg.get(1)[:6]!r} at segment {seg.index} is not an 835",
-                    code="not-835", file=source, segment=seg.index)
+                    code=FaultCode.NOT_835, file=source, segment=seg.index)
             self.txn = [seg]
             self.group_sets += 1
             if self.group_open is None:

@@ -17,12 +17,13 @@ from typing import Any
 import yaml
 
 from ..errors import BusinessError
+from ..types import FaultCode
 
 
 class RulesError(BusinessError):
     """A rules or deadlines file is invalid. ``str()`` reads ``file:line: field: problem``."""
 
-    code = "rules-invalid"
+    code = FaultCode.RULES_INVALID
 
     def __init__(self, message: str, *, file: str = "", line: int | None = None,
                  field: str = "") -> None:
