@@ -1,10 +1,53 @@
-"""Atomic file writes shared by the bots, packets and reports."""
+"""Atomic file writes shared by the bots, packets, worklists and reports.
+
+A file is written to a temporary ``.<name>.<pid>.<random>.part`` beside it and renamed over it,
+so a reader never sees half a file. A process killed mid-write leaves its ``.part`` behind; the
+next run sweeps those of dead processes (:func:`remove_stale_parts`).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+PART = ".part"
+_PART_PID = re.compile(r"\.(\d+)\.[^.]+\.part$")
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` of this machine runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def temp_path(path: Path) -> Path:
+    """A new empty temporary file beside ``path``, named for this process (see module doc)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=PART)
+    os.close(fd)
+    return Path(tmp)
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Delete the temporary files that dead processes left in ``folder``; how many."""
+    removed = 0
+    for part in Path(folder).glob(f".*{PART}") if Path(folder).is_dir() else ():
+        match = _PART_PID.search(part.name)
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_atomic(path: Path, data: bytes, *, skip_if_same: bool = False) -> bool:
@@ -19,9 +62,9 @@ def write_atomic(path: Path, data: bytes, *, skip_if_same: bool = False) -> bool
                 return False
         except FileNotFoundError:
             pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = temp_path(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

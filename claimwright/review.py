@@ -13,10 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from .errors import ClaimwrightError
-from .storage import Ledger, ReviewItemRecord, _jsonable, utcnow
+from .storage import Ledger, ReviewItemRecord
 from .types import FaultCode, ReviewKind
 
 log = logging.getLogger(__name__)
@@ -45,43 +43,22 @@ class ReviewQueue:
     def open(self, kind: ReviewKind | str, reason: str, *, key: str, payer: str = "",
              context: dict[str, Any] | None = None, evidence: list[str] | None = None) -> Opened:
         """Open an item, or count another occurrence of the open/resolved item with this key."""
-        with self.ledger.session() as s:
-            item = s.scalar(select(ReviewItemRecord).where(ReviewItemRecord.key == key))
-            if item is not None:
-                item.occurrences += 1
-                item.last_seen_at = utcnow()
-                if evidence:
-                    item.evidence = list(dict.fromkeys([*item.evidence, *evidence]))
-                return Opened(item, False)
-            item = ReviewItemRecord(key=key, kind=ReviewKind(kind), reason=reason, payer=payer,
-                                    context=_jsonable(context or {}), evidence=list(evidence or []))
-            s.add(item)
-            s.flush()
+        item, created = self.ledger.upsert_review_item(
+            key=key, kind=ReviewKind(kind), reason=reason, payer=payer, context=context or {},
+            evidence=list(evidence or []))
+        if created:
             log.info("review item %s opened: %s (%s)", item.id, kind, payer or "-")
-            return Opened(item, True)
+        return Opened(item, created)
 
-    def items(self, status: str | None = "open", kind: ReviewKind | str | None = None) -> list[ReviewItemRecord]:
-        with self.ledger.session() as s:
-            q = select(ReviewItemRecord).order_by(ReviewItemRecord.id)
-            if status:
-                q = q.where(ReviewItemRecord.status == status)
-            if kind:
-                q = q.where(ReviewItemRecord.kind == kind)
-            return list(s.scalars(q))
+    def items(self, status: str | None = "open",
+              kind: ReviewKind | str | None = None) -> list[ReviewItemRecord]:
+        return self.ledger.review_items(status, kind)
 
     def get(self, item_id: int) -> ReviewItemRecord | None:
-        with self.ledger.session() as s:
-            return s.get(ReviewItemRecord, item_id)
+        return self.ledger.review_item(item_id)
 
     def resolve(self, item_id: int, resolution: str) -> ReviewItemRecord:
-        with self.ledger.session() as s:
-            item = s.get(ReviewItemRecord, item_id)
-            if item is None:
-                raise KeyError(f"no review item {item_id}")
-            item.status = "resolved"
-            item.resolution = resolution
-            item.resolved_at = utcnow()
-            return item
+        return self.ledger.resolve_review_item(item_id, resolution)
 
     @contextmanager
     def capture(self, *, key: str, payer: str = "", kind: ReviewKind | None = None,

@@ -21,7 +21,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .denials import Finding
+from .fileio import temp_path
 from .models import CENT
 
 SHEET_TITLE = "Coding worklist"
@@ -69,6 +69,25 @@ class WorklistRow:
     appeal_due: dt.date | None
     priority: Decimal
     first_seen: dt.date
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON (money as strings, dates ISO); :meth:`from_json` reads it back."""
+        out: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, (dt.date, Decimal)):
+                value = str(value)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> WorklistRow:
+        def date(name: str) -> dt.date | None:
+            return dt.date.fromisoformat(d[name]) if d.get(name) else None
+
+        return cls(**{**d, "date_of_service": date("date_of_service"),
+                      "appeal_due": date("appeal_due"), "first_seen": date("first_seen"),
+                      "modifiers": tuple(d["modifiers"]), "rarcs": tuple(d["rarcs"]),
+                      "amount": Decimal(d["amount"]), "priority": Decimal(d["priority"])})
 
 
 @dataclass
@@ -480,8 +499,7 @@ def _backup(path: Path) -> Path:
 
 
 def _save_atomic(wb, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".xlsx.tmp")
-    os.close(fd)
+    tmp = temp_path(path)
     try:
         wb.save(tmp)
         with open(tmp, "rb") as fh:

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from claimwright.pipeline import Context
-from claimwright.status_checks import StatusCounts, check_payer_statuses
+from claimwright.pipeline.followup import StatusCounts, check_payer_statuses
 from flows.nightly import MAX_PARALLEL_PULLS
 
 

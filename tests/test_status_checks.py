@@ -413,7 +413,7 @@ def _ledger_with_denials(small_dataset):
 @pytest.mark.e2e
 def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, small_dataset,
                                                              prefect_api):
-    from claimwright.status_checks import due_items, latest_checks, open_items
+    from claimwright.pipeline.followup import due_items
     from claimwright.types import ReviewKind
     STATUS_ACTION = ReviewKind.STATUS_ACTION
     from flows.status import nightly_status_check
@@ -423,7 +423,7 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
     denied_claims = {f.payer_claim_id for f in ctx.ledger.findings(denials_only=True)}
     packets = {rec.key.split(":", 1)[1] for rec in ctx.ledger.outputs("packet")}
     assert denied_claims and packets and packets <= denied_claims
-    items = open_items(ctx.ledger, "northwind")
+    items = ctx.ledger.open_followups("northwind")
     assert {(i.kind, i.payer_claim_id) for i in items} == \
         {("claim", n) for n in denied_claims} | {("appeal", n) for n in packets}
     # one appeal is pinned overturned (closes it), one claim vanished from the portal
@@ -439,7 +439,7 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
     assert run1["errors"] == []
     assert run1["due"] == run1["checked"] == len(items)
 
-    checks = latest_checks(ctx.ledger, "northwind")
+    checks = ctx.ledger.latest_checks("northwind")
     assert set(checks) == {(i.kind, i.payer_claim_id) for i in items}
     rules = load_followup()
     want_actions = set()
@@ -489,9 +489,9 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
                    if not r.final and r.next_follow_up is not None and r.next_follow_up <= week
                    and not (k[0] == "appeal" and k[1] in paid)}
     assert not {("appeal", n) for n in paid} & {(i.kind, i.payer_claim_id)
-                                                for i in open_items(ctx.ledger, "northwind")}
+                                                for i in ctx.ledger.open_followups("northwind")}
     assert ("appeal", closed_appeal) not in {(i.kind, i.payer_claim_id)
-                                             for i in open_items(ctx.ledger, "northwind")}
+                                             for i in ctx.ledger.open_followups("northwind")}
     ctx.ledger.close()
 
 
@@ -500,7 +500,7 @@ def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dat
                                                      monkeypatch):
     from claimwright.types import ReviewKind
     PORTAL_FAILURE = ReviewKind.PORTAL_FAILURE
-    from claimwright.status_checks import check_payer_statuses, latest_checks
+    from claimwright.pipeline.followup import check_payer_statuses
 
     ctx = _ledger_with_denials(small_dataset)
     # the payer's own config, with millisecond backoff (the pipeline loads configs by name)
@@ -519,7 +519,7 @@ def test_a_portal_down_all_night_is_one_review_item(workspace, portal, small_dat
     assert item.key.startswith(f"status:northwind:{CHECK_DAY}:")
     assert any(p.endswith(".png") for p in item.evidence)
     assert item.context["attempts"] == 3  # the bot's retry budget, once (no Prefect retries)
-    assert latest_checks(ctx.ledger, "northwind") == {}  # nothing recorded: all still due
+    assert ctx.ledger.latest_checks("northwind") == {}  # nothing recorded: all still due
     ctx.ledger.close()
 
 
@@ -558,7 +558,7 @@ def test_other_portals_serve_the_same_status_pages_behind_their_sign_in(
 def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp_path,
                                                                    monkeypatch):
     from claimwright.pipeline import Context
-    from claimwright.status_checks import check_payer_statuses
+    from claimwright.pipeline.followup import check_payer_statuses
 
     bad = tmp_path / "followup.yaml"
     bad.write_text(DEFAULT_PATH.read_text().replace("follow_up_days: 14", "follow_up_days: -1", 1))
@@ -567,7 +567,7 @@ def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp
     counts = check_payer_statuses(ctx, "northwind", as_of=CHECK_DAY,
                                   base_url="http://127.0.0.1:9")  # never contacted
     [item] = ctx.queue.items()
-    assert item.kind == "rules-invalid" and item.key == "followup-rules:rules-invalid"
+    assert item.kind == "config-invalid" and item.key == "followup-rules:rules-invalid"
     assert "followup.yaml: claim.statuses[0].follow_up_days" in item.reason
     assert counts.checked == 0 and len(counts.errors) == 1
     ctx.ledger.close()
@@ -595,7 +595,8 @@ def test_claims_come_from_readable_truth_files_only(small_dataset, tmp_path):
 def test_a_claim_denied_again_is_news_only_when_it_had_moved_on():
     from types import SimpleNamespace
 
-    from claimwright.status_checks import OpenItem, _already_worked
+    from claimwright.pipeline.followup import _already_worked
+    from claimwright.storage import OpenItem
 
     claim = OpenItem("claim", "123", "northwind", "NW")
     appeal = OpenItem("appeal", "123", "northwind", "NW")

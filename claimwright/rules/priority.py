@@ -65,9 +65,16 @@ def score(finding: Finding, config, *, as_of: dt.date) -> Decimal:
     """The finding's priority, 0-100 (0 for non-denials)."""
     if not finding.decision.is_denial:
         return Decimal(0)
-    parts = score_parts(finding.adjustment.amount, finding.decision.category,
+    return score_denial(finding.adjustment.amount, finding.decision.category,
                         finding.internal_target, finding.appeal_due, config, as_of=as_of)
-    total = sum(parts.values(), Decimal(0))
+
+
+def score_denial(amount: Decimal, category: str, target: dt.date | None, due: dt.date | None,
+                 config, *, as_of: dt.date) -> Decimal:
+    """A denial's priority, 0-100, from what the ledger keeps of it (priority changes with
+    ``as_of``: it is recomputed every run, never kept from the day the denial was found)."""
+    total = sum(score_parts(amount, category, target, due, config, as_of=as_of).values(),
+                Decimal(0))
     return max(Decimal(0), min(Decimal(100), total)).quantize(TENTH, rounding=ROUND_HALF_UP)
 
 

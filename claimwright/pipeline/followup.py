@@ -1,6 +1,6 @@
 """Nightly status check: ask each portal about every open claim and appeal, record, follow up.
 
-open_items()     what is open for a payer: denied claims (denial findings) without a final status,
+``Ledger.open_followups()`` what is open for a payer: denied claims (denial findings) without a final status,
                  and claims whose appeal packet was written (appeals) without a final decision
                  (a claim found paid closes its appeal too)
 due_items()      the open items whose next follow-up date has come (never checked: due now)
@@ -8,10 +8,11 @@ check_payer_statuses()  run the bot for the due items, record each answer in ``s
                  with its next follow-up date, and open a ``status-action`` review item for a
                  status that needs a person (deduplicated by claim + status)
 
-Idempotent: one ``status_checks`` row per (payer, kind, claim, day) and the next follow-up is at
-least a day later, so a second run the same day checks nothing and files nothing twice. A portal
-failure becomes one ``portal-failure`` review item (with the bot's evidence); answers read before
-it stay recorded.
+One unit of work per payer and day (``UnitKind.STATUS_QUERY``): two runs never ask one portal at
+once. Idempotent: one ``status_checks`` row per (payer, kind, claim, day) and the next follow-up
+is at least a day later, so a second run the same day checks nothing and files nothing twice. A
+portal failure becomes one ``portal-failure`` review item (with the bot's evidence); answers read
+before it stay recorded.
 """
 
 from __future__ import annotations
@@ -20,26 +21,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
-from .pipeline import Context, RunCounts
-from .review import Opened
-from .status import Outcome, interpret, load_followup
-from .storage import (Document, FindingRecord, Ledger, OutputRecord, RemittanceRecord,
-                      StatusCheckRecord, utcnow)
-from .types import ReviewKind
+from ..review import Opened
+from ..status import Outcome, interpret, load_followup
+from ..storage import OpenItem, StatusAnswer, StatusCheckRecord
+from ..storage.followup import NOTES_MAX
+from ..types import ReviewKind, UnitKind
+from .context import Context, RunCounts
 
 log = logging.getLogger(__name__)
-
-NOTES_MAX = 500
-
-
-@dataclass(frozen=True, order=True)
-class OpenItem:
-    kind: str               # "claim" / "appeal"
-    payer_claim_id: str
-    payer: str              # portal payer
-    payer_id: str           # payer id on the remittance
 
 
 @dataclass
@@ -61,74 +50,17 @@ class StatusCounts(RunCounts):
     errors: list[str] = field(default_factory=list)
 
 
-def open_items(ledger: Ledger, payer: str) -> list[OpenItem]:
-    """Open claims and appeals of ``payer`` (final statuses excluded), sorted."""
-    with ledger.session() as s:
-        denied = s.execute(
-            select(FindingRecord.payer_id, FindingRecord.payer_claim_id).distinct()
-            .join(RemittanceRecord, FindingRecord.remittance_id == RemittanceRecord.id)
-            .join(Document, RemittanceRecord.document_id == Document.id)
-            .where(Document.payer == payer, FindingRecord.is_denial.is_(True))).all()
-        packets = set(s.scalars(select(OutputRecord.key).where(OutputRecord.kind == "packet")))
-        final = set(s.execute(
-            select(StatusCheckRecord.kind, StatusCheckRecord.payer_claim_id)
-            .where(StatusCheckRecord.payer == payer, StatusCheckRecord.final.is_(True))).all())
-    items: set[OpenItem] = set()
-    for payer_id, claim_id in denied:
-        if ("claim", claim_id) not in final:
-            items.add(OpenItem("claim", claim_id, payer, payer_id))
-        # a claim found final (paid) closes its appeal too: nothing left to appeal
-        if f"{payer_id}:{claim_id}" in packets and ("appeal", claim_id) not in final \
-                and ("claim", claim_id) not in final:
-            items.add(OpenItem("appeal", claim_id, payer, payer_id))
-    return sorted(items)
-
-
-def latest_checks(ledger: Ledger, payer: str) -> dict[tuple[str, str], StatusCheckRecord]:
-    """The most recent check of each (kind, payer claim id) of ``payer``."""
-    with ledger.session() as s:
-        rows = s.scalars(select(StatusCheckRecord).where(StatusCheckRecord.payer == payer)
-                         .order_by(StatusCheckRecord.checked_on, StatusCheckRecord.id)).all()
-    return {(r.kind, r.payer_claim_id): r for r in rows}
-
-
-def due_items(ledger: Ledger, payer: str, as_of: dt.date) -> list[OpenItem]:
+def due_items(ledger, payer: str, as_of: dt.date) -> list[OpenItem]:
     """Open items never checked, or whose next follow-up is on or before ``as_of`` (and not
     already checked that day)."""
-    latest = latest_checks(ledger, payer)
+    latest = ledger.latest_checks(payer)
     due = []
-    for item in open_items(ledger, payer):
+    for item in ledger.open_followups(payer):
         last = latest.get((item.kind, item.payer_claim_id))
         if last is None or (last.checked_on < as_of and last.next_follow_up is not None
                             and last.next_follow_up <= as_of):
             due.append(item)
     return due
-
-
-def record_check(ledger: Ledger, item: OpenItem, outcome: Outcome, *, status_date: dt.date | None,
-                 notes: str, checked_on: dt.date) -> bool:
-    """Store one check (one row per item and day; a same-day repeat updates it). True if new."""
-    with ledger.session() as s:
-        rec = s.scalar(select(StatusCheckRecord).where(
-            StatusCheckRecord.payer == item.payer, StatusCheckRecord.kind == item.kind,
-            StatusCheckRecord.payer_claim_id == item.payer_claim_id,
-            StatusCheckRecord.checked_on == checked_on))
-        created = rec is None
-        if rec is None:
-            rec = StatusCheckRecord(payer=item.payer, kind=item.kind,
-                                    payer_claim_id=item.payer_claim_id, checked_on=checked_on)
-            s.add(rec)
-        rec.payer_id = item.payer_id
-        rec.status = outcome.status
-        rec.portal_status = outcome.portal_status[:200]
-        rec.status_date = status_date
-        rec.notes = notes[:NOTES_MAX]
-        rec.final = outcome.final
-        rec.needs_action = outcome.needs_action
-        rec.owner = outcome.owner
-        rec.next_follow_up = outcome.next_follow_up
-        rec.checked_at = utcnow()
-        return created
 
 
 def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = None,
@@ -148,7 +80,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         counts.errors.append(f"status check {payer}: {bad_rules.error}")
         counts.note_review(bad_rules.created)
         return counts
-    items = open_items(ctx.ledger, payer)
+    items = ctx.ledger.open_followups(payer)
     counts.open_claims = sum(i.kind == "claim" for i in items)
     counts.open_appeals = sum(i.kind == "appeal" for i in items)
     due = due_items(ctx.ledger, payer, as_of)
@@ -157,14 +89,13 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         log.info("%s: no claim or appeal due for a status check on %s", payer, as_of)
         return counts
     by_query = {(i.kind, i.payer_claim_id): i for i in due}
-    before = latest_checks(ctx.ledger, payer)
+    before = ctx.ledger.latest_checks(payer)
 
     def on_report(report: StatusReport) -> None:
         item = by_query[(report.kind, report.payer_claim_id)]
         outcome = interpret(item.kind, report.status, found=report.found, checked_on=as_of,
                             rules=rules)
-        record_check(ctx.ledger, item, outcome, status_date=report.status_date,
-                     notes=report.notes, checked_on=as_of)
+        ctx.ledger.record_status_check(item, _answer(outcome, report), checked_on=as_of)
         counts.checked += 1
         counts.not_found += not report.found
         counts.closed += outcome.final
@@ -173,9 +104,14 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
             counts.needs_action += 1
             counts.note_review(_open_action(ctx, item, outcome, report).created)
 
-    with ctx.queue.capture(key=f"status:{payer}:{as_of}", payer=payer, kind=ReviewKind.PORTAL_FAILURE,
-                           context={"payer": payer, "step": "status-check", "as_of": str(as_of),
-                                    "due": len(due)}) as cap:
+    unit = ctx.units(counts).take(
+        UnitKind.STATUS_QUERY, f"{payer}:{as_of}", payer=payer,
+        review_key=f"status:{payer}:{as_of}", review_kind=ReviewKind.PORTAL_FAILURE,
+        context={"payer": payer, "step": "status-check", "as_of": str(as_of), "due": len(due)})
+    if unit is None:
+        counts.errors.append(f"status check {payer}: another run is checking this payer now")
+        return counts
+    with unit:
         result = check_statuses(payer, [StatusQuery(i.kind, i.payer_claim_id) for i in due],
                                 base_url=base_url, evidence_dir=ctx.settings.evidence,
                                 headless=headless, on_report=on_report)
@@ -190,15 +126,19 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
                 key=f"{ReviewKind.STATUS_UNREADABLE}:{payer}:{q.kind}:{q.payer_claim_id}",
                 context={"payer": payer, "kind": q.kind, "payer_claim_id": q.payer_claim_id,
                          "error": failed.code}).created)
-    if cap.error is not None:
-        counts.errors.append(f"status check {payer}: {cap.error}")
-        counts.note_review(cap.created)
     if counts.portal_faults:
         counts.errors.append(f"status check {payer}: {counts.portal_faults} query(ies) not "
                              "answered after their retries (portal faults); due again next run")
     log.info("%s: %d due, %d checked, %d need action, %d closed", payer, counts.due,
              counts.checked, counts.needs_action, counts.closed)
     return counts
+
+
+def _answer(outcome: Outcome, report) -> StatusAnswer:
+    return StatusAnswer(status=outcome.status, portal_status=outcome.portal_status,
+                        status_date=report.status_date, notes=report.notes,
+                        final=outcome.final, needs_action=outcome.needs_action,
+                        owner=outcome.owner, next_follow_up=outcome.next_follow_up)
 
 
 def _already_worked(item: OpenItem, outcome: Outcome, last: StatusCheckRecord | None) -> bool:

@@ -1,0 +1,67 @@
+"""Stage 4, the appeals queue: every packet, most urgent first, with priorities of today.
+
+A denial's priority depends on the day (urgency grows as its deadline nears), so the priorities
+of open denials are recomputed as of the run's day before the queue is written: the queue is
+never sorted by the priority of the day a denial was first found.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+from ..fileio import write_atomic
+from .context import Context
+
+FIELDS = ["priority", "appeal_due", "payer_id", "payer_claim_id", "denied_amount", "reasons",
+          "categories", "packet"]
+
+
+def refresh_priorities(ctx: Context, as_of: dt.date) -> int:
+    """Recompute every denial's priority as of ``as_of``; returns how many changed."""
+    from ..rules.engine import current_rules
+    from ..rules.priority import score_denial
+
+    config = current_rules().priority
+    priorities = {f.key: score_denial(f.amount, f.category, f.internal_target, f.appeal_due,
+                                      config, as_of=as_of)
+                  for f in ctx.ledger.findings(denials_only=True)
+                  if f.prioritized_on != as_of}
+    return ctx.ledger.set_priorities(priorities, as_of) if priorities else 0
+
+
+def write_appeals_queue(ctx: Context, as_of: dt.date | None = None) -> Path:
+    """The appeals team's to-do list: every packet, most urgent first (highest priority as of
+    ``as_of``, default today, then earliest due date), as ``out/packets/appeals-queue.csv``.
+    Rewritten only when it changed."""
+    refresh_priorities(ctx, as_of or dt.date.today())
+    packets = {rec.key: rec for rec in ctx.ledger.outputs("packet")}
+    by_claim: dict[str, list] = defaultdict(list)
+    for f in ctx.ledger.findings(denials_only=True):
+        key = f"{f.payer_id}:{f.payer_claim_id}"
+        if key in packets and f.action == "appeal":
+            by_claim[key].append(f)
+    rows = []
+    for key, found in by_claim.items():
+        dues = [f.appeal_due for f in found if f.appeal_due]
+        rows.append({
+            "priority": max(f.priority for f in found),
+            "appeal_due": min(dues).isoformat() if dues else "",
+            "payer_id": found[0].payer_id, "payer_claim_id": found[0].payer_claim_id,
+            "denied_amount": sum((f.amount for f in found), Decimal(0)),
+            "reasons": " ".join(sorted({f"{f.group_code}-{f.carc}" for f in found})),
+            "categories": "; ".join(sorted({f.category for f in found})),
+            "packet": packets[key].path,
+        })
+    rows.sort(key=lambda r: (-r["priority"], r["appeal_due"] or "9999", r["payer_claim_id"]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = ctx.settings.packets / "appeals-queue.csv"
+    write_atomic(path, buffer.getvalue().encode(), skip_if_same=True)
+    return path

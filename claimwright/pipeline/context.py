@@ -1,0 +1,81 @@
+"""What every stage gets: settings, the ledger, the review queue, and a run's counts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..review import ReviewQueue
+from ..settings import Settings
+from ..storage import Ledger
+from ..types import UnitKind
+from ..units import Unit, WorkUnits
+
+#: how a failed unit is named in a run's list of errors (counts only: no PHI)
+_ERROR_LABEL = {UnitKind.PULL: "pull", UnitKind.PARSE: "document", UnitKind.OUTPUTS: "outputs",
+                UnitKind.WORKLIST: "worklist", UnitKind.STATUS_QUERY: "status check"}
+
+
+class RunCounts:
+    """What run-count dataclasses share: review items opened or seen again, the errors of the
+    units that failed, and a plain dict."""
+
+    review_opened: int
+    review_seen_again: int
+    errors: list[str]
+
+    def note_review(self, created: bool) -> None:
+        if created:
+            self.review_opened += 1
+        else:
+            self.review_seen_again += 1
+
+    def unit_failed(self, unit: Unit) -> None:
+        """``WorkUnits.on_failure``: the unit's review item counted, its error listed."""
+        label = unit.context.get("remittance_id") or unit.payer or unit.key
+        self.errors.append(f"{_ERROR_LABEL[unit.kind]} {label}: {unit.error}")
+        if unit.review is not None:
+            self.note_review(unit.review.created)
+
+    def as_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class Counts(RunCounts):
+    """What one payer's run did; every field is a plain count (safe for logs and artifacts)."""
+
+    payer: str
+    listed: int = 0
+    downloaded: int = 0
+    already_had: int = 0
+    documents_parsed: int = 0
+    remittances: int = 0
+    claims: int = 0
+    denial_findings: int = 0
+    denied_claims: int = 0
+    packets_written: int = 0
+    packets_existing: int = 0
+    worklist_added: int = 0
+    worklist_updated: int = 0
+    review_opened: int = 0
+    review_seen_again: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    ledger: Ledger
+    queue: ReviewQueue
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Context:
+        settings = settings or Settings.from_env()
+        settings.ensure_dirs()
+        ledger = Ledger(settings.database_url)
+        return cls(settings, ledger, ReviewQueue(ledger))
+
+    def units(self, counts: RunCounts | None = None) -> WorkUnits:
+        """The units of work of this run; failures are counted in ``counts``."""
+        return WorkUnits(self.ledger, self.queue,
+                         on_failure=counts.unit_failed if counts is not None else None)

@@ -1,0 +1,191 @@
+"""Stage 3, outputs: each parsed document's findings, appeal packets, worklist rows, review items.
+
+One unit per document (``UnitKind.OUTPUTS``), done only when all its outputs exist: findings
+saved (refreshed by key), packets written (atomic files, recorded by claim), review items filed
+(deduplicated by key), and its worklist rows queued in the ledger (an outbox). The rows waiting
+for a workbook are then written by one more unit (``UnitKind.WORKLIST``): a workbook that cannot
+be written (corrupt, locked) is one review item, the rows stay queued, and the next run that can
+write it does. No row is lost between a document and a coder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+from ..denials import Finding, categorize_remittance
+from ..errors import SystemFault
+from ..fileio import remove_stale_parts
+from ..models import Remittance
+from ..review import Opened
+from ..renditions import CODE as RENDITIONS_CODE
+from ..storage import Document
+from ..types import FaultCode, ReviewKind, UnitKind
+from .context import Context, Counts
+from .parse import pdf_rendition
+
+log = logging.getLogger(__name__)
+
+WORKLIST_ROW = "worklist-row"  # output kind of a coding worklist row
+
+
+def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
+                  counts: Counts | None = None) -> Counts:
+    """Categorize parsed documents and write packets, worklist rows and review items."""
+    counts = counts or Counts(payer)
+    as_of = as_of or dt.date.today()
+    work = ctx.units(counts)
+    for folder in (ctx.settings.packets / payer, ctx.settings.worklist.parent):
+        remove_stale_parts(folder)  # what a killed run half-wrote
+    for unit in work.take_each(UnitKind.OUTPUTS, payer=payer,
+                               review_kind=ReviewKind.OUTPUT_FAILED):
+        with unit:
+            _document_outputs(ctx, ctx.ledger.document(unit.context["document_id"]), as_of,
+                              counts)
+    write_worklist(ctx, counts)
+    return counts
+
+
+def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Counts) -> None:
+    from ..packets import build_appeal_packet, packet_filename
+    from ..worklists import worklist_row_from_finding
+
+    packets_done = ctx.ledger.output_keys("packet")
+    for rec in ctx.ledger.remittances(doc.id):
+        remit = Remittance.from_json(rec.data)
+        trusted = _review_problems(ctx, doc, remit, counts)
+        findings = categorize_remittance(remit, as_of=as_of)
+        ctx.ledger.save_findings(rec.id, [_finding_row(f, as_of) for f in findings])
+        counts.remittances += 1
+        counts.claims += len(remit.claims)
+        denials = [f for f in findings if f.decision.is_denial]
+        counts.denial_findings += len(denials)
+        counts.denied_claims += len({f.claim.payer_claim_id for f in denials})
+        for f in findings:
+            if not f.decision.known:
+                counts.note_review(_review_unknown_code(ctx, doc, f).created)
+        usable = [f for f in denials if f.decision.known and f.claim.patient_account in trusted]
+        rows = [worklist_row_from_finding(f, first_seen=as_of)
+                for f in usable if f.decision.owner == "coding"]
+        if rows:
+            ctx.ledger.queue_outputs(WORKLIST_ROW, str(ctx.settings.worklist),
+                                     {r.key: r.to_json() for r in rows})
+        for claim_id, claim_findings in _appealable_by_claim(usable).items():
+            key = f"{remit.payer.id}:{claim_id}"
+            if key in packets_done:
+                counts.packets_existing += 1
+                continue
+            out = ctx.settings.packets / doc.payer / packet_filename(remit.payer.id, claim_id)
+            info = build_appeal_packet(
+                remit, claim_findings[0].claim, claim_findings, out,
+                source_pdf=Path(doc.path) if remit.format == "pdf" else pdf_rendition(doc),
+                as_of=as_of)
+            ctx.ledger.record_outputs("packet", [(key, str(info.path), info.sha256)])
+            packets_done.add(key)
+            counts.packets_written += 1
+            if info.warnings:
+                counts.note_review(ctx.queue.open(
+                    ReviewKind.PACKET_CHECK,
+                    f"appeal packet {info.path.name}: " + "; ".join(info.warnings),
+                    key=f"packet-check:{key}", payer=doc.payer,
+                    context={**doc.context(), "payer_claim_id": claim_id,
+                             "warnings": list(info.warnings)},
+                    evidence=[str(info.path)]).created)
+
+
+def write_worklist(ctx: Context, counts: Counts) -> None:
+    """Write the coding worklist rows waiting in the ledger (one unit; see the module doc)."""
+    from ..worklists import WorklistError, WorklistRow, upsert_coding_worklist
+
+    path = ctx.settings.worklist
+    pending = ctx.ledger.pending_outputs(WORKLIST_ROW, str(path))
+    if not pending:
+        return
+    unit = ctx.units(counts).take(UnitKind.WORKLIST, path.name, payer=counts.payer,
+                                  review_key=f"worklist:{path.name}",
+                                  context={"worklist": str(path), "waiting": len(pending)})
+    if unit is None:
+        log.info("worklist %s: another run is writing it; %d row(s) wait", path.name,
+                 len(pending))
+        return
+    with unit:
+        try:
+            result = upsert_coding_worklist(path, [WorklistRow.from_json(r.data)
+                                                   for r in pending])
+        except WorklistError as exc:
+            raise SystemFault(f"coding worklist {path.name}: {exc}; its {len(pending)} new "
+                              "row(s) wait in the ledger for the next run that can write it",
+                              retryable=False, code=FaultCode.WORKLIST_UNREADABLE,
+                              worklist=str(path)) from None
+        ctx.ledger.mark_written(WORKLIST_ROW, [r.key for r in pending])
+        counts.worklist_added += result.added
+        counts.worklist_updated += result.updated
+        for warning in result.warnings:
+            log.warning("worklist: %s", warning)
+            counts.note_review(ctx.queue.open(
+                ReviewKind.OUTPUT_FAILED, f"coding worklist: {warning}",
+                key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
+                payer=counts.payer, context={"worklist": str(path)},
+                evidence=[str(path)]).created)
+
+
+def _review_problems(ctx: Context, doc: Document, remit: Remittance, counts: Counts) -> set[str]:
+    """Open one review item per unbalanced claim (and one for the remittance total).
+
+    Returns the patient accounts of the claims whose numbers can be trusted for outputs.
+    """
+    by_claim = defaultdict(list)
+    for problem in remit.problems:
+        by_claim[problem.claim or ""].append(problem)
+    for claim_account, problems in by_claim.items():
+        where = f"claim {claim_account}" if claim_account else "remittance total"
+        kind = (ReviewKind.RENDITIONS_DISAGREE
+                if all(p.code == RENDITIONS_CODE for p in problems) else ReviewKind.UNBALANCED)
+        opened = ctx.queue.open(
+            kind,
+            f"{doc.remittance_id} {where}: " + "; ".join(p.message for p in problems),
+            key=f"{kind}:{doc.payer}:{doc.remittance_id}:{claim_account or '-'}",
+            payer=doc.payer,
+            context={**doc.context(), "claim": claim_account,
+                     "problems": [p.to_json() for p in problems]},
+            evidence=[doc.path] + [str(p) for p in [pdf_rendition(doc)] if p is not None])
+        counts.note_review(opened.created)
+    return {c.patient_account for c in remit.claims if c.patient_account not in by_claim}
+
+
+def _review_unknown_code(ctx: Context, doc: Document, f: Finding) -> Opened:
+    codes = ", ".join(f.decision.unknown_codes) or f.adjustment.code
+    return ctx.queue.open(
+        ReviewKind.UNKNOWN_CODE,
+        f"{doc.remittance_id} claim {f.claim.payer_claim_id}: unknown code {codes} "
+        f"({f.adjustment.amount}); categorize it and add it to the code tables",
+        key=f"unknown-code:{f.key}", payer=doc.payer,
+        context={**doc.context(), "payer_claim_id": f.claim.payer_claim_id,
+                 "line": f.line_number, "adjustment": f.adjustment.to_json(),
+                 "remarks": f.remarks, "pages": f.claim.pages},
+        evidence=[doc.path])
+
+
+def _appealable_by_claim(findings: list[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.decision.action == "appeal" and f.decision.appealable in ("yes", "conditional"):
+            out[f.claim.payer_claim_id].append(f)
+    return out
+
+
+def _finding_row(f: Finding, as_of: dt.date) -> dict:
+    return {
+        "key": f.key, "payer_id": f.payer_id, "payer_claim_id": f.claim.payer_claim_id,
+        "patient_account": f.claim.patient_account, "line_number": f.line_number,
+        "procedure": f.line.procedure if f.line else "", "group_code": f.adjustment.group,
+        "carc": f.adjustment.carc, "rarcs": list(f.remarks), "amount": f.adjustment.amount,
+        "is_denial": f.decision.is_denial, "category": f.decision.category,
+        "owner": f.decision.owner, "action": f.decision.action,
+        "appealable": f.decision.appealable, "rule_id": f.decision.rule_id,
+        "appeal_due": f.appeal_due, "internal_target": f.internal_target,
+        "priority": f.priority, "prioritized_on": as_of,
+    }
