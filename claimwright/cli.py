@@ -98,7 +98,7 @@ def status_check(payer: Annotated[Optional[list[str]], typer.Option(
                  portal_url: Annotated[Optional[list[str]], typer.Option(
                      help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
     """Run the claim/appeal status check once, now (the nightly-status-check flow)."""
-    from flows.status import nightly_status_check
+    from flows.followup import nightly_status_check
 
     from .report import print_status_summary
 

@@ -49,7 +49,7 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
             statuses: list[dict] = []
             if status_check:
                 typer.echo("Running the status check of open claims and appeals ...")
-                from flows.status import nightly_status_check
+                from flows.followup import nightly_status_check
 
                 statuses = nightly_status_check(payers=payers, as_of=anchor, portal_urls=urls)
     print_run_summary(results, settings)

@@ -83,7 +83,7 @@ def process_task(counts: Counts, as_of: dt.date) -> Counts:
     try:
         process_documents(ctx, counts.payer, counts)
         write_outputs(ctx, counts.payer, as_of=as_of, counts=counts)
-        write_appeals_queue(ctx)
+        write_appeals_queue(ctx, as_of)
         return counts
     finally:
         ctx.ledger.close()
@@ -114,7 +114,14 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
             failed.errors.append(f"pull {payer}: task failed ({type(counts).__name__})")
             done[payer] = failed
             continue
-        counts = process_task(counts, end)
+        # a crash outside any unit (e.g. the ledger unreachable) stops this payer only; the
+        # other payers and the run summary go on
+        result = process_task(counts, end, return_state=True).result(raise_on_failure=False)
+        if isinstance(result, Counts):
+            counts = result
+        else:
+            logger.error("%s: processing task failed: %s", payer, type(result).__name__)
+            counts.errors.append(f"processing {payer}: task failed ({type(result).__name__})")
         logger.info("%s: %d downloaded, %d denial findings, %d packets, %d review items opened",
                     payer, counts.downloaded, counts.denial_findings, counts.packets_written,
                     counts.review_opened)

@@ -40,7 +40,7 @@ def test_status_check_has_its_own_deployment_and_schedule():
     deps = {d["name"]: d for d in load()["deployments"]}
     assert {"nightly-denials", "nightly-status-check"} <= set(deps)
     status = deps["nightly-status-check"]
-    assert status["entrypoint"] == "flows/status.py:nightly_status_check"
+    assert status["entrypoint"] == "flows/followup.py:nightly_status_check"
     [schedule] = status["schedules"]
     assert schedule["active"] is True
     # its own schedule: not the denial pull's time (the pull should have landed first)
@@ -52,7 +52,7 @@ def test_status_check_has_its_own_deployment_and_schedule():
 
 
 def test_status_flow_tasks_do_not_stack_retries_on_the_bot():
-    from flows.status import nightly_status_check, status_task
+    from flows.followup import nightly_status_check, status_task
 
     assert nightly_status_check.name == "nightly-status-check"
     assert status_task.retries == 0

@@ -416,7 +416,7 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
     from claimwright.pipeline.followup import due_items
     from claimwright.types import ReviewKind
     STATUS_ACTION = ReviewKind.STATUS_ACTION
-    from flows.status import nightly_status_check
+    from flows.followup import nightly_status_check
 
     ctx = _ledger_with_denials(small_dataset)
     book = portal.app.state.status_book

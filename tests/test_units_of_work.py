@@ -102,3 +102,110 @@ def test_the_appeals_queue_is_sorted_by_the_priority_of_the_day(ctx):
         assert Decimal(row["priority"]) == max(claim)
     order = [(-Decimal(r["priority"]), r["appeal_due"] or "9999") for r in rows]
     assert order == sorted(order)
+
+
+# the mechanism ---------------------------------------------------------------------------------
+@pytest.fixture
+def work(tmp_path):
+    from claimwright.review import ReviewQueue
+    from claimwright.storage import Ledger
+    from claimwright.units import WorkUnits
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    now = [dt.datetime(2026, 12, 1, 2, 30)]
+
+    def make(owner: str) -> WorkUnits:
+        return WorkUnits(ledger, ReviewQueue(ledger), owner=owner, clock=lambda: now[0])
+
+    yield make, now, ledger
+    ledger.close()
+
+
+def test_a_unit_is_done_only_when_its_block_ends_and_never_taken_twice(work):
+    from claimwright.types import UnitKind, UnitState
+
+    make, _, ledger = work
+    a, b = make("host-a:1:run-a"), make("host-b:2:run-b")
+    assert a.add(UnitKind.PARSE, "nw:R1", payer="nw") and not a.add(UnitKind.PARSE, "nw:R1")
+    unit = a.take(UnitKind.PARSE, "nw:R1")
+    assert unit is not None and ledger.unit("parse", "nw:R1").state == UnitState.IN_PROGRESS
+    assert b.take(UnitKind.PARSE, "nw:R1") is None  # leased to run a
+    with unit:
+        assert ledger.unit("parse", "nw:R1").state == UnitState.IN_PROGRESS
+    assert ledger.unit("parse", "nw:R1").state == UnitState.DONE
+    assert a.take(UnitKind.PARSE, "nw:R1") is None and list(a.take_each(UnitKind.PARSE)) == []
+
+
+def test_a_dead_runs_unit_is_taken_over_when_its_lease_expires(work):
+    from claimwright.types import UnitKind, UnitState
+    from claimwright.units import LEASES
+
+    make, now, ledger = work
+    dead, next_run = make("other-host:1:dead"), make("other-host:2:next")
+    dead.add(UnitKind.OUTPUTS, "nw:R1")
+    assert dead.take(UnitKind.OUTPUTS, "nw:R1") is not None  # ... and the run is killed here
+    assert next_run.take(UnitKind.OUTPUTS, "nw:R1") is None  # another host's live lease
+    now[0] += LEASES[UnitKind.OUTPUTS] + dt.timedelta(seconds=1)
+    assert [u.key for u in next_run.due(UnitKind.OUTPUTS)] == ["nw:R1"]
+    with next_run.take(UnitKind.OUTPUTS, "nw:R1") as unit:
+        assert unit.attempt == 2
+    assert ledger.unit("outputs", "nw:R1").state == UnitState.DONE
+    assert ledger.unit("outputs", "nw:R1").owner == "other-host:2:next"
+
+
+def test_a_unit_of_a_process_of_this_host_that_is_gone_is_taken_at_once(work):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from claimwright.types import UnitKind
+
+    make, _, _ = work
+    host = socket.gethostname()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    alive = make(f"{host}:1:init")  # pid 1 runs as long as the machine does
+    alive.add(UnitKind.PARSE, "nw:R1")
+    assert alive.take(UnitKind.PARSE, "nw:R1") is not None
+    dead = make(f"{host}:{gone}:killed")
+    dead.add(UnitKind.PARSE, "nw:R2")
+    assert dead.take(UnitKind.PARSE, "nw:R2") is not None
+    next_run = make(f"{host}:{os.getpid()}:next")
+    assert next_run.take(UnitKind.PARSE, "nw:R1") is None  # its owner still runs
+    assert next_run.take(UnitKind.PARSE, "nw:R2") is not None  # no wait for the lease
+
+
+def test_business_failures_wait_for_a_person_system_failures_are_retried_a_bounded_number(work):
+    from claimwright.errors import BusinessError, SystemFault
+    from claimwright.types import FaultCode, UnitKind, UnitState
+    from claimwright.units import MAX_ATTEMPTS
+
+    make, _, ledger = work
+    run = make("h:1:r")
+    run.add(UnitKind.PARSE, "bad-data")
+    run.add(UnitKind.PARSE, "portal")
+    with run.take(UnitKind.PARSE, "bad-data") as unit:
+        raise BusinessError("amounts do not balance", code=FaultCode.UNBALANCED)
+    assert unit.state == UnitState.FAILED_BUSINESS and unit.review.created
+    assert run.take(UnitKind.PARSE, "bad-data") is None  # never retried by a run
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with run.take(UnitKind.PARSE, "portal") as unit:
+            raise SystemFault("layout file missing", retryable=False)
+        assert unit.state == UnitState.FAILED_SYSTEM and unit.attempt == attempt
+    assert run.take(UnitKind.PARSE, "portal") is None  # out of attempts
+    [item] = [i for i in ledger.review_items() if i.key.startswith("parse:portal")]
+    assert item.occurrences == MAX_ATTEMPTS and item.kind == "portal-failure"
+    assert run.retry(UnitKind.PARSE, "portal") and run.take(UnitKind.PARSE, "portal")
+
+
+def test_codes_and_kinds_are_closed_lists():
+    from claimwright.errors import BusinessError
+    from claimwright.types import FaultCode, ReviewKind
+
+    with pytest.raises(ValueError):
+        BusinessError("x", code="unbalnced")  # a typo is refused where it is written
+    with pytest.raises(ValueError):
+        ReviewKind("unbalnced")
+    assert FaultCode.CORRUPT_PDF.review_kind == ReviewKind.UNREADABLE_DOCUMENT
+    assert FaultCode.CAPTCHA.failure == "system" and FaultCode.UNBALANCED.failure == "business"

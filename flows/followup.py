@@ -1,4 +1,4 @@
-"""Nightly status check: every open claim and appeal checked on its payer's portal.
+"""Nightly status check (follow-up): every open claim and appeal checked on its payer's portal.
 
 One coarse task per payer (one browser session for all of its due claims and appeals). Transient
 portal faults are retried in one layer only, the bot's steps (tenacity); the task has
