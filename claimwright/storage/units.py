@@ -84,30 +84,27 @@ class UnitLedger:
 
     def renew_unit(self, kind: str, key: str, owner: str, lease_until: dt.datetime) -> bool:
         """Extend ``owner``'s lease; False when the unit is no longer ``owner``'s."""
-        with self.session() as s:  # type: ignore[attr-defined]
-            return s.execute(
-                update(WorkUnitRecord)
-                .where(WorkUnitRecord.kind == kind, WorkUnitRecord.key == key,
-                       WorkUnitRecord.owner == owner,
-                       WorkUnitRecord.state == UnitState.IN_PROGRESS)
-                .values(lease_expires_at=lease_until, updated_at=utcnow())).rowcount == 1
+        return self._update_leased(kind, key, owner, lease_expires_at=lease_until)
 
     def release_unit(self, kind: str, key: str, owner: str, state: UnitState, *,
                      error_code: str = "", review_key: str = "",
                      reset_attempts: bool = False) -> bool:
         """End ``owner``'s lease with ``state``; False when the lease had been taken over."""
         values: dict[str, Any] = {"state": state, "lease_expires_at": None,
-                                  "error_code": error_code, "review_key": review_key,
-                                  "updated_at": utcnow()}
+                                  "error_code": error_code, "review_key": review_key}
         if reset_attempts:
             values["attempts"] = 0
+        return self._update_leased(kind, key, owner, **values)
+
+    def _update_leased(self, kind: str, key: str, owner: str, **values: Any) -> bool:
+        """Update the unit while ``owner`` holds its lease; False when it does not."""
         with self.session() as s:  # type: ignore[attr-defined]
             return s.execute(
                 update(WorkUnitRecord)
                 .where(WorkUnitRecord.kind == kind, WorkUnitRecord.key == key,
                        WorkUnitRecord.owner == owner,
                        WorkUnitRecord.state == UnitState.IN_PROGRESS)
-                .values(**values)).rowcount == 1
+                .values(**values, updated_at=utcnow())).rowcount == 1
 
     def reset_unit(self, kind: str, key: str) -> bool:
         """Put a failed unit back to pending with its attempts cleared (a person's retry)."""
