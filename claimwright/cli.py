@@ -23,7 +23,10 @@ portals_app = typer.Typer(help="Mock payer portals (local test bed and demo).",
                           no_args_is_help=True)
 review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
 payers_app = typer.Typer(help="Payer configs (selectors/<payer>.yaml).", no_args_is_help=True)
+units_app = typer.Typer(help="Units of work: what each stage has done, holds or gave up on.",
+                        no_args_is_help=True)
 app.add_typer(portals_app, name="portals")
+app.add_typer(units_app, name="units")
 app.add_typer(payers_app, name="payers")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
@@ -215,6 +218,44 @@ def review_resolve(item_id: int,
     except KeyError as exc:
         _fail(str(exc.args[0]))
     typer.echo(f"Resolved #{item_id}.")
+
+
+@units_app.command("list")
+def units_list(kind: Annotated[Optional[str], typer.Option(help="Only this kind.")] = None,
+               all_units: Annotated[bool, typer.Option("--all", help="Include done units.")]
+               = False) -> None:
+    """Counts of units by kind and state, then every unit not done (failed, held, waiting)."""
+    from collections import Counter
+
+    from .pipeline import Context
+    from .types import UnitKind, UnitState
+
+    if kind is not None and kind not in list(UnitKind):
+        _fail(f"unknown kind {kind!r}; one of: {', '.join(UnitKind)}")
+    units = Context.from_settings().ledger.units(kind)
+    for (k, state), n in sorted(Counter((u.kind, u.state) for u in units).items()):
+        typer.echo(f"{k:<13} {state:<16} {n}")
+    shown = [u for u in units if all_units or u.state != UnitState.DONE]
+    for u in shown:
+        lease = (f" lease {u.owner.split(':')[0]} until {u.lease_expires_at:%Y-%m-%d %H:%M}"
+                 if u.state == UnitState.IN_PROGRESS and u.lease_expires_at else "")
+        error = f" {u.error_code}" if u.error_code else ""
+        review = f" review {u.review_key}" if u.review_key else ""
+        typer.echo(f"  {u.kind}:{u.key} {u.state} (attempts {u.attempts}){error}{lease}{review}")
+    typer.echo(f"{len(units)} unit(s), {len(shown)} shown.")
+
+
+@units_app.command("retry")
+def units_retry(kind: str, key: str) -> None:
+    """Put a failed unit back to pending (attempts cleared): the next run takes it."""
+    from .pipeline import Context
+    from .types import UnitKind
+
+    if kind not in list(UnitKind):
+        _fail(f"unknown kind {kind!r}; one of: {', '.join(UnitKind)}")
+    if not Context.from_settings().units().retry(UnitKind(kind), key):
+        _fail(f"no failed or pending unit {kind}:{key} (done units and units in progress stay)")
+    typer.echo(f"{kind}:{key} is pending again; the next run takes it.")
 
 
 def _item_json(item, redact) -> dict:

@@ -209,3 +209,29 @@ def test_codes_and_kinds_are_closed_lists():
         ReviewKind("unbalnced")
     assert FaultCode.CORRUPT_PDF.review_kind == ReviewKind.UNREADABLE_DOCUMENT
     assert FaultCode.CAPTCHA.failure == "system" and FaultCode.UNBALANCED.failure == "business"
+
+
+def test_units_cli_lists_what_is_not_done_and_retries_a_failed_unit(workspace, dataset):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    ctx = Context.from_settings()
+    broken = dataset.parent / "broken" / "NW-BROKEN.pdf"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_bytes(b"%PDF-1.4 not really a remittance")
+    import_document(ctx, "northwind", broken)
+    import_document(ctx, "northwind", sorted(dataset.glob("*.pdf"))[0])
+    process_documents(ctx, "northwind")
+    ctx.ledger.close()
+    runner = CliRunner()
+    out = runner.invoke(app, ["units", "list"])
+    assert out.exit_code == 0, out.output
+    assert "parse         done             1" in out.output
+    assert "parse:northwind:NW-BROKEN failed-business (attempts 1)" in out.output
+    assert "outputs:northwind:" in out.output  # pending: the outputs stage has not run
+    out = runner.invoke(app, ["units", "retry", "parse", "northwind:NW-BROKEN"])
+    assert out.exit_code == 0 and "pending again" in out.output
+    out = runner.invoke(app, ["units", "retry", "parse", "northwind:NOPE"])
+    assert out.exit_code == 2 and "no failed or pending unit" in out.output
+    assert runner.invoke(app, ["units", "list", "--kind", "parsing"]).exit_code == 2

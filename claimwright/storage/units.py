@@ -112,6 +112,7 @@ class UnitLedger:
             return s.execute(
                 update(WorkUnitRecord)
                 .where(WorkUnitRecord.kind == kind, WorkUnitRecord.key == key,
-                       WorkUnitRecord.state != UnitState.IN_PROGRESS)
+                       WorkUnitRecord.state.in_([UnitState.PENDING, UnitState.FAILED_SYSTEM,
+                                                 UnitState.FAILED_BUSINESS]))
                 .values(state=UnitState.PENDING, attempts=0, error_code="",
                         updated_at=utcnow())).rowcount == 1
