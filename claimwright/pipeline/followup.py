@@ -1,8 +1,8 @@
 """Nightly status check: ask each portal about every open claim and appeal, record, follow up.
 
-``Ledger.open_followups()`` what is open for a payer: denied claims (denial findings) without a final status,
-                 and claims whose appeal packet was written (appeals) without a final decision
-                 (a claim found paid closes its appeal too)
+Ledger.open_followups()  what is open for a payer: denied claims (denial findings) without a
+                 final status, and claims whose appeal packet was written (appeals) without a
+                 final decision (a claim found paid closes its appeal too)
 due_items()      the open items whose next follow-up date has come (never checked: due now)
 check_payer_statuses()  run the bot for the due items, record each answer in ``status_checks``
                  with its next follow-up date, and open a ``status-action`` review item for a
@@ -99,8 +99,8 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         counts.checked += 1
         counts.not_found += not report.found
         counts.closed += outcome.final
-        if outcome.needs_action and not _already_worked(item, outcome,
-                                                        before.get((item.kind, item.payer_claim_id))):
+        last = before.get((item.kind, item.payer_claim_id))
+        if outcome.needs_action and not _already_worked(item, outcome, last):
             counts.needs_action += 1
             counts.note_review(_open_action(ctx, item, outcome, report).created)
 
@@ -168,7 +168,8 @@ def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> Open
               f"({outcome.status}); {outcome.owner}: {todo}")
     return ctx.queue.open(
         ReviewKind.STATUS_ACTION, reason, payer=item.payer,
-        key=f"{ReviewKind.STATUS_ACTION}:{item.payer}:{item.kind}:{item.payer_claim_id}:{outcome.status}",
+        key=(f"{ReviewKind.STATUS_ACTION}:{item.payer}:{item.kind}:{item.payer_claim_id}:"
+             f"{outcome.status}"),
         context={"payer": item.payer, "payer_id": item.payer_id, "kind": item.kind,
                  "payer_claim_id": item.payer_claim_id, "status": outcome.status,
                  "portal_status": outcome.portal_status,
