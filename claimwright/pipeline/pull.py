@@ -1,8 +1,9 @@
 """Stage 1, pull: a payer's portal session downloads the remittances the ledger does not hold.
 
 The pull is one unit (``UnitKind.PULL``, key = the payer), so two runs never drive one payer's
-portal at once. Each document is recorded the moment it is saved (the ledger queues its parse unit), so a
-pull stopped part-way, by a portal fault or a killed process, never fetches it again.
+portal at once. Each document is recorded the moment it is saved (the ledger queues its parse
+unit with it), so a pull stopped part-way, by a portal fault or a killed process, never fetches
+it again.
 """
 
 from __future__ import annotations
