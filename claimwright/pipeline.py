@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .denials import Finding, categorize_remittance
 from .errors import SystemFault
 from .fileio import write_atomic
 from .models import Remittance
@@ -29,6 +28,8 @@ from .parsing import parse_file
 from .renditions import CODE as RENDITIONS_CODE
 from .renditions import reconcile
 from .review import Opened, ReviewQueue
+from .rules.engine import categorize_remittance
+from .rules.findings import Finding
 from .settings import Settings
 from .storage import Document, Ledger
 from .types import ReviewKind

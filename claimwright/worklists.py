@@ -35,7 +35,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .denials import Finding
+from .rules.findings import Finding
 from .models import CENT
 
 SHEET_TITLE = "Coding worklist"

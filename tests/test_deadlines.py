@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from claimwright.denials import categorize_remittance
+from claimwright.rules.engine import categorize_remittance
 from claimwright.rules import RulesError
 from claimwright.rules import deadlines as dl
 from claimwright.rules.engine import load_rules

@@ -14,7 +14,7 @@ import pytest
 from reportlab.lib.pagesizes import LETTER
 from reportlab.pdfgen import canvas
 
-from claimwright.denials import Decision, Finding
+from claimwright.rules.findings import Decision, Finding
 from claimwright.models import Adjustment, Claim, Party, Payment, Remittance, ServiceLine
 from claimwright.packets import (
     PacketConfigError,

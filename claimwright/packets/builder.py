@@ -36,7 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from ..denials import Finding
+from ..rules.findings import Finding
 from ..errors import DocumentError
 from ..fileio import write_atomic
 from ..models import ZERO, Claim, Remittance, ServiceLine

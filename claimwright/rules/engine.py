@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import codes as codes_mod
-from ..denials import Decision, Finding
 from ..models import Adjustment, Claim, Remittance, ServiceLine
+from .deadlines import current_deadlines
+from .findings import Decision, Finding
+from .priority import score
 from .source import LList, LMap, RulesError, load_located
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -554,9 +556,6 @@ def _adjustments(claim: Claim) -> Iterable[tuple[int | None, ServiceLine | None,
 
 def categorize_remittance(remit: Remittance, *, as_of: dt.date | None = None) -> list[Finding]:
     """Every adjustment of ``remit`` (denial or not) with decision, due dates and priority."""
-    from .deadlines import current_deadlines
-    from .priority import score
-
     tables = codes_mod.tables()
     ruleset = current_rules()
     deadlines = current_deadlines()
