@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from .pipeline import Context, RunCounts
 from .review import Opened
-from .status import Outcome, interpret, load_followup
+from .rules.followup import Outcome, interpret, load_followup
 from .storage import (Document, FindingRecord, Ledger, OutputRecord, RemittanceRecord,
                       StatusCheckRecord, utcnow)
 from .types import ReviewKind

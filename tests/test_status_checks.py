@@ -16,7 +16,7 @@ from portal_fixtures import SAMPLE_ANCHOR
 
 from claimwright.errors import SystemFault
 from claimwright.rules.source import RulesError
-from claimwright.status import DEFAULT_PATH, interpret, load_followup, parse_followup
+from claimwright.rules.followup import DEFAULT_PATH, interpret, load_followup, parse_followup
 from fixtures.portals import create_app, demo_account, demo_environment, running_portal_server
 from fixtures.portals.status import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
                                      appeal_number)

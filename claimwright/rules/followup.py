@@ -26,9 +26,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from .rules.source import RulesError
+from .source import RulesError
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "followup.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parent / "followup.yaml"
 ENV_PATH = "CLAIMWRIGHT_FOLLOWUP"
 KINDS = ("claim", "appeal")
 NOT_FOUND = "not-found"
