@@ -290,7 +290,7 @@ def _variant(tmp_path, old, new, name="variant"):
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("cell_gap: 5.0", "cel_gap: 5.0", r"variant.yaml: text: unknown key\(s\) \['cel_gap'\]"),
+    ("cell_gap: 5.0", "cel_gap: 5.0", r"variant.yaml:12: text: unknown key\(s\) \['cel_gap'\]"),
     ("(?P<payee_npi>", "(?P<payee_nip>", r"document.rows\[1\]: unknown field group"),
     ("{field: units, from: 146, to: 176}", "{field: units, from: 140, to: 176}",
      r"claims.table.columns\[3\].from: overlaps the previous column"),
@@ -333,11 +333,11 @@ def test_layout_name_must_match_file_and_yaml_must_parse(tmp_path):
     path = _variant(tmp_path, "description:", "description:")
     wrong = tmp_path / "other.yaml"
     shutil.copy(path, wrong)
-    with pytest.raises(LayoutFileError, match=re.escape("other.yaml: name: must equal")):
+    with pytest.raises(LayoutFileError, match=re.escape("other.yaml:4: name: must equal")):
         load_layout_file(wrong)
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
-    with pytest.raises(LayoutFileError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(LayoutFileError, match="broken.yaml:2: not valid YAML"):
         load_layout_file(broken)
 
 

@@ -20,11 +20,12 @@ from claimwright.rules import RulesError
 from claimwright.rules import engine
 from claimwright.rules.cli import categorize, rules_app
 from claimwright.rules.engine import Context, categorize_remittance, decide, explain, load_rules
+from claimwright.settings import Settings
 
 from denial_builders import MEDICARE, adj, claim, line, remittance, single
 from test_codes import RESEARCH_CARCS
 
-RULES = engine.PACKAGE_DIR / "rules.yaml"
+RULES = Settings.rules
 FALLBACKS = {"co-fallback", "oa-pi-fallback", "pr-fallback", "any-fallback"}
 NOT_DENIALS = [("PR", "1"), ("PR", "2"), ("PR", "3"), ("CO", "45"), ("CO", "253"), ("OA", "23"),
                ("CO", "24"), ("CO", "59")]
@@ -194,7 +195,7 @@ def _line_of(path: Path, needle: str) -> int:
 def test_admin_edit_takes_effect_on_the_next_run(tmp_path, monkeypatch):
     path = tmp_path / "rules.yaml"
     shutil.copy(RULES, path)
-    monkeypatch.setenv(engine.ENV_RULES, str(path))
+    monkeypatch.setenv("CLAIMWRIGHT_RULES", str(path))
     remit = single("CO-197", amount="80.00")
     assert categorize_remittance(remit)[0].decision.category == "authorization"
     text = path.read_text().replace(
@@ -255,7 +256,7 @@ def test_general_rule_above_a_specific_one_is_refused(tmp_path):
 
 
 def test_categorize_remittance_returns_every_adjustment(monkeypatch):
-    monkeypatch.delenv(engine.ENV_RULES, raising=False)
+    monkeypatch.delenv("CLAIMWRIGHT_RULES", raising=False)
     remit = remittance([
         claim("C1", [line("99214", "250.00", [adj("CO-45", "50.00"), adj("PR-2", "40.00")]),
                      line("97110", "120.00", [adj("CO-97", "120.00")], ["M15"])],

@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -568,7 +569,7 @@ def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp
                                   base_url="http://127.0.0.1:9")  # never contacted
     [item] = ctx.queue.items()
     assert item.kind == "rules-invalid" and item.key == "followup-rules:rules-invalid"
-    assert "followup.yaml: claim.statuses[0].follow_up_days" in item.reason
+    assert re.search(r"followup\.yaml:\d+: claim\.statuses\[0\]\.follow_up_days", item.reason)
     assert counts.checked == 0 and len(counts.errors) == 1
     ctx.ledger.close()
 

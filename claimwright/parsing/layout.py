@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .. import datafiles
 from ..errors import SystemFault, UnknownLayout
 from ..types import FaultCode
 
@@ -61,6 +60,13 @@ class LayoutFileError(SystemFault):
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message, retryable=False, **context)
+
+    @classmethod
+    def at(cls, problem: str, *, file: str, line: int | None = None,
+           field: str = "") -> LayoutFileError:
+        """``name:line: field: problem`` (the :mod:`claimwright.datafiles` error factory)."""
+        return cls(datafiles.located(problem, file=file, line=line, field=field), file=file,
+                   line=line, field=field)
 
 
 @dataclass(frozen=True)
@@ -139,12 +145,13 @@ class Layout:
 
 
 class _Validator:
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, doc: datafiles.YamlFile):
+        self.path = doc.path
+        self.doc = doc
 
     def fail(self, where: str, what: str) -> LayoutFileError:
-        return LayoutFileError(f"{self.path.name}: {where}: {what}", file=str(self.path),
-                               field=where)
+        return LayoutFileError.at(what, file=str(self.path), line=self.doc.line_of(where),
+                                  field=where)
 
     def mapping(self, value: Any, where: str, allowed: set[str], required: set[str] = set()
                 ) -> dict:
@@ -319,14 +326,9 @@ _TOP_KEYS = {"name", "description", "fingerprint", "text", "formats", "furniture
 def load_layout_file(path: str | Path) -> Layout:
     """Load and validate one layout file; :class:`LayoutFileError` says what is wrong."""
     path = Path(path)
-    v = _Validator(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LayoutFileError(f"{path.name}: cannot read: {exc.strerror}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise LayoutFileError(f"{path.name}: not valid YAML: {exc}", file=str(path)) from exc
-    raw = v.mapping(raw, "(top level)", _TOP_KEYS,
+    doc = datafiles.read_yaml(path, LayoutFileError.at)
+    v = _Validator(doc)
+    raw = v.mapping(doc.data, "(top level)", _TOP_KEYS,
                     {"name", "fingerprint", "document", "claims"})
     name = v.string(raw["name"], "name")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
@@ -403,36 +405,23 @@ def load_layout_file(path: str | Path) -> Layout:
     )
 
 
-_cache: dict[Path, tuple[float, Layout]] = {}
-
-
-def _cached(path: Path) -> Layout:
-    mtime = path.stat().st_mtime
-    hit = _cache.get(path)
-    if hit and hit[0] == mtime:
-        return hit[1]
-    layout = load_layout_file(path)
-    _cache[path] = (mtime, layout)
-    return layout
-
-
 def layout_files(directory: Path | None = None) -> list[Path]:
     return sorted((directory or LAYOUT_DIR).glob("*.yaml"))
 
 
 def load_layouts(directory: Path | None = None) -> list[Layout]:
     """Every layout in ``directory`` (default ``claimwright/layouts``), validated."""
-    return [_cached(p.resolve()) for p in layout_files(directory)]
+    return [datafiles.load(p.resolve(), load_layout_file) for p in layout_files(directory)]
 
 
 def get_layout(name_or_path: str | Path, directory: Path | None = None) -> Layout:
     """A layout by name (``"northwind"``) or by the path of a layout file."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return _cached(candidate.resolve())
+        return datafiles.load(candidate.resolve(), load_layout_file)
     path = (directory or LAYOUT_DIR) / f"{name_or_path}.yaml"
     if not path.is_file():
         known = [p.stem for p in layout_files(directory)]
         raise UnknownLayout(f"no layout named {str(name_or_path)!r}; known: {known}",
                             layout=str(name_or_path))
-    return _cached(path.resolve())
+    return datafiles.load(path.resolve(), load_layout_file)

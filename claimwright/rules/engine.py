@@ -11,29 +11,28 @@ Matching (docs/rules.md has the admin's version):
 
 Loading validates everything (vocabularies, codes against the code tables, dates, amounts,
 shadowed rules) and raises :class:`RulesError` naming file, line and field. ``current_rules()``
-re-reads the file when its modification time changes ($CLAIMWRIGHT_RULES points at an admin copy).
+re-reads the file when it changes (:func:`claimwright.datafiles.load`; ``Settings.rules``,
+$CLAIMWRIGHT_RULES, points at an admin copy).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import os
-import threading
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable
 
 from .. import codes as codes_mod
+from .. import datafiles
 from ..models import Adjustment, Claim, Remittance, ServiceLine
+from ..settings import Settings
 from .deadlines import current_deadlines
 from .findings import Decision, Finding
 from .priority import score
 from .source import LList, LMap, RulesError, load_located
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-ENV_RULES = "CLAIMWRIGHT_RULES"
 
 CATEGORIES = (
     "coding/bundling", "modifier", "medical necessity", "authorization", "eligibility/coverage",
@@ -435,28 +434,15 @@ def _load_priority(c: _Checker, doc: LMap) -> PriorityConfig:
 
 
 def default_rules_path() -> Path:
-    override = os.environ.get(ENV_RULES, "").strip()
-    return Path(override) if override else PACKAGE_DIR / "rules.yaml"
-
-
-_lock = threading.Lock()
-_cache: tuple[tuple, RuleSet] | None = None
+    """``Settings.rules``: $CLAIMWRIGHT_RULES or the packaged rules.yaml."""
+    return Settings.from_env().rules
 
 
 def current_rules() -> RuleSet:
     """The rules in force: re-read when the file (or the code tables) changed since last time."""
-    global _cache
-    path = default_rules_path()
     tables = codes_mod.tables()
-    try:
-        st = path.stat()
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, id(tables))
-    except OSError:
-        key = (str(path), None, None, id(tables))
-    with _lock:
-        if _cache is None or _cache[0] != key:
-            _cache = (key, load_rules(path, tables=tables))
-        return _cache[1]
+    return datafiles.load(default_rules_path(), lambda p: load_rules(p, tables=tables),
+                          depends=id(tables))
 
 
 # --------------------------------------------------------------------------------------------
