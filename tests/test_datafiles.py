@@ -12,7 +12,7 @@ import yaml
 from claimwright import datafiles
 from claimwright.packets.config import HERE as PACKETS_DIR
 from claimwright.packets.config import PacketConfigError, load_letter_text, render_letter
-from claimwright.parsing.layout import LAYOUT_DIR, get_layout
+from claimwright.parsing.layout_loader import LAYOUT_DIR, get_layout
 from claimwright.rules.followup import load_followup
 from claimwright.rules.source import RulesError
 from claimwright.settings import Settings

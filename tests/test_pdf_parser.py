@@ -18,7 +18,8 @@ from reportlab.pdfgen import canvas
 
 from claimwright.errors import DocumentError, UnknownLayout
 from claimwright.parsing import parse_bytes, parse_file
-from claimwright.parsing.layout import LAYOUT_DIR, LayoutFileError, get_layout, load_layout_file
+from claimwright.parsing.layout import LayoutFileError
+from claimwright.parsing.layout_loader import LAYOUT_DIR, get_layout, load_layout_file
 from claimwright.parsing.pdf import detect_layout, parse_pdf
 from fixtures.remittances import (
     ANOMALY_UNBALANCED,

@@ -27,7 +27,8 @@ from ..errors import DocumentError, UnknownLayout
 from ..models import Remittance
 from ..types import FaultCode
 from .glossary import GlossaryEntry
-from .layout import Layout, get_layout, load_layouts
+from .layout import Layout
+from .layout_loader import get_layout, load_layouts
 from .pdf_rows import RowReader
 from .pdf_text import PageText, open_document, page_words, plain_text
 
