@@ -12,7 +12,8 @@ import pytest
 
 from claimwright.rules import RulesError
 from claimwright.rules import deadlines as dl
-from claimwright.rules.engine import categorize_remittance, load_rules
+from claimwright.rules.engine import categorize_remittance
+from claimwright.rules.ruleset import load_rules
 from claimwright.rules.priority import score_parts, sort_findings
 from claimwright.settings import Settings
 

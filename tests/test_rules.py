@@ -19,7 +19,9 @@ from claimwright import codes
 from claimwright.rules import RulesError
 from claimwright.rules import engine
 from claimwright.rules.cli import categorize, rules_app
-from claimwright.rules.engine import Context, categorize_remittance, decide, explain, load_rules
+from claimwright.rules.engine import categorize_remittance, decide, explain
+from claimwright.rules.match import Context
+from claimwright.rules.ruleset import load_rules
 from claimwright.settings import Settings
 
 from denial_builders import MEDICARE, adj, claim, line, remittance, single

@@ -40,7 +40,7 @@ def check(rules: Annotated[Optional[Path], typer.Option(
     """Validate the code tables, rules and deadlines; exit 1 naming file, line and field."""
     from .. import codes as codes_mod
     from .deadlines import load_deadlines
-    from .engine import load_rules
+    from .ruleset import load_rules
 
     try:
         tables = codes_mod.load_tables(codes) if codes else codes_mod.tables()
@@ -78,7 +78,9 @@ def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason 
                 procedure: Annotated[str, typer.Option(help="Procedure code.")] = "",
                 amount: Annotated[str, typer.Option(help="Adjustment amount.")] = "0.00") -> None:
     """Show which rule decides a group/CARC/RARC combination, and why."""
-    from .engine import Context, current_rules, explain
+    from .engine import explain
+    from .match import Context
+    from .ruleset import current_rules
 
     try:
         value = Decimal(amount)
