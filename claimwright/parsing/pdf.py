@@ -8,9 +8,9 @@ The engine is generic: everything payer-specific lives in a layout file
 2. Pick the layout: the one named by ``layout=``, else the single layout whose fingerprint
    matches page 1. No match (or more than one) raises :class:`~claimwright.errors.UnknownLayout`.
 3. Words -> rows -> cells (:mod:`claimwright.parsing.pdf_text`); page furniture is dropped.
-4. A small state machine (:mod:`claimwright.parsing.pdf_rows`) reads the rows: document fields, then claim blocks (start row, service
-   line table with continuation rows, claim-level rows, totals), provider-level adjustments and
-   the summary. A row inside a block that the layout cannot interpret becomes a ``Problem``,
+4. A small state machine (:mod:`claimwright.parsing.pdf_rows`) reads the rows: document
+   fields, then claim blocks (start row, service line table with continuation rows, claim-level
+   rows, totals), provider-level adjustments and the summary. A row inside a block that the layout cannot interpret becomes a ``Problem``,
    as does a printed total that disagrees with the parsed amounts: nothing is silently dropped.
 5. :mod:`claimwright.parsing.pdf_assembly` builds the remittance and checks printed totals;
    balancing (:func:`claimwright.balancing.check_remittance`) appends its problems.
