@@ -15,7 +15,7 @@ import pytest
 
 from claimwright.models import Remittance
 from claimwright.parsing import parse_bytes, parse_file
-from fixtures.remittances import PAYERS, build_dataset
+from fixtures.remittances import PAYERS
 
 X12_DIR = Path(__file__).parent / "data" / "x12-835"
 ANCHOR = dt.date(2026, 6, 1)
@@ -41,9 +41,8 @@ def assert_round_trips(remit: Remittance, label: str) -> None:
 
 
 @pytest.fixture(scope="module", params=sorted(PAYERS))
-def parsed_pdfs(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp(request.param)
-    manifest = build_dataset(request.param, out, anchor=ANCHOR, count=4)
+def parsed_pdfs(request, remittance_dataset):
+    out, manifest = remittance_dataset(request.param, ANCHOR, count=4)
     return [(e["pdf"], parse_file(out / e["pdf"])[0]) for e in manifest["remittances"]]
 
 

@@ -21,22 +21,15 @@ from claimwright.parsing import parse_bytes, parse_file
 from claimwright.parsing.layout import LayoutFileError
 from claimwright.parsing.layout_loader import LAYOUT_DIR, get_layout, load_layout_file
 from claimwright.parsing.pdf import detect_layout, parse_pdf
-from fixtures.remittances import (
-    ANOMALY_UNBALANCED,
-    ANOMALY_UNKNOWN_CARC,
-    build_dataset,
-    plan_dataset,
-    render_plan,
-)
+from fixtures.remittances import ANOMALY_UNBALANCED, ANOMALY_UNKNOWN_CARC, plan_dataset, render_plan
 from fixtures.remittances import render_northwind as rn
 
 ANCHOR = dt.date(2026, 5, 4)
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("northwind")
-    return out, build_dataset("northwind", out, anchor=ANCHOR)
+def dataset(remittance_dataset):
+    return remittance_dataset("northwind", ANCHOR)
 
 
 def assert_matches_truth(remit, truth, label):
@@ -417,9 +410,8 @@ def test_a_page_without_text_is_reported_not_skipped(dataset):
 
 
 @pytest.fixture(scope="module")
-def keystone_pdf(tmp_path_factory):
-    out = tmp_path_factory.mktemp("keystone-cli")
-    manifest = build_dataset("keystone", out, count=1, anchor=ANCHOR, anomalies=False)
+def keystone_pdf(remittance_dataset):
+    out, manifest = remittance_dataset("keystone", ANCHOR, count=1, anomalies=False)
     entry = manifest["remittances"][0]
     return out / entry["pdf"], json.loads((out / entry["truth"]).read_text())
 

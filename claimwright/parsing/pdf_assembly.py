@@ -14,17 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..balancing import check_remittance
-from ..models import (
-    ZERO,
-    Adjustment,
-    Claim,
-    Party,
-    Payment,
-    Problem,
-    ProviderAdjustment,
-    Remittance,
-    ServiceLine,
-)
+from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
+                      Remittance, ServiceLine)
 from .glossary import GlossaryEntry, check_glossary
 from .layout import CODE_CHECK
 

@@ -13,18 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..balancing import check_claim, check_remittance
-from ..models import (
-    ZERO,
-    Adjustment,
-    Claim,
-    Party,
-    Payment,
-    Problem,
-    ProviderAdjustment,
-    Remittance,
-    ServiceLine,
-    money,
-)
+from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
+                      Remittance, ServiceLine, money)
 from .x12_segments import Segment, Separators, parse_decimal, parse_int, split_composite
 
 FORMAT = "x12-835"
