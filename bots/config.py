@@ -31,8 +31,6 @@ from claimwright.types import FaultCode
 
 PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]*$"
-SELECTORS_DIR_ENV = "CLAIMWRIGHT_SELECTORS_DIR"
-DEFAULT_SELECTORS_DIR = Path(__file__).resolve().parent.parent / "selectors"
 
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 
