@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,13 +24,13 @@ from pydantic import (
     model_validator,
 )
 
+from claimwright import datafiles
 from claimwright.errors import SystemFault
+from claimwright.settings import Settings
 from claimwright.types import FaultCode
 
 PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]*$"
-SELECTORS_DIR_ENV = "CLAIMWRIGHT_SELECTORS_DIR"
-DEFAULT_SELECTORS_DIR = Path(__file__).resolve().parent.parent / "selectors"
 
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 
@@ -310,7 +309,8 @@ class PayerConfig(_Strict):
 
 
 def selectors_dir() -> Path:
-    return Path(os.environ.get(SELECTORS_DIR_ENV) or DEFAULT_SELECTORS_DIR)
+    """``Settings.selectors_dir``: $CLAIMWRIGHT_SELECTORS_DIR or the project's ``selectors/``."""
+    return Settings.from_env().selectors_dir
 
 
 def configured_payers() -> list[str]:
@@ -374,17 +374,22 @@ def load_payer_config(payer_or_path: str | Path, *, directory: Path | None = Non
             raise ConfigError(f"{text!r} is not a valid payer name ({PAYER_PATTERN})", payer=text)
         path = (directory or selectors_dir()) / f"{text}.yaml"
         expected = text
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.is_file():
         raise ConfigError(f"{path}: no payer config (expected selectors/<payer>.yaml)",
-                          file=str(path)) from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", file=str(path)) from None
-    config = parse_payer_config(data, source=path)
+                          file=str(path))
+    config = datafiles.load(path, _read_payer_config)  # re-read when the file changes
     if expected is not None and config.payer != expected:
         raise ConfigError(f"{path}: payer: says {config.payer!r} but the file is for {expected!r}",
                           file=str(path), field="payer")
     return config
+
+
+def _config_error(problem: str, *, file: str, line: int | None = None,
+                  field: str = "") -> ConfigError:
+    where = f"{file}:{line}" if line else file
+    return ConfigError(f"{where}: {field}: {problem}" if field else f"{where}: {problem}",
+                       file=file, line=line, field=field)
+
+
+def _read_payer_config(path: Path) -> PayerConfig:
+    return parse_payer_config(datafiles.read_yaml(path, _config_error).data, source=path)

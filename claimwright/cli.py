@@ -76,7 +76,7 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
     results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
                               start=dt.date.fromisoformat(start) if start else None,
                               end=dt.date.fromisoformat(end) if end else None, portal_urls=urls)
-    from .report import print_run_summary
+    from .printout import print_run_summary
     from .settings import Settings
 
     print_run_summary(results, Settings.from_env())
@@ -103,7 +103,7 @@ def status_check(payer: Annotated[Optional[list[str]], typer.Option(
     """Run the claim/appeal status check once, now (the nightly-status-check flow)."""
     from flows.followup import nightly_status_check
 
-    from .report import print_status_summary
+    from .printout import print_status_summary
 
     results = nightly_status_check(payers=payer or None,
                                    as_of=dt.date.fromisoformat(as_of) if as_of else None,

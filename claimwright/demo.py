@@ -12,7 +12,7 @@ import os
 
 import typer
 
-from .report import print_run_summary, print_status_summary
+from .printout import print_run_summary, print_status_summary
 from .services import prefect_server
 from .settings import Settings
 

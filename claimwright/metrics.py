@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
-from .denials import Finding
 from .models import Claim, Remittance
+from .rules.findings import Finding
 
 ZERO = Decimal("0.00")
 RATE_PLACES = Decimal("0.0001")
@@ -93,7 +93,7 @@ def denial_rates(remits: Iterable[Remittance], findings: Iterable[Finding] | Non
     """Denial rates of a batch. ``findings`` defaults to categorizing every remittance."""
     remits = list(remits)
     if findings is None:
-        from .denials import categorize_remittance
+        from .rules.engine import categorize_remittance
 
         findings = [f for r in remits for f in categorize_remittance(r, as_of=as_of)]
     by_claim: dict[int, list[Finding]] = defaultdict(list)

@@ -74,7 +74,10 @@ class Adjustment:
         return f"{self.group}-{self.carc}"
 
     def to_json(self) -> dict:
-        return {"group": self.group, "carc": self.carc, "amount": fmt_money(self.amount)}
+        out = {"group": self.group, "carc": self.carc, "amount": fmt_money(self.amount)}
+        if self.quantity is not None:
+            out["quantity"] = format(self.quantity, "f")
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> Adjustment:

@@ -1,17 +1,69 @@
-"""Where Claimwright keeps its state and writes its outputs, from the environment.
+"""Every ``CLAIMWRIGHT_*`` environment variable, its default and what it means, in one object.
+
+``Settings.from_env()`` reads them all (pass ``env`` to read a dict instead of ``os.environ``);
+modules take their path or URL from a :class:`Settings`, never from the environment directly.
+Settings are read when asked for, so a changed variable counts from the next call on.
 
 | variable | default | what |
 | --- | --- | --- |
 | CLAIMWRIGHT_HOME | ./var | working state: ledger database, downloads, evidence, portal data |
 | CLAIMWRIGHT_OUT | ./out | outputs people use: packets, worklists, reports |
 | CLAIMWRIGHT_DATABASE_URL | sqlite:///$CLAIMWRIGHT_HOME/claimwright.db | the ledger (any SQLAlchemy URL) |
+| CLAIMWRIGHT_PRACTICE | claimwright/packets/practice.yaml | the signing practice of appeal letters (replaces the shipped file whole) |
+| CLAIMWRIGHT_RULES | claimwright/rules/rules.yaml | denial rules, the unknown-code decision, priority settings |
+| CLAIMWRIGHT_DEADLINES | claimwright/rules/deadlines.yaml | appeal and resubmission windows per payer |
+| CLAIMWRIGHT_CODES | claimwright/codes/ | directory of the code tables (CSV files + tables.yaml) |
+| CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
+| CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
+| CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
+| CLAIMWRIGHT_CHROMIUM | (unset: /usr/bin/chromium, else Playwright's) | Chromium executable for the bots |
+| CLAIMWRIGHT_<PAYER>_URL | (unset: ``portal.base_url`` of the payer's selectors file) | a payer portal's base URL, e.g. CLAIMWRIGHT_NORTHWIND_URL; the selectors file names the variable (``portal.base_url_env``) |
+
+Not read here, on purpose: ``CLAIMWRIGHT_<PAYER>_USERNAME`` / ``_PASSWORD`` / ``_TOTP`` (credential
+*references* a selectors file names; the bot reads them at sign-in and nothing keeps them) and
+``CLAIMWRIGHT_ROOT`` (used by ``prefect.yaml`` on the worker machine only).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+_PORTAL_URL = re.compile(r"^CLAIMWRIGHT_([A-Z0-9_]+)_URL$")
+_NOT_PORTALS = {"DATABASE"}
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    field: str  # the Settings attribute it sets
+    meaning: str
+
+
+#: The variables :meth:`Settings.from_env` reads, for help texts and checks.
+VARIABLES = (
+    Variable("CLAIMWRIGHT_HOME", "home", "working state: ledger, downloads, evidence"),
+    Variable("CLAIMWRIGHT_OUT", "out", "outputs people use: packets, worklists"),
+    Variable("CLAIMWRIGHT_DATABASE_URL", "database_url", "the ledger (SQLAlchemy URL)"),
+    Variable("CLAIMWRIGHT_PRACTICE", "practice", "the signing practice of appeal letters"),
+    Variable("CLAIMWRIGHT_RULES", "rules", "denial rules file"),
+    Variable("CLAIMWRIGHT_DEADLINES", "deadlines", "appeal windows file"),
+    Variable("CLAIMWRIGHT_CODES", "codes", "code table directory"),
+    Variable("CLAIMWRIGHT_FOLLOWUP", "followup", "follow-up rules file"),
+    Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
+    Variable("CLAIMWRIGHT_SESSION_DIR", "session_dir", "saved portal sign-ins"),
+    Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
+)
+
+
+def _default_session_dir(env: Mapping[str, str]) -> Path:
+    state_home = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state_home / "claimwright" / "sessions"
 
 
 @dataclass(frozen=True)
@@ -19,14 +71,49 @@ class Settings:
     home: Path
     out: Path
     database_url: str
+    practice: Path = PACKAGE_DIR / "packets" / "practice.yaml"
+    rules: Path = PACKAGE_DIR / "rules" / "rules.yaml"
+    deadlines: Path = PACKAGE_DIR / "rules" / "deadlines.yaml"
+    codes: Path = PACKAGE_DIR / "codes"
+    followup: Path = PACKAGE_DIR / "rules" / "followup.yaml"
+    selectors_dir: Path = PROJECT_DIR / "selectors"
+    session_dir: Path = field(default_factory=lambda: _default_session_dir(os.environ))
+    chromium: Path | None = None  # None: /usr/bin/chromium when present, else Playwright's
+    portal_urls: Mapping[str, str] = field(default_factory=dict)  # payer -> base URL
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        home = Path(env.get("CLAIMWRIGHT_HOME") or "var").resolve()
-        out = Path(env.get("CLAIMWRIGHT_OUT") or "out").resolve()
-        url = env.get("CLAIMWRIGHT_DATABASE_URL") or f"sqlite:///{home / 'claimwright.db'}"
-        return cls(home=home, out=out, database_url=url)
+
+        def given(name: str) -> str:
+            return (env.get(name) or "").strip()
+
+        def path(name: str, default: Path) -> Path:
+            return Path(given(name)).expanduser() if given(name) else default
+
+        home = Path(given("CLAIMWRIGHT_HOME") or "var").resolve()
+        out = Path(given("CLAIMWRIGHT_OUT") or "out").resolve()
+        urls = {m.group(1).lower(): value.strip() for name, value in env.items()
+                if (m := _PORTAL_URL.match(name)) and m.group(1) not in _NOT_PORTALS
+                and value.strip()}
+        return cls(
+            home=home, out=out,
+            database_url=given("CLAIMWRIGHT_DATABASE_URL") or f"sqlite:///{home / 'claimwright.db'}",
+            practice=path("CLAIMWRIGHT_PRACTICE", cls.practice),
+            rules=path("CLAIMWRIGHT_RULES", cls.rules),
+            deadlines=path("CLAIMWRIGHT_DEADLINES", cls.deadlines),
+            codes=path("CLAIMWRIGHT_CODES", cls.codes),
+            followup=path("CLAIMWRIGHT_FOLLOWUP", cls.followup),
+            selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),
+            session_dir=path("CLAIMWRIGHT_SESSION_DIR", _default_session_dir(env)),
+            chromium=Path(given("CLAIMWRIGHT_CHROMIUM")).expanduser()
+            if given("CLAIMWRIGHT_CHROMIUM") else None,
+            portal_urls=urls,
+        )
+
+    def portal_url(self, payer: str) -> str | None:
+        """``$CLAIMWRIGHT_<PAYER>_URL`` when set (``None``: use the selectors file's base_url)."""
+        return self.portal_urls.get(payer.lower().replace("-", "_"))
 
     @property
     def downloads(self) -> Path:

@@ -14,6 +14,25 @@ def prefect_api(tmp_path_factory):
         yield api
 
 
+@pytest.fixture(scope="session")
+def remittance_dataset(tmp_path_factory):
+    """``remittance_dataset(payer, anchor, **options)`` -> ``(directory, manifest)``: the
+    synthetic dataset of ``fixtures.remittances.build_dataset``, built once per session for each
+    distinct set of arguments."""
+    from fixtures.remittances import build_dataset
+
+    built: dict[tuple, tuple] = {}
+
+    def dataset(payer: str, anchor, **options):
+        key = (payer, anchor, tuple(sorted(options.items())))
+        if key not in built:
+            out = tmp_path_factory.mktemp(payer)
+            built[key] = (out, build_dataset(payer, out, anchor=anchor, **options))
+        return built[key]
+
+    return dataset
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """CLAIMWRIGHT_HOME / CLAIMWRIGHT_OUT in a temp dir: nothing leaks between tests."""

@@ -509,7 +509,7 @@ def test_config_file_problems(tmp_path):
     with pytest.raises(ConfigError, match="not a valid payer name"):
         load_payer_config("../etc/passwd")
     (tmp_path / "broken.yaml").write_text("payer: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml:2: not valid YAML"):
         load_payer_config(tmp_path / "broken.yaml")
     import yaml
 

@@ -141,12 +141,12 @@ def test_bad_rows_are_refused_naming_line_and_field(tmp_path, body, line, field)
 def test_admin_copy_via_env_reloads_when_edited(tmp_path, monkeypatch):
     copy = tmp_path / "codes"
     shutil.copytree(codes.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    monkeypatch.setenv(codes.ENV_DIR, str(copy))
+    monkeypatch.setenv("CLAIMWRIGHT_CODES", str(copy))
     assert not codes.tables().carc.is_known("Z98")
     carc = copy / "carc.csv"
     carc.write_text(carc.read_text() + "Z98,current,2026-11-01,,Local test code\n")
     stat = carc.stat()
     os.utime(carc, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert codes.tables().carc.meaning("Z98") == "Local test code"
-    monkeypatch.delenv(codes.ENV_DIR)
+    monkeypatch.delenv("CLAIMWRIGHT_CODES")
     assert not codes.tables().carc.is_known("Z98")

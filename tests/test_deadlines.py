@@ -10,11 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from claimwright.denials import categorize_remittance
 from claimwright.rules import RulesError
 from claimwright.rules import deadlines as dl
-from claimwright.rules.engine import load_rules
+from claimwright.rules.engine import categorize_remittance
+from claimwright.rules.ruleset import load_rules
 from claimwright.rules.priority import score_parts, sort_findings
+from claimwright.settings import Settings
 
 from denial_builders import MEDICARE, OTHER, adj, claim, line, remittance, single
 
@@ -24,7 +25,7 @@ DOS = dt.date(2026, 9, 1)
 
 @pytest.fixture(scope="module")
 def table():
-    return dl.load_deadlines(dl.PACKAGE_DIR / "deadlines.yaml")
+    return dl.load_deadlines(Settings.deadlines)
 
 
 def test_northwind_windows(table):
@@ -66,8 +67,8 @@ def test_no_denial_date_means_no_due_date(table):
 
 def _copy(tmp_path, monkeypatch):
     path = tmp_path / "deadlines.yaml"
-    shutil.copy(dl.PACKAGE_DIR / "deadlines.yaml", path)
-    monkeypatch.setenv(dl.ENV_DEADLINES, str(path))
+    shutil.copy(Settings.deadlines, path)
+    monkeypatch.setenv("CLAIMWRIGHT_DEADLINES", str(path))
     return path
 
 
@@ -116,7 +117,7 @@ def test_dated_entries_apply_from_their_effective_date(tmp_path, monkeypatch):
     ("    timely_filing_days: 180\n", "    timely_filing_dayz: 180\n", "timely_filing_dayz"),
 ])
 def test_invalid_deadline_edit_is_refused_naming_the_line(tmp_path, old, new, field):
-    source = (dl.PACKAGE_DIR / "deadlines.yaml").read_text()
+    source = (Settings.deadlines).read_text()
     assert old in source
     path = tmp_path / "deadlines.yaml"
     path.write_text(source.replace(old, new, 1))

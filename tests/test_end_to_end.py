@@ -12,7 +12,7 @@ import pypdfium2
 import pytest
 from portal_fixtures import SAMPLE_ANCHOR
 
-from claimwright.denials import categorize_remittance
+from claimwright.rules.engine import categorize_remittance
 from claimwright.models import Remittance
 from claimwright.pipeline import Context
 

@@ -16,7 +16,7 @@ from reportlab.pdfgen import canvas
 
 from claimwright.balancing import check_remittance
 from claimwright.errors import UnknownLayout
-from claimwright.parsing import pdf as pdf_module
+from claimwright.parsing import pdf_rows as pdf_module  # where the row interpreter calls rows_of
 from claimwright.parsing.pdf import parse_pdf
 from fixtures.remittances.data import plan_dataset
 from fixtures.remittances.render_northwind import render

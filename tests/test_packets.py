@@ -14,7 +14,7 @@ import pytest
 from reportlab.lib.pagesizes import LETTER
 from reportlab.pdfgen import canvas
 
-from claimwright.denials import Decision, Finding
+from claimwright.rules.findings import Decision, Finding
 from claimwright.models import Adjustment, Claim, Party, Payment, Remittance, ServiceLine
 from claimwright.packets import (
     PacketConfigError,
@@ -238,7 +238,7 @@ def test_every_category_text_renders():
 
 
 def test_every_rules_category_has_its_own_argument():
-    from claimwright.rules.engine import CATEGORIES
+    from claimwright.rules.ruleset import CATEGORIES
 
     texts = load_letter_text()
     missing = [c for c in CATEGORIES if c != "unknown" and not texts.category(c)[1]]

@@ -85,44 +85,33 @@ def _change_digit(text: str, which: int, digit_pick: int, new_digit: int) -> tup
     return text[:pos] + new + text[pos + 1:], True
 
 
-def _tamper_spr(monkeypatch, target: int, digit_pick: int, new_digit: int) -> list[bool]:
-    done = [False]
-    original = render_spr.paginate
+def _spr_texts(pages):
+    """Every text of an SPR page plan that can print an amount, in page order."""
+    return (row for page in pages for row in page.rows)
 
-    def paginate(plan, glossary):
-        pages = original(plan, glossary)
+
+def _portal_texts(pages):
+    return (cell for rows in pages for row in rows for cell in row.cells)
+
+
+def _tamper(monkeypatch, module, texts, target: int, digit_pick: int,
+            new_digit: int) -> list[bool]:
+    """Make ``module.paginate`` change one digit of the ``target``-th printed amount."""
+    done = [False]
+    original = module.paginate
+
+    def paginate(*args):
+        pages = original(*args)
         seen = 0
-        for page in pages:
-            for row in page.rows:
-                count = len(AMOUNT.findall(row.text))
-                if not done[0] and seen <= target < seen + count:
-                    row.text, done[0] = _change_digit(row.text, target - seen, digit_pick,
-                                                      new_digit)
-                seen += count
+        for item in texts(pages):
+            count = len(AMOUNT.findall(item.text))
+            if not done[0] and seen <= target < seen + count:
+                item.text, done[0] = _change_digit(item.text, target - seen, digit_pick,
+                                                   new_digit)
+            seen += count
         return pages
 
-    monkeypatch.setattr(render_spr, "paginate", paginate)
-    return done
-
-
-def _tamper_portal(monkeypatch, target: int, digit_pick: int, new_digit: int) -> list[bool]:
-    done = [False]
-    original = render_northwind.paginate
-
-    def paginate(plan):
-        pages = original(plan)
-        seen = 0
-        for rows in pages:
-            for row in rows:
-                for cell in row.cells:
-                    count = len(AMOUNT.findall(cell.text))
-                    if not done[0] and seen <= target < seen + count:
-                        cell.text, done[0] = _change_digit(cell.text, target - seen, digit_pick,
-                                                           new_digit)
-                    seen += count
-        return pages
-
-    monkeypatch.setattr(render_northwind, "paginate", paginate)
+    monkeypatch.setattr(module, "paginate", paginate)
     return done
 
 
@@ -134,8 +123,9 @@ def test_one_changed_amount_digit_is_always_flagged(monkeypatch, payer, seed, ta
                                                     new_digit):
     plan = _plan(payer, seed, 0, False)
     with monkeypatch.context() as patch:
-        tamper = _tamper_spr if payer == "keystone" else _tamper_portal
-        done = tamper(patch, target, digit_pick, new_digit)
+        module, texts = ((render_spr, _spr_texts) if payer == "keystone"
+                         else (render_northwind, _portal_texts))
+        done = _tamper(patch, module, texts, target, digit_pick, new_digit)
         pdf, truth, _ = render_plan(copy.deepcopy(plan))
     if not done[0]:  # fewer amounts than ``target``: nothing changed, so it must read exactly
         assert parse_pdf(pdf).to_json() == truth

@@ -18,24 +18,18 @@ from reportlab.pdfgen import canvas
 
 from claimwright.errors import DocumentError, UnknownLayout
 from claimwright.parsing import parse_bytes, parse_file
-from claimwright.parsing.layout import LAYOUT_DIR, LayoutFileError, get_layout, load_layout_file
+from claimwright.parsing.layout import LayoutFileError
+from claimwright.parsing.layout_loader import LAYOUT_DIR, get_layout, load_layout_file
 from claimwright.parsing.pdf import detect_layout, parse_pdf
-from fixtures.remittances import (
-    ANOMALY_UNBALANCED,
-    ANOMALY_UNKNOWN_CARC,
-    build_dataset,
-    plan_dataset,
-    render_plan,
-)
+from fixtures.remittances import ANOMALY_UNBALANCED, ANOMALY_UNKNOWN_CARC, plan_dataset, render_plan
 from fixtures.remittances import render_northwind as rn
 
 ANCHOR = dt.date(2026, 5, 4)
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("northwind")
-    return out, build_dataset("northwind", out, anchor=ANCHOR)
+def dataset(remittance_dataset):
+    return remittance_dataset("northwind", ANCHOR)
 
 
 def assert_matches_truth(remit, truth, label):
@@ -290,7 +284,7 @@ def _variant(tmp_path, old, new, name="variant"):
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("cell_gap: 5.0", "cel_gap: 5.0", r"variant.yaml: text: unknown key\(s\) \['cel_gap'\]"),
+    ("cell_gap: 5.0", "cel_gap: 5.0", r"variant.yaml:12: text: unknown key\(s\) \['cel_gap'\]"),
     ("(?P<payee_npi>", "(?P<payee_nip>", r"document.rows\[1\]: unknown field group"),
     ("{field: units, from: 146, to: 176}", "{field: units, from: 140, to: 176}",
      r"claims.table.columns\[3\].from: overlaps the previous column"),
@@ -333,11 +327,11 @@ def test_layout_name_must_match_file_and_yaml_must_parse(tmp_path):
     path = _variant(tmp_path, "description:", "description:")
     wrong = tmp_path / "other.yaml"
     shutil.copy(path, wrong)
-    with pytest.raises(LayoutFileError, match=re.escape("other.yaml: name: must equal")):
+    with pytest.raises(LayoutFileError, match=re.escape("other.yaml:4: name: must equal")):
         load_layout_file(wrong)
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
-    with pytest.raises(LayoutFileError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(LayoutFileError, match="broken.yaml:2: not valid YAML"):
         load_layout_file(broken)
 
 
@@ -416,9 +410,8 @@ def test_a_page_without_text_is_reported_not_skipped(dataset):
 
 
 @pytest.fixture(scope="module")
-def keystone_pdf(tmp_path_factory):
-    out = tmp_path_factory.mktemp("keystone-cli")
-    manifest = build_dataset("keystone", out, count=1, anchor=ANCHOR, anomalies=False)
+def keystone_pdf(remittance_dataset):
+    out, manifest = remittance_dataset("keystone", ANCHOR, count=1, anomalies=False)
     entry = manifest["remittances"][0]
     return out / entry["pdf"], json.loads((out / entry["truth"]).read_text())
 

@@ -23,9 +23,8 @@ ANCHOR = dt.date(2026, 3, 15)
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("northwind")
-    return out, build_dataset("northwind", out, anchor=ANCHOR)
+def dataset(remittance_dataset):
+    return remittance_dataset("northwind", ANCHOR)
 
 
 def truths(out, manifest):

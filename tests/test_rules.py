@@ -16,16 +16,18 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from claimwright import codes
-from claimwright.denials import categorize_remittance
 from claimwright.rules import RulesError
 from claimwright.rules import engine
 from claimwright.rules.cli import categorize, rules_app
-from claimwright.rules.engine import Context, decide, explain, load_rules
+from claimwright.rules.engine import categorize_remittance, decide, explain
+from claimwright.rules.match import Context
+from claimwright.rules.ruleset import load_rules
+from claimwright.settings import Settings
 
 from denial_builders import MEDICARE, adj, claim, line, remittance, single
 from test_codes import RESEARCH_CARCS
 
-RULES = engine.PACKAGE_DIR / "rules.yaml"
+RULES = Settings.rules
 FALLBACKS = {"co-fallback", "oa-pi-fallback", "pr-fallback", "any-fallback"}
 NOT_DENIALS = [("PR", "1"), ("PR", "2"), ("PR", "3"), ("CO", "45"), ("CO", "253"), ("OA", "23"),
                ("CO", "24"), ("CO", "59")]
@@ -195,7 +197,7 @@ def _line_of(path: Path, needle: str) -> int:
 def test_admin_edit_takes_effect_on_the_next_run(tmp_path, monkeypatch):
     path = tmp_path / "rules.yaml"
     shutil.copy(RULES, path)
-    monkeypatch.setenv(engine.ENV_RULES, str(path))
+    monkeypatch.setenv("CLAIMWRIGHT_RULES", str(path))
     remit = single("CO-197", amount="80.00")
     assert categorize_remittance(remit)[0].decision.category == "authorization"
     text = path.read_text().replace(
@@ -256,7 +258,7 @@ def test_general_rule_above_a_specific_one_is_refused(tmp_path):
 
 
 def test_categorize_remittance_returns_every_adjustment(monkeypatch):
-    monkeypatch.delenv(engine.ENV_RULES, raising=False)
+    monkeypatch.delenv("CLAIMWRIGHT_RULES", raising=False)
     remit = remittance([
         claim("C1", [line("99214", "250.00", [adj("CO-45", "50.00"), adj("PR-2", "40.00")]),
                      line("97110", "120.00", [adj("CO-97", "120.00")], ["M15"])],
@@ -317,9 +319,9 @@ def test_cli_categorize_json_file(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     rows = data["findings"]
-    assert [r["code"] for r in rows] == ["CO-50", "CO-16"] or \
-        [r["code"] for r in rows] == ["CO-16", "CO-50"]
-    by_code = {r["code"]: r for r in rows}
+    codes = [f"{r['group_code']}-{r['carc']}" for r in rows]
+    assert codes == ["CO-50", "CO-16"] or codes == ["CO-16", "CO-50"]
+    by_code = dict(zip(codes, rows))
     assert by_code["CO-50"]["rule_id"] == "medical-necessity-lcd"
     assert by_code["CO-50"]["appeal_due"] == "2026-12-30"  # NWHP1: 90 days from 2026-10-01
     assert by_code["CO-16"]["action"] == "new claim"
@@ -350,3 +352,23 @@ def test_synthetic_fixture_codes_and_dataset():
             assert f.decision.action == "new claim" and "MA130" in f.remarks
         if f.adjustment.code in ("CO-45", "PR-1", "PR-2", "PR-3", "CO-253", "OA-23"):
             assert not f.decision.is_denial
+
+
+def test_finding_row_is_the_ledger_form_and_json_the_same_keys_as_text():
+    from claimwright.storage import FindingRecord
+
+    remit = remittance([claim("C1", [line("99213", "200.00", [adj("CO-50", "200.00")],
+                                          ["N115"])])])
+    (f,) = categorize_remittance(remit, as_of=dt.date(2026, 10, 5))
+    columns = {c.name for c in FindingRecord.__table__.columns} - {"id", "remittance_id",
+                                                                   "created_at"}
+    row = f.to_row()
+    assert set(row) == columns
+    assert row["amount"] == Decimal("200.00") and isinstance(row["appeal_due"], dt.date)
+    data = json.loads(json.dumps(f.to_json()))
+    assert {k: data[k] for k in row} == {
+        **row, "amount": "200.00", "priority": str(row["priority"]),
+        "appeal_due": row["appeal_due"].isoformat(),
+        "internal_target": row["internal_target"].isoformat(),
+        "prioritized_on": "2026-10-05"}
+    assert data["internal_target"] and data["deadline_basis"] and data["known"] is True

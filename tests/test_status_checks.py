@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from portal_fixtures import SAMPLE_ANCHOR
 
 from claimwright.errors import SystemFault
 from claimwright.rules.source import RulesError
-from claimwright.status import DEFAULT_PATH, interpret, load_followup, parse_followup
+from claimwright.rules.followup import DEFAULT_PATH, interpret, load_followup, parse_followup
 from fixtures.portals import create_app, demo_account, demo_environment, running_portal_server
 from fixtures.portals.status import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
                                      appeal_number)
@@ -568,7 +569,7 @@ def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp
                                   base_url="http://127.0.0.1:9")  # never contacted
     [item] = ctx.queue.items()
     assert item.kind == "config-invalid" and item.key == "followup-rules:rules-invalid"
-    assert "followup.yaml: claim.statuses[0].follow_up_days" in item.reason
+    assert re.search(r"followup\.yaml:\d+: claim\.statuses\[0\]\.follow_up_days", item.reason)
     assert counts.checked == 0 and len(counts.errors) == 1
     ctx.ledger.close()
 

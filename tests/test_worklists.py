@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from openpyxl.chart import BarChart, Reference
 
-from claimwright.denials import Decision, Finding
+from claimwright.rules.findings import Decision, Finding
 from claimwright.models import Adjustment, Claim, ServiceLine
 from claimwright.worklists import (
     STATUSES,

@@ -21,7 +21,8 @@ from claimwright.balancing import check_remittance
 from claimwright.errors import DocumentError
 from claimwright.models import Remittance
 from claimwright.parsing import parse_bytes, parse_file
-from claimwright.parsing.x12 import parse_835, read_separators
+from claimwright.parsing.x12 import parse_835
+from claimwright.parsing.x12_segments import read_separators
 
 DATA = Path(__file__).parent / "data" / "x12-835"
 SAMPLES = sorted(p.name for p in DATA.glob("*.835"))

@@ -6,9 +6,10 @@ words. A code is *known* when it is in its table, whatever its dates: an old rem
 today legitimately carries a retired code. ``CodeEntry.active_on(day)`` tells whether the code was
 valid on a given day.
 
-Admins may point ``CLAIMWRIGHT_CODES`` at a directory holding their own copy of the tables; the
-tables are re-read whenever a file's modification time changes, so an edit takes effect on the next
-run without restarting anything.
+Admins may point ``CLAIMWRIGHT_CODES`` (``Settings.codes``) at a directory holding their own copy
+of the tables; the tables are re-read whenever a file of the directory changes
+(:func:`claimwright.datafiles.load`), so an edit takes effect on the next run without restarting
+anything.
 
 Every load validates every row; a bad row raises :class:`CodeTableError` naming the file, the line
 and the field.
@@ -18,20 +19,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import yaml
-
+from .. import datafiles
 from ..errors import BusinessError
+from ..settings import Settings
 from ..types import FaultCode
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-ENV_DIR = "CLAIMWRIGHT_CODES"
 COLUMNS = ["code", "status", "start", "stop", "meaning"]
 STATUSES = ("current", "deactivated")
 TABLE_NAMES = ("carc", "rarc", "groups", "claim_status", "plb")
@@ -203,16 +201,14 @@ def load_table(path: str | Path, name: str, *, source: str = "") -> CodeTable:
     return table
 
 
+def _error(problem: str, *, file: str, line: int | None = None, field: str = "") -> CodeTableError:
+    return CodeTableError(datafiles.located(problem, file=file, line=line), file=file, line=line,
+                          field=field)
+
+
 def _manifest(directory: Path) -> dict:
     path = directory / "tables.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CodeTableError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise CodeTableError(f"tables.yaml{where}: not valid YAML: {exc}", file=str(path)) from exc
+    data = datafiles.read_yaml(path, _error).data
     if not isinstance(data, dict) or not str(data.get("version") or "").strip():
         raise CodeTableError("tables.yaml: field 'version' is required", file=str(path),
                              field="version")
@@ -237,35 +233,16 @@ def load_tables(directory: str | Path | None = None) -> CodeTables:
 
 
 def default_directory() -> Path:
-    override = os.environ.get(ENV_DIR, "").strip()
-    return Path(override) if override else PACKAGE_DIR
-
-
-_lock = threading.Lock()
-_cache: tuple[tuple, CodeTables] | None = None
-
-
-def _fingerprint(directory: Path) -> tuple:
-    stamps = []
-    for path in sorted(directory.glob("*")):
-        if path.suffix in (".csv", ".yaml"):
-            st = path.stat()
-            stamps.append((path.name, st.st_mtime_ns, st.st_size))
-    return (str(directory.resolve()), tuple(stamps))
+    """``Settings.codes``: $CLAIMWRIGHT_CODES or the packaged tables."""
+    return Settings.from_env().codes
 
 
 def tables() -> CodeTables:
     """The current code tables, re-read when a file in the table directory changed."""
-    global _cache
-    directory = default_directory()
-    key = _fingerprint(directory)
-    with _lock:
-        if _cache is None or _cache[0] != key:
-            _cache = (key, load_tables(directory))
-        return _cache[1]
+    return datafiles.load(default_directory(), load_tables)
 
 
 __all__ = [
-    "CodeEntry", "CodeTable", "CodeTableError", "CodeTables", "ENV_DIR", "TABLE_NAMES",
+    "CodeEntry", "CodeTable", "CodeTableError", "CodeTables", "TABLE_NAMES",
     "default_directory", "load_table", "load_tables", "normalize", "tables",
 ]

@@ -7,19 +7,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
+
+from .. import datafiles
+from ..settings import Settings
 
 HERE = Path(__file__).resolve().parent
-PRACTICE_ENV = "CLAIMWRIGHT_PRACTICE"
-DEFAULT_PRACTICE = HERE / "practice.yaml"
+DEFAULT_PRACTICE = Settings.practice  # the packaged file ($CLAIMWRIGHT_PRACTICE replaces it)
 ARGUMENTS_FILE = HERE / "arguments.yaml"
 LETTER_TEMPLATE = "cover_letter.txt"
 BLOCKS = ("letterhead", "recipient", "re", "denied_lines", "arguments", "enclosures", "signature")
@@ -28,6 +27,12 @@ _BLOCK_RE = re.compile(r"^\[\[\s*([a-z_]+)\s*\]\]$")
 
 class PacketConfigError(ValueError):
     """A packet data file is missing a key or holds something the letter cannot use."""
+
+    @classmethod
+    def at(cls, problem: str, *, file: str, line: int | None = None,
+           field: str = "") -> PacketConfigError:
+        """``name:line: field: problem`` (the :mod:`claimwright.datafiles` error factory)."""
+        return cls(datafiles.located(problem, file=file, line=line, field=field))
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,14 @@ def _lines(value: Any, source: object, key: str) -> tuple[str, ...]:
 
 
 def load_practice(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Practice:
-    """The practice from ``path``, else from ``$CLAIMWRIGHT_PRACTICE``, else the packaged file."""
-    env = os.environ if env is None else env
-    source = Path(path or env.get(PRACTICE_ENV) or DEFAULT_PRACTICE)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PacketConfigError(f"practice file not found: {source}") from exc
+    """The practice from ``path``, else ``Settings.practice`` ($CLAIMWRIGHT_PRACTICE, else the
+    packaged file); re-read when the file changes."""
+    source = Path(path) if path else Settings.from_env(env).practice
+    return datafiles.load(source, _read_practice)
+
+
+def _read_practice(source: Path) -> Practice:
+    data = datafiles.read_yaml(source, PacketConfigError.at).data
     if not isinstance(data, dict):
         raise PacketConfigError(f"{source}: expected a mapping")
     signer = data.get("signer") or {}
@@ -139,10 +145,14 @@ def load_practice(path: Path | str | None = None, *, env: dict[str, str] | None 
     )
 
 
-@lru_cache(maxsize=4)
 def load_letter_text(path: Path = ARGUMENTS_FILE) -> LetterText:
-    """Per-category arguments, actions and enclosures; checked whole at load time."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    """Per-category arguments, actions and enclosures; checked whole at load time, re-read when
+    the file changes."""
+    return datafiles.load(Path(path), _read_letter_text)
+
+
+def _read_letter_text(path: Path) -> LetterText:
+    data = datafiles.read_yaml(path, PacketConfigError.at).data
     if not isinstance(data, dict):
         raise PacketConfigError(f"{path}: expected a mapping")
     letter = data.get("letter") or {}
@@ -163,7 +173,7 @@ def load_letter_text(path: Path = ARGUMENTS_FILE) -> LetterText:
                             argument=_text(entry, "argument", where),
                             action=_text(entry, "action", where), enclosures=enclosures)
         for source in (text.argument, text.action):  # template syntax errors surface here
-            _env().parse(source)
+            _ENV.parse(source)
         categories[key] = text
     if "default" not in categories:
         raise PacketConfigError(f"{path}: categories must define 'default'")
@@ -179,25 +189,29 @@ def load_letter_text(path: Path = ARGUMENTS_FILE) -> LetterText:
         enclosure_labels=labels, categories=categories, aliases=aliases)
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(HERE)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-    )
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                          keep_trailing_newline=False)
 
 
 def render_string(source: str, context: dict[str, Any]) -> str:
     """Render a Jinja2 snippet from the data files; values are escaped for reportlab markup."""
-    return _env().from_string(source).render(**context).strip()
+    return _ENV.from_string(source).render(**context).strip()
+
+
+def _read_template(path: Path) -> jinja2.Template:
+    source = datafiles.read_text(path, PacketConfigError.at)
+    try:
+        return _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PacketConfigError.at(f"template error: {exc.message}", file=str(path),
+                                   line=exc.lineno) from None
 
 
 def render_letter(context: dict[str, Any],
                   template: str = LETTER_TEMPLATE) -> list[tuple[str, str]]:
-    """The letter as ``[("para", markup) | ("block", name)]`` in template order."""
-    text = _env().get_template(template).render(**context)
+    """The letter as ``[("para", markup) | ("block", name)]`` in template order (the template
+    file, ``cover_letter.txt`` by default, is re-read when it changes)."""
+    text = datafiles.load(HERE / template, _read_template).render(**context)
     parts: list[tuple[str, str]] = []
     for chunk in re.split(r"\n[ \t]*\n", text):
         chunk = " ".join(chunk.split())

@@ -23,7 +23,7 @@ FIELDS = ["priority", "appeal_due", "payer_id", "payer_claim_id", "denied_amount
 
 def refresh_priorities(ctx: Context, as_of: dt.date) -> int:
     """Recompute every denial's priority as of ``as_of``; returns how many changed."""
-    from ..rules.engine import current_rules
+    from ..rules.ruleset import current_rules
     from ..rules.priority import score_denial
 
     config = current_rules().priority

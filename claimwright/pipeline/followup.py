@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ..review import Opened
-from ..status import Outcome, interpret, load_followup
+from ..rules.followup import Outcome, interpret, load_followup
 from ..storage import OpenItem, StatusAnswer, StatusCheckRecord
 from ..storage.followup import NOTES_MAX
 from ..types import ReviewKind, UnitKind
@@ -74,7 +74,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
     # A broken follow-up file stops this payer's check before any browser starts: one review
     # item naming the file and field; everything stays due for the next run.
     with ctx.queue.capture(key="followup-rules", payer=payer,
-                           context={"file": "claimwright/rules/followup.yaml"}) as bad_rules:
+                           context={"file": str(ctx.settings.followup)}) as bad_rules:
         rules = load_followup()
     if bad_rules.error is not None:
         counts.errors.append(f"status check {payer}: {bad_rules.error}")
@@ -162,7 +162,7 @@ _WHAT_TO_DO = {
 def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> Opened:
     todo = _WHAT_TO_DO.get((item.kind, outcome.status),
                            "status not recognized: read it on the portal and update "
-                           "claimwright/rules/followup.yaml")
+                           f"{ctx.settings.followup}")
     said = f"'{outcome.portal_status}'" if report.found else "not found"
     reason = (f"{item.payer} {item.kind} {item.payer_claim_id}: portal says {said} "
               f"({outcome.status}); {outcome.owner}: {todo}")

@@ -16,7 +16,8 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from ..denials import Finding, categorize_remittance
+from ..rules.engine import categorize_remittance
+from ..rules.findings import Finding
 from ..errors import SystemFault
 from ..fileio import remove_stale_parts
 from ..models import Remittance
@@ -58,7 +59,7 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
         remit = Remittance.from_json(rec.data)
         trusted = _review_problems(ctx, doc, remit, counts)
         findings = categorize_remittance(remit, as_of=as_of)
-        ctx.ledger.save_findings(rec.id, [_finding_row(f, as_of) for f in findings])
+        ctx.ledger.save_findings(rec.id, [f.to_row() for f in findings])
         counts.remittances += 1
         counts.claims += len(remit.claims)
         denials = [f for f in findings if f.decision.is_denial]
@@ -175,17 +176,3 @@ def _appealable_by_claim(findings: list[Finding]) -> dict[str, list[Finding]]:
         if f.decision.action == "appeal" and f.decision.appealable in ("yes", "conditional"):
             out[f.claim.payer_claim_id].append(f)
     return out
-
-
-def _finding_row(f: Finding, as_of: dt.date) -> dict:
-    return {
-        "key": f.key, "payer_id": f.payer_id, "payer_claim_id": f.claim.payer_claim_id,
-        "patient_account": f.claim.patient_account, "line_number": f.line_number,
-        "procedure": f.line.procedure if f.line else "", "group_code": f.adjustment.group,
-        "carc": f.adjustment.carc, "rarcs": list(f.remarks), "amount": f.adjustment.amount,
-        "is_denial": f.decision.is_denial, "category": f.decision.category,
-        "owner": f.decision.owner, "action": f.decision.action,
-        "appealable": f.decision.appealable, "rule_id": f.decision.rule_id,
-        "appeal_due": f.appeal_due, "internal_target": f.internal_target,
-        "priority": f.priority, "prioritized_on": as_of,
-    }

@@ -40,7 +40,7 @@ def check(rules: Annotated[Optional[Path], typer.Option(
     """Validate the code tables, rules and deadlines; exit 1 naming file, line and field."""
     from .. import codes as codes_mod
     from .deadlines import load_deadlines
-    from .engine import load_rules
+    from .ruleset import load_rules
 
     try:
         tables = codes_mod.load_tables(codes) if codes else codes_mod.tables()
@@ -78,7 +78,9 @@ def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason 
                 procedure: Annotated[str, typer.Option(help="Procedure code.")] = "",
                 amount: Annotated[str, typer.Option(help="Adjustment amount.")] = "0.00") -> None:
     """Show which rule decides a group/CARC/RARC combination, and why."""
-    from .engine import Context, current_rules, explain
+    from .engine import explain
+    from .match import Context
+    from .ruleset import current_rules
 
     try:
         value = Decimal(amount)
@@ -128,26 +130,6 @@ def _load_remittances(file: Path):
     return parse_file(file)
 
 
-def finding_row(f) -> dict:
-    """One finding as plain JSON-ready data (also what ``categorize --json`` prints)."""
-    d = f.decision
-    return {
-        "key": f.key, "payer_id": f.payer_id, "payer_claim_id": f.claim.payer_claim_id,
-        "patient_account": f.claim.patient_account, "line": f.line_number,
-        "procedure": f.line.procedure if f.line else None,
-        "code": f.adjustment.code, "amount": str(f.adjustment.amount),
-        "remarks": list(f.remarks), "denial": d.is_denial, "category": d.category,
-        "owner": d.owner, "action": d.action, "appealable": d.appealable,
-        "condition": d.condition, "rule_id": d.rule_id, "overrides": list(d.overrides),
-        "known": d.known, "unknown_codes": list(d.unknown_codes),
-        "retired_codes": list(d.retired_codes),
-        "denial_date": f.denial_date.isoformat() if f.denial_date else None,
-        "appeal_due": f.appeal_due.isoformat() if f.appeal_due else None,
-        "internal_target": f.internal_target.isoformat() if f.internal_target else None,
-        "deadline_basis": f.deadline_basis, "priority": str(f.priority),
-    }
-
-
 def categorize(file: Annotated[Path, typer.Argument(
                    help="Remittance: PDF, X12 835, or JSON from 'claimwright parse'.")],
                as_of: Annotated[Optional[str], typer.Option(
@@ -157,7 +139,7 @@ def categorize(file: Annotated[Path, typer.Argument(
                as_json: Annotated[bool, typer.Option(
                    "--json", help="Print JSON instead of a table.")] = False) -> None:
     """Categorize every denial: category, owner, action, due date, priority and rule id."""
-    from ..denials import categorize_remittance
+    from .engine import categorize_remittance
     from ..metrics import denial_rates
     from .priority import sort_findings
 
@@ -174,7 +156,7 @@ def categorize(file: Annotated[Path, typer.Argument(
     rates = denial_rates(remits, findings)
     unknown = sorted({c for f in findings for c in f.decision.unknown_codes})
     if as_json:
-        typer.echo(json.dumps({"findings": [finding_row(f) for f in shown],
+        typer.echo(json.dumps({"findings": [f.to_json() for f in shown],
                                "denial_rate": rates.overall.to_json(),
                                "unknown_codes": unknown}, indent=2))
         return

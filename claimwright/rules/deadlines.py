@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import datafiles
+from ..settings import Settings
 from .source import LList, LMap, RulesError, load_located
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-ENV_DEADLINES = "CLAIMWRIGHT_DEADLINES"
 WINDOW_KEYS = ("appeal_level_1_days", "appeal_level_2_days", "corrected_claim_days",
                "timely_filing_days", "records_response_days")
 KINDS = ("commercial", "medicare", "medicaid", "erisa", "workers comp", "other")
@@ -195,24 +193,10 @@ def load_deadlines(path: str | Path | None = None) -> Deadlines:
 
 
 def default_deadlines_path() -> Path:
-    override = os.environ.get(ENV_DEADLINES, "").strip()
-    return Path(override) if override else PACKAGE_DIR / "deadlines.yaml"
-
-
-_lock = threading.Lock()
-_cache: tuple[tuple, Deadlines] | None = None
+    """``Settings.deadlines``: $CLAIMWRIGHT_DEADLINES or the packaged deadlines.yaml."""
+    return Settings.from_env().deadlines
 
 
 def current_deadlines() -> Deadlines:
-    """The deadlines in force: re-read whenever the file's modification time changes."""
-    global _cache
-    path = default_deadlines_path()
-    try:
-        st = path.stat()
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    except OSError:
-        key = (str(path), None, None)
-    with _lock:
-        if _cache is None or _cache[0] != key:
-            _cache = (key, load_deadlines(path))
-        return _cache[1]
+    """The deadlines in force: re-read whenever the file changes (:func:`datafiles.load`)."""
+    return datafiles.load(default_deadlines_path(), load_deadlines)

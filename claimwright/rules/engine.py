@@ -9,161 +9,26 @@ Matching (docs/rules.md has the admin's version):
 3. Then every matching ``overrides`` entry (in file order) may change fields of a *denial*
    decision; their ids are recorded in ``Decision.overrides``.
 
-Loading validates everything (vocabularies, codes against the code tables, dates, amounts,
-shadowed rules) and raises :class:`RulesError` naming file, line and field. ``current_rules()``
-re-reads the file when its modification time changes ($CLAIMWRIGHT_RULES points at an admin copy).
+The rules come from :mod:`claimwright.rules.ruleset` (``rules.yaml`` loaded and validated),
+the ``when`` matching from :mod:`claimwright.rules.match`. :func:`categorize_remittance` applies
+them to every adjustment of a remittance, with due dates (:mod:`.deadlines`) and priority
+(:mod:`.priority`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
-import os
-import threading
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Iterable
 
 from .. import codes as codes_mod
-from ..denials import Decision, Finding
 from ..models import Adjustment, Claim, Remittance, ServiceLine
-from .source import LList, LMap, RulesError, load_located
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-ENV_RULES = "CLAIMWRIGHT_RULES"
-
-CATEGORIES = (
-    "coding/bundling", "modifier", "medical necessity", "authorization", "eligibility/coverage",
-    "timely filing", "duplicate", "documentation request", "coordination of benefits",
-    "non-covered", "billing data error", "contractual", "patient responsibility",
-    "payer processing", "unknown",
-)
-OWNERS = ("coding", "registration", "clinical documentation", "billing", "payer")
-ACTIONS = ("appeal", "corrected claim", "new claim", "records response", "rebill other payer",
-           "bill patient", "write off", "review", "none")
-APPEALABLE = ("yes", "no", "conditional")
-MATCH_KEYS = ("group", "carc", "rarc", "no_rarc", "payer", "procedure", "amount_min",
-              "amount_max")
-THEN_KEYS = ("denial", "category", "owner", "action", "appealable", "condition")
-PRIORITY_WEIGHTS = ("dollars", "recovery", "urgency")
-
-
-# --------------------------------------------------------------------------------------------
-# Model
-
-
-@dataclass(frozen=True)
-class Match:
-    group: tuple[str, ...] | None = None
-    carc: tuple[str, ...] | None = None
-    rarc: tuple[str, ...] | None = None
-    no_rarc: bool = False
-    payer: tuple[str, ...] | None = None
-    procedure: tuple[str, ...] | None = None
-    amount_min: Decimal | None = None
-    amount_max: Decimal | None = None
-
-    def matches(self, ctx: "Context") -> bool:
-        if self.group is not None and not _any_match(ctx.group, self.group):
-            return False
-        if self.carc is not None and not _any_match(ctx.carc, self.carc):
-            return False
-        if self.no_rarc and ctx.rarcs:
-            return False
-        if self.rarc is not None and not any(_any_match(r, self.rarc) for r in ctx.rarcs):
-            return False
-        if self.payer is not None and not _any_match(ctx.payer, self.payer):
-            return False
-        if self.procedure is not None and (not ctx.procedure
-                                           or not _any_match(ctx.procedure, self.procedure)):
-            return False
-        if self.amount_min is not None and ctx.amount < self.amount_min:
-            return False
-        if self.amount_max is not None and ctx.amount > self.amount_max:
-            return False
-        return True
-
-    def covers(self, other: "Match") -> bool:
-        """Does every adjustment matched by ``other`` also match ``self``? (shadowing check)"""
-        for name in ("group", "carc", "payer", "procedure"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine is not None and (theirs is None or not _patterns_cover(mine, theirs)):
-                return False
-        if self.no_rarc and not other.no_rarc:
-            return False
-        if self.rarc is not None:
-            if other.no_rarc or other.rarc is None or not _patterns_cover(self.rarc, other.rarc):
-                return False
-        if self.amount_min is not None and (other.amount_min is None
-                                            or other.amount_min < self.amount_min):
-            return False
-        if self.amount_max is not None and (other.amount_max is None
-                                            or other.amount_max > self.amount_max):
-            return False
-        return True
-
-    def describe(self) -> str:
-        parts = []
-        for name in ("group", "carc", "rarc", "payer", "procedure"):
-            value = getattr(self, name)
-            if value is not None:
-                parts.append(f"{name}={'|'.join(value)}")
-        if self.no_rarc:
-            parts.append("no remark code")
-        if self.amount_min is not None:
-            parts.append(f"amount>={self.amount_min}")
-        if self.amount_max is not None:
-            parts.append(f"amount<={self.amount_max}")
-        return ", ".join(parts) or "anything"
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    when: Match
-    then: dict[str, Any]
-    why: str
-    line: int
-    override: bool = False
-
-
-@dataclass(frozen=True)
-class PriorityConfig:
-    weights: dict[str, Decimal]
-    dollars_full_scale: Decimal
-    urgency_horizon_days: int
-    overdue_recovery_factor: Decimal
-    recovery_likelihood: dict[str, Decimal]
-
-
-@dataclass
-class RuleSet:
-    path: Path
-    version: str
-    rules: list[Rule]
-    overrides: list[Rule]
-    unknown: dict[str, Any]
-    unknown_why: str
-    priority: PriorityConfig
-
-    def rule(self, rule_id: str) -> Rule | None:
-        for rule in self.rules + self.overrides:
-            if rule.id == rule_id:
-                return rule
-        return None
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a rule can look at for one adjustment."""
-
-    group: str
-    carc: str
-    rarcs: tuple[str, ...] = ()
-    payer: str = ""
-    procedure: str = ""
-    amount: Decimal = Decimal("0")
+from .deadlines import current_deadlines
+from .findings import Decision, Finding
+from .match import Context
+from .priority import score
+from .ruleset import Rule, RuleSet, current_rules
+from .source import RulesError
 
 
 @dataclass
@@ -172,293 +37,6 @@ class Explanation:
     rule: Rule | None  # None when the unknown decision applied
     overrides: list[Rule] = field(default_factory=list)
     meanings: dict[str, str] = field(default_factory=dict)  # "CARC 16" -> meaning
-
-
-def _any_match(value: str, patterns: Iterable[str]) -> bool:
-    value = value.upper()
-    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(ch in pattern for ch in "*?[")
-
-
-def _patterns_cover(mine: tuple[str, ...], theirs: tuple[str, ...]) -> bool:
-    for pattern in theirs:
-        if _is_glob(pattern):
-            if not any(m == pattern or m == "*" for m in mine):
-                return False
-        elif not _any_match(pattern, mine):
-            return False
-    return True
-
-
-# --------------------------------------------------------------------------------------------
-# Loading and validation
-
-
-class _Checker:
-    def __init__(self, path: Path, tables: codes_mod.CodeTables) -> None:
-        self.path = path
-        self.tables = tables
-
-    def fail(self, message: str, line: int | None, field: str = "") -> None:
-        raise RulesError(message, file=str(self.path), line=line, field=field)
-
-    def mapping(self, value: Any, line: int, field: str) -> LMap:
-        if not isinstance(value, LMap):
-            self.fail("must be a mapping (key: value lines)", line, field)
-        return value
-
-    def unknown_keys(self, m: LMap, allowed: Iterable[str], field: str) -> None:
-        allowed = tuple(allowed)
-        for key in m.keys():
-            if key not in allowed:
-                self.fail(f"unknown key {key!r} (allowed: {', '.join(allowed)})", m.line_of(key),
-                          f"{field}.{key}" if field else key)
-
-    def text(self, value: Any, line: int, field: str, *, required: bool = True) -> str:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.fail("is required", line, field)
-            return ""
-        if isinstance(value, (LMap, LList)):
-            self.fail("must be text", line, field)
-        return str(value).strip()
-
-    def decimal(self, value: Any, line: int, field: str, *, low: Decimal | None = None,
-                high: Decimal | None = None) -> Decimal:
-        try:
-            number = Decimal(str(value).replace(",", ""))
-        except (InvalidOperation, ValueError):
-            number = None
-        if number is None or not number.is_finite() or isinstance(value, bool):
-            self.fail(f"not a number: {value!r}", line, field)
-        if low is not None and number < low:
-            self.fail(f"must be at least {low}, found {number}", line, field)
-        if high is not None and number > high:
-            self.fail(f"must be at most {high}, found {number}", line, field)
-        return number
-
-    def codes(self, value: Any, line: int, field: str, table: str | None) -> tuple[str, ...]:
-        items: list[tuple[Any, int]]
-        if isinstance(value, LList):
-            items = list(zip(value.items, value.item_lines))
-            if not items:
-                self.fail("an empty list matches nothing; remove the key to match anything",
-                          line, field)
-        elif isinstance(value, LMap):
-            self.fail("must be a code or a list of codes", line, field)
-        else:
-            items = [(value, line)]
-        out = []
-        for raw, item_line in items:
-            if raw is None or isinstance(raw, (LMap, LList, bool)):
-                self.fail(f"not a code: {raw!r}", item_line, field)
-            text = str(raw).strip().upper()
-            if not text:
-                self.fail("empty code", item_line, field)
-            if table and not _is_glob(text):
-                text = codes_mod.normalize(table, text)
-                if not self.tables.table(table).is_known(text):
-                    self.fail(f"{text} is not in the {table} code table (typo? add it to "
-                              f"{table}.csv first)", item_line, field)
-            out.append(text)
-        return tuple(out)
-
-    def match(self, value: Any, line: int, field: str) -> Match:
-        m = self.mapping(value, line, field)
-        self.unknown_keys(m, MATCH_KEYS, field)
-        kw: dict[str, Any] = {}
-        for key, table in (("group", "groups"), ("carc", "carc"), ("rarc", "rarc"),
-                           ("payer", None), ("procedure", None)):
-            if key in m:
-                kw[key] = self.codes(m.get(key), m.line_of(key), f"{field}.{key}", table)
-        if "no_rarc" in m:
-            flag = m.get("no_rarc")
-            if not isinstance(flag, bool):
-                self.fail("must be true or false", m.line_of("no_rarc"), f"{field}.no_rarc")
-            kw["no_rarc"] = flag
-            if flag and "rarc" in m:
-                self.fail("cannot require a remark code and no remark code at once",
-                          m.line_of("no_rarc"), f"{field}.no_rarc")
-        for key in ("amount_min", "amount_max"):
-            if key in m:
-                kw[key] = self.decimal(m.get(key), m.line_of(key), f"{field}.{key}")
-        if ("amount_min" in kw and "amount_max" in kw and kw["amount_min"] > kw["amount_max"]):
-            self.fail("amount_min is above amount_max", m.line_of("amount_min"),
-                      f"{field}.amount_min")
-        return Match(**kw)
-
-    def outcome(self, value: Any, line: int, field: str, *, partial: bool) -> dict[str, Any]:
-        m = self.mapping(value, line, field)
-        self.unknown_keys(m, THEN_KEYS, field)
-        out: dict[str, Any] = {}
-        required = () if partial else ("denial", "category", "owner", "action", "appealable")
-        for key in required:
-            if key not in m:
-                self.fail("is required", m.line, f"{field}.{key}")
-        if "denial" in m:
-            if not isinstance(m.get("denial"), bool):
-                self.fail("must be true or false", m.line_of("denial"), f"{field}.denial")
-            out["denial"] = m.get("denial")
-        for key, vocab in (("category", CATEGORIES), ("owner", OWNERS), ("action", ACTIONS)):
-            if key in m:
-                text = self.text(m.get(key), m.line_of(key), f"{field}.{key}")
-                if text not in vocab:
-                    self.fail(f"{text!r} is not a known {key} (allowed: {', '.join(vocab)})",
-                              m.line_of(key), f"{field}.{key}")
-                out[key] = text
-        if "appealable" in m:
-            raw = m.get("appealable")
-            text = ("yes" if raw else "no") if isinstance(raw, bool) else str(raw).strip()
-            if text not in APPEALABLE:
-                self.fail(f"{text!r} must be one of {', '.join(APPEALABLE)}",
-                          m.line_of("appealable"), f"{field}.appealable")
-            out["appealable"] = text
-        if "condition" in m:
-            out["condition"] = self.text(m.get("condition"), m.line_of("condition"),
-                                         f"{field}.condition", required=False)
-        if not partial or "appealable" in out:
-            if out.get("appealable") == "conditional" and not out.get("condition"):
-                self.fail("appealable is 'conditional': say the condition", m.line,
-                          f"{field}.condition")
-        if out.get("action") == "appeal" and out.get("appealable") == "no":
-            self.fail("action 'appeal' contradicts appealable 'no'", m.line_of("action"),
-                      f"{field}.action")
-        return out
-
-
-def load_rules(path: str | Path | None = None, *,
-               tables: codes_mod.CodeTables | None = None) -> RuleSet:
-    """Read and validate a rules file (default: $CLAIMWRIGHT_RULES or the packaged one)."""
-    path = Path(path) if path else default_rules_path()
-    tables = tables or codes_mod.tables()
-    doc = load_located(path)
-    c = _Checker(path, tables)
-    c.unknown_keys(doc, ("version", "unknown", "priority", "rules", "overrides"), "")
-    version = c.text(doc.get("version"), doc.line_of("version"), "version")
-
-    unknown_map = c.mapping(doc.get("unknown"), doc.line_of("unknown"), "unknown")
-    unknown_why = str(unknown_map.get("why") or "")
-    stripped = LMap({k: v for k, v in unknown_map.values.items() if k != "why"},
-                    unknown_map.line, {k: v for k, v in unknown_map.key_lines.items()
-                                       if k != "why"})
-    unknown = c.outcome(stripped, unknown_map.line, "unknown", partial=False)
-
-    priority = _load_priority(c, doc)
-
-    rules = _load_rule_list(c, doc, "rules", override=False)
-    overrides = _load_rule_list(c, doc, "overrides", override=True) if "overrides" in doc else []
-    seen: dict[str, int] = {}
-    for rule in rules + overrides:
-        if rule.id in seen:
-            c.fail(f"rule id {rule.id!r} already used on line {seen[rule.id]}", rule.line, "id")
-        seen[rule.id] = rule.line
-    for i, later in enumerate(rules):
-        for earlier in rules[:i]:
-            if earlier.when.covers(later.when):
-                c.fail(f"rule {later.id!r} can never match: rule {earlier.id!r} on line "
-                       f"{earlier.line} above it already matches everything it matches; "
-                       f"put the more specific rule first", later.line, "when")
-    if not rules:
-        c.fail("at least one rule is required", doc.line_of("rules"), "rules")
-    return RuleSet(path=path, version=version, rules=rules, overrides=overrides,
-                   unknown=unknown, unknown_why=unknown_why, priority=priority)
-
-
-def _load_rule_list(c: _Checker, doc: LMap, key: str, *, override: bool) -> list[Rule]:
-    value = doc.get(key)
-    if not isinstance(value, LList):
-        c.fail("must be a list of rules (lines starting with '- id:')", doc.line_of(key), key)
-    out = []
-    for index, (item, line) in enumerate(zip(value.items, value.item_lines), start=1):
-        where = f"{key}[{index}]"
-        m = c.mapping(item, line, where)
-        c.unknown_keys(m, ("id", "when", "then", "why"), where)
-        rule_id = c.text(m.get("id"), m.line_of("id"), f"{where}.id")
-        where = f"{key}[{rule_id}]"
-        if "when" not in m:
-            c.fail("is required", m.line, f"{where}.when")
-        if "then" not in m:
-            c.fail("is required", m.line, f"{where}.then")
-        when = c.match(m.get("when"), m.line_of("when"), f"{where}.when")
-        then = c.outcome(m.get("then"), m.line_of("then"), f"{where}.then", partial=override)
-        if override and not then:
-            c.fail("an override must change at least one field", m.line_of("then"),
-                   f"{where}.then")
-        why = c.text(m.get("why"), m.line_of("why"), f"{where}.why", required=False)
-        out.append(Rule(rule_id, when, then, why, m.line, override))
-    return out
-
-
-def _load_priority(c: _Checker, doc: LMap) -> PriorityConfig:
-    p = c.mapping(doc.get("priority"), doc.line_of("priority"), "priority")
-    c.unknown_keys(p, ("weights", "dollars_full_scale", "urgency_horizon_days",
-                       "overdue_recovery_factor", "recovery_likelihood"), "priority")
-    w = c.mapping(p.get("weights"), p.line_of("weights"), "priority.weights")
-    c.unknown_keys(w, PRIORITY_WEIGHTS, "priority.weights")
-    weights = {}
-    for key in PRIORITY_WEIGHTS:
-        if key not in w:
-            c.fail("is required", w.line, f"priority.weights.{key}")
-        weights[key] = c.decimal(w.get(key), w.line_of(key), f"priority.weights.{key}",
-                                 low=Decimal(0))
-    if sum(weights.values()) != 100:
-        c.fail(f"weights must add up to 100, found {sum(weights.values())}", w.line,
-               "priority.weights")
-    scale = c.decimal(p.get("dollars_full_scale"), p.line_of("dollars_full_scale"),
-                      "priority.dollars_full_scale", low=Decimal("1"))
-    horizon = p.get("urgency_horizon_days")
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
-        c.fail(f"must be a whole number of days >= 1, found {horizon!r}",
-               p.line_of("urgency_horizon_days"), "priority.urgency_horizon_days")
-    factor = c.decimal(p.get("overdue_recovery_factor"), p.line_of("overdue_recovery_factor"),
-                       "priority.overdue_recovery_factor", low=Decimal(0), high=Decimal(1))
-    rl = c.mapping(p.get("recovery_likelihood"), p.line_of("recovery_likelihood"),
-                   "priority.recovery_likelihood")
-    likelihood = {}
-    for key in rl.keys():
-        if key not in CATEGORIES:
-            c.fail(f"{key!r} is not a category (allowed: {', '.join(CATEGORIES)})",
-                   rl.line_of(key), f"priority.recovery_likelihood.{key}")
-        likelihood[key] = c.decimal(rl.get(key), rl.line_of(key),
-                                    f"priority.recovery_likelihood.{key}", low=Decimal(0),
-                                    high=Decimal(1))
-    missing = [cat for cat in CATEGORIES if cat not in likelihood]
-    if missing:
-        c.fail(f"missing categories: {', '.join(missing)}", rl.line,
-               "priority.recovery_likelihood")
-    return PriorityConfig(weights, scale, horizon, factor, likelihood)
-
-
-def default_rules_path() -> Path:
-    override = os.environ.get(ENV_RULES, "").strip()
-    return Path(override) if override else PACKAGE_DIR / "rules.yaml"
-
-
-_lock = threading.Lock()
-_cache: tuple[tuple, RuleSet] | None = None
-
-
-def current_rules() -> RuleSet:
-    """The rules in force: re-read when the file (or the code tables) changed since last time."""
-    global _cache
-    path = default_rules_path()
-    tables = codes_mod.tables()
-    try:
-        st = path.stat()
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, id(tables))
-    except OSError:
-        key = (str(path), None, None, id(tables))
-    with _lock:
-        if _cache is None or _cache[0] != key:
-            _cache = (key, load_rules(path, tables=tables))
-        return _cache[1]
-
-
-# --------------------------------------------------------------------------------------------
-# Deciding
 
 
 def _decision(outcome: dict[str, Any], rule_id: str, why: str) -> Decision:
@@ -538,6 +116,7 @@ def decide(ctx: Context, *, ruleset: RuleSet | None = None,
     return explain(ctx, ruleset=ruleset, tables=tables).decision
 
 
+
 # --------------------------------------------------------------------------------------------
 # A whole remittance
 
@@ -554,9 +133,6 @@ def _adjustments(claim: Claim) -> Iterable[tuple[int | None, ServiceLine | None,
 
 def categorize_remittance(remit: Remittance, *, as_of: dt.date | None = None) -> list[Finding]:
     """Every adjustment of ``remit`` (denial or not) with decision, due dates and priority."""
-    from .deadlines import current_deadlines
-    from .priority import score
-
     tables = codes_mod.tables()
     ruleset = current_rules()
     deadlines = current_deadlines()
@@ -584,5 +160,6 @@ def categorize_remittance(remit: Remittance, *, as_of: dt.date | None = None) ->
                 finding.internal_target = due.target
                 finding.deadline_basis = due.basis
                 finding.priority = score(finding, ruleset.priority, as_of=as_of)
+                finding.prioritized_on = as_of
             findings.append(finding)
     return findings

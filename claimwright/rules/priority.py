@@ -24,7 +24,7 @@ import datetime as dt
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-from ..denials import Finding
+from .findings import Finding
 
 ONE = Decimal(1)
 TENTH = Decimal("0.1")

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..datafiles import compose_yaml
 from ..errors import BusinessError
 from ..types import FaultCode
 
@@ -113,18 +114,9 @@ def _convert(node: yaml.Node, path: Path) -> Any:
 
 
 def load_located(path: str | Path) -> LMap:
+    """The file as :class:`LMap` / :class:`LList` values (read by :mod:`claimwright.datafiles`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(f"cannot read file: {exc.strerror}", file=str(path)) from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RulesError(f"not valid YAML: {problem}", file=str(path),
-                         line=mark.line + 1 if mark else None) from exc
+    node = compose_yaml(path, RulesError)
     if node is None:
         raise RulesError("file is empty", file=str(path))
     data = _convert(node, path)

@@ -206,7 +206,7 @@ class StatusCheckRecord(Base):
     payer_id: Mapped[str] = mapped_column(String(64), default="")  # payer id on the remittance
     kind: Mapped[str] = mapped_column(String(16))           # "claim" / "appeal"
     payer_claim_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(40))         # normalized (claimwright.status)
+    status: Mapped[str] = mapped_column(String(40))         # normalized (claimwright.rules.followup)
     portal_status: Mapped[str] = mapped_column(String(200), default="")
     status_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")

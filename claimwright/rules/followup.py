@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from .rules.source import RulesError
+from .. import datafiles
+from ..settings import Settings
+from .source import RulesError
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "followup.yaml"
-ENV_PATH = "CLAIMWRIGHT_FOLLOWUP"
+DEFAULT_PATH = Settings.followup  # the packaged file ($CLAIMWRIGHT_FOLLOWUP overrides it)
 KINDS = ("claim", "appeal")
 NOT_FOUND = "not-found"
 UNRECOGNIZED = "unrecognized"
@@ -106,53 +104,28 @@ class Outcome:
     next_follow_up: dt.date | None  # None when final
 
 
-def _field_path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def parse_followup(data: object, source: str | Path = "followup.yaml") -> FollowUpRules:
-    """Validate loaded YAML; errors name the file and the field."""
-    if not isinstance(data, dict):
-        raise RulesError("expected a mapping at the top level", file=str(source))
-    try:
-        return FollowUpRules.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise RulesError(err["msg"].removeprefix("Value error, ") + more, file=str(source),
-                         field=_field_path(err["loc"])) from None
-
-
-_cache: dict[Path, tuple[float, FollowUpRules]] = {}
-_cache_lock = threading.Lock()
+    """Validate loaded YAML (a dict, or a :class:`datafiles.YamlFile` to get line numbers);
+    errors name the file, the line when known, and the field."""
+    doc = data if isinstance(data, datafiles.YamlFile) else \
+        datafiles.YamlFile(Path(source), data, None)
+    if not isinstance(doc.data, dict):
+        raise RulesError("expected a mapping at the top level", file=str(doc.path))
+    return datafiles.validate(FollowUpRules, doc, RulesError)
 
 
 def followup_path() -> Path:
-    return Path(os.environ.get(ENV_PATH) or DEFAULT_PATH)
+    """``Settings.followup``: $CLAIMWRIGHT_FOLLOWUP or the packaged followup.yaml."""
+    return Settings.from_env().followup
+
+
+def _read_followup(path: Path) -> FollowUpRules:
+    return parse_followup(datafiles.read_yaml(path, RulesError))
 
 
 def load_followup(path: Path | None = None) -> FollowUpRules:
-    """The follow-up rules (re-read when the file's modification time changes)."""
-    path = Path(path or followup_path())
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        raise RulesError("file not found", file=str(path)) from None
-    with _cache_lock:
-        hit = _cache.get(path)
-        if hit and hit[0] == mtime:
-            return hit[1]
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RulesError(f"not valid YAML: {exc}", file=str(path)) from None
-    rules = parse_followup(data, path)
-    with _cache_lock:
-        _cache[path] = (mtime, rules)
-    return rules
+    """The follow-up rules (re-read when the file changes: :func:`datafiles.load`)."""
+    return datafiles.load(Path(path or followup_path()), _read_followup)
 
 
 def _matches(pattern: str, text: str) -> bool:

@@ -1,0 +1,378 @@
+"""One X12 835 transaction set (ST ... SE) mapped onto one canonical :class:`Remittance`.
+
+:class:`TransactionParser` walks the segments loop by loop (header, payer, payee, claims, service
+lines, summary); docs/x12-835.md says what comes from which segment. Damage becomes a
+:class:`Problem` carrying the 1-based segment number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..balancing import check_claim, check_remittance
+from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
+                      Remittance, ServiceLine, money)
+from .x12_segments import Segment, Separators, parse_decimal, parse_int, split_composite
+
+FORMAT = "x12-835"
+
+#: SVC01-1 / SVC06-1 product or service id qualifiers allowed by 005010X221A1.
+SERVICE_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "N4", "NU", "WK"})
+#: Line-date qualifiers in order of preference: single-day service, period start, period end.
+_LINE_DATE_QUALIFIERS = ("472", "150", "151")
+_DATE = re.compile(r"[0-9]{8}")
+_TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+
+
+@dataclass
+class _LineBuild:
+    line: ServiceLine
+    segment: int
+    dates: dict[str, dt.date] = field(default_factory=dict)
+
+
+@dataclass
+class _ClaimBuild:
+    claim: Claim
+    segment: int
+    dates: dict[str, dt.date] = field(default_factory=dict)
+    lines: list[_LineBuild] = field(default_factory=list)
+    insured_id: str = ""
+
+
+class TransactionParser:
+    """One ST..SE body (segments after ST up to its SE) -> one balanced-checked Remittance."""
+
+    def __init__(self, segments: list[Segment], seps: Separators,
+                 trailer: Segment | None) -> None:
+        self.segments = segments
+        self.seps = seps
+        self.trailer = trailer
+        self.problems: list[Problem] = []
+        self.payer = Party()
+        self.payer_ref_id = ""  # REF*2U in the payer loop
+        self.payer_n1_id = ""  # N104 of N1*PR
+        self.payer_trn_id = ""  # TRN03
+        self.payee = Party()
+        self.payment = Payment()
+        self.bpr_segment: int | None = None
+        self.production_date: dt.date | None = None  # DTM*405, fallback for the payment date
+        self.claims: list[_ClaimBuild] = []
+        self.provider_adjustments: list[ProviderAdjustment] = []
+        self.loop = "header"  # header, payer, payee, detail, claim, line, summary
+        self.current: _ClaimBuild | None = None
+
+    # -- driver --------------------------------------------------------------------------------
+    def parse(self) -> Remittance:
+        st = self.segments[0]
+        for seg in self.segments[1:]:
+            if seg is self.trailer:
+                break
+            if not _TAG.fullmatch(seg.tag):
+                self.problem("x12-syntax", f"segment {seg.index}: {seg.tag[:8]!r} is not a "
+                             "segment tag", seg)
+                continue
+            handler = getattr(self, f"on_{seg.tag}", None)
+            if handler is not None:
+                handler(seg)
+        self.close_claim()
+        if self.payment.date is None:
+            self.payment.date = self.production_date
+        if self.bpr_segment is None:
+            self.problems.append(Problem("x12-missing-segment", f"transaction set {st.get(2)!r} "
+                                         "has no BPR: the payment amount is unknown",
+                                         segment=st.index))
+        self.check_trailer(st)
+        remit = Remittance(
+            format=FORMAT,
+            payer=Party(self.payer.name, self.payer_ref_id or self.payer_n1_id
+                        or self.payer_trn_id),
+            payee=self.payee,
+            payment=self.payment,
+            claims=[c.claim for c in self.claims],
+            provider_adjustments=self.provider_adjustments,
+        )
+        remit.problems = self.problems + self.balance(remit)
+        return remit
+
+    def check_trailer(self, st: Segment) -> None:
+        se = self.trailer
+        if se is None:
+            return
+        count = len(self.segments)
+        if parse_int(se.get(1)) != count:
+            self.problems.append(Problem(
+                "x12-se-count", f"segment {se.index}: SE01 says {se.get(1)!r} segments but the "
+                f"transaction set has {count} (ST to SE): segments may be missing or extra",
+                segment=se.index))
+        if se.get(2) != st.get(2):
+            self.problems.append(Problem(
+                "x12-control-number", f"segment {se.index}: SE02 {se.get(2)!r} does not match "
+                f"ST02 {st.get(2)!r}", segment=se.index))
+
+    def balance(self, remit: Remittance) -> list[Problem]:
+        """Balancing problems with the segment of the CLP (claim) or SVC (line) concerned."""
+        found: list[Problem] = []
+        for build in self.claims:
+            for problem in check_claim(build.claim):
+                if problem.line is not None and problem.line <= len(build.lines):
+                    problem.segment = build.lines[problem.line - 1].segment
+                else:
+                    problem.segment = build.segment
+                found.append(problem)
+        for problem in check_remittance(remit):
+            if problem.claim is None:  # claim problems were attributed above
+                problem.segment = self.bpr_segment
+                found.append(problem)
+        return found
+
+    # -- helpers -------------------------------------------------------------------------------
+    def problem(self, code: str, message: str, seg: Segment, *,
+                claim: bool = True) -> None:
+        account = None
+        if claim and self.current is not None and self.loop in ("claim", "line"):
+            account = self.current.claim.patient_account
+        self.problems.append(Problem(code, message, segment=seg.index, claim=account))
+
+    def amount(self, seg: Segment, position: int, *, required: bool = True) -> Decimal | None:
+        raw = seg.get(position)
+        name = f"{seg.tag}{position:02d}"
+        if raw == "":
+            if required:
+                self.problem("x12-invalid-amount", f"segment {seg.index}: {name} (an amount) is "
+                             "missing", seg)
+                return ZERO
+            return None
+        value = parse_decimal(raw) if len(raw) <= 18 else None
+        if value is None or value != value.quantize(Decimal("0.01")):
+            self.problem("x12-invalid-amount", f"segment {seg.index}: {name} {raw[:20]!r} is not "
+                         "an amount in dollars and cents", seg)
+            return ZERO if required else None
+        return money(value)
+
+    def quantity(self, seg: Segment, position: int) -> Decimal | None:
+        raw = seg.get(position)
+        if raw == "":
+            return None
+        value = parse_decimal(raw) if len(raw) <= 18 else None
+        if value is None:
+            self.problem("x12-invalid-quantity", f"segment {seg.index}: {seg.tag}{position:02d} "
+                         f"{raw[:20]!r} is not a number", seg)
+        return value
+
+    def date(self, seg: Segment, position: int) -> dt.date | None:
+        raw = seg.get(position)
+        if raw == "":
+            return None
+        try:
+            if not _DATE.fullmatch(raw):
+                raise ValueError(raw)
+            return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        except ValueError:
+            self.problem("x12-invalid-date", f"segment {seg.index}: {seg.tag}{position:02d} "
+                         f"{raw[:20]!r} is not a CCYYMMDD date", seg)
+            return None
+
+    def out_of_place(self, seg: Segment, where: str) -> None:
+        self.problem("x12-out-of-place", f"segment {seg.index}: {seg.tag} {where}; its data was "
+                     "not used", seg, claim=False)
+
+    def close_claim(self) -> None:
+        build = self.current
+        if build is None:
+            return
+        claim = build.claim
+        if not claim.member_id and build.insured_id:
+            claim.member_id = build.insured_id
+        claim_date = build.dates.get("232") or build.dates.get("233")
+        for lb in build.lines:
+            lb.line.date_of_service = next(
+                (lb.dates[q] for q in _LINE_DATE_QUALIFIERS if q in lb.dates), claim_date)
+        self.current = None
+
+    def composite(self, seg: Segment, position: int, heads: frozenset[str] | None) -> list[str]:
+        return split_composite(seg.get(position), self.seps, heads)
+
+    # -- header ----------------------------------------------------------------------------------
+    def on_BPR(self, seg: Segment) -> None:
+        self.bpr_segment = seg.index
+        self.payment.amount = self.amount(seg, 2) or ZERO
+        self.payment.method = seg.get(4)
+        self.payment.date = self.date(seg, 16)
+
+    def on_DTM(self, seg: Segment) -> None:
+        qualifier = seg.get(1)
+        if self.loop == "header":
+            if qualifier == "405":
+                self.production_date = self.date(seg, 2)
+        elif self.loop == "claim" and self.current is not None and qualifier in ("232", "233"):
+            value = self.date(seg, 2)
+            if value:
+                self.current.dates[qualifier] = value
+        elif self.loop == "line" and self.current is not None and self.current.lines \
+                and qualifier in _LINE_DATE_QUALIFIERS:
+            value = self.date(seg, 2)
+            if value:
+                self.current.lines[-1].dates[qualifier] = value
+
+    def on_TRN(self, seg: Segment) -> None:
+        if self.loop == "header" and not self.payment.trace_number:
+            self.payment.trace_number = seg.get(2)
+            self.payer_trn_id = seg.get(3)
+
+    def on_N1(self, seg: Segment) -> None:
+        role = seg.get(1)
+        if role == "PR":
+            self.loop = "payer"
+            self.payer.name = seg.get(2)
+            if seg.get(3) and seg.get(4):
+                self.payer_n1_id = seg.get(4)
+        elif role == "PE":
+            self.loop = "payee"
+            self.payee.name = seg.get(2)
+            if seg.get(3) == "XX":
+                self.payee.id = seg.get(4)
+
+    def on_REF(self, seg: Segment) -> None:
+        if self.loop == "payer" and seg.get(1) == "2U":
+            self.payer_ref_id = seg.get(2)
+
+    def on_LX(self, seg: Segment) -> None:
+        self.close_claim()
+        self.loop = "detail"
+
+    # -- claim -----------------------------------------------------------------------------------
+    def on_CLP(self, seg: Segment) -> None:
+        self.close_claim()
+        self.loop = "claim"
+        claim = Claim(patient_account=seg.get(1), payer_claim_id=seg.get(7),
+                      status_code=seg.get(2), billed=ZERO, paid=ZERO)
+        self.current = _ClaimBuild(claim, seg.index)
+        self.claims.append(self.current)
+        if not claim.patient_account:
+            self.problem("x12-missing-element", f"segment {seg.index}: CLP01 (patient account) "
+                         "is missing", seg)
+        claim.billed = self.amount(seg, 3) or ZERO
+        claim.paid = self.amount(seg, 4) or ZERO
+        claim.patient_responsibility = self.amount(seg, 5, required=False) or ZERO
+
+    def on_NM1(self, seg: Segment) -> None:
+        if self.current is None or self.loop not in ("claim", "line"):
+            return
+        entity, qualifier, ident = seg.get(1), seg.get(8), seg.get(9)
+        claim = self.current.claim
+        if entity == "QC":
+            last, first = seg.get(3), seg.get(4)
+            claim.patient_name = f"{last}, {first}" if last and first else (last or first)
+            if ident and qualifier != "34":  # 34 = SSN: never a member id
+                claim.member_id = ident
+        elif entity == "IL" and ident and qualifier != "34":
+            self.current.insured_id = ident
+
+    def on_MIA(self, seg: Segment) -> None:
+        if self.current is None or self.loop != "claim":
+            self.out_of_place(seg, "is not inside a claim (CLP)")
+            return
+        self.add_remarks(self.current.claim.remarks, seg, (5, 20, 21, 22, 23))
+
+    def on_MOA(self, seg: Segment) -> None:
+        if self.current is None or self.loop != "claim":
+            self.out_of_place(seg, "is not inside a claim (CLP)")
+            return
+        self.add_remarks(self.current.claim.remarks, seg, (3, 4, 5, 6, 7))
+
+    def add_remarks(self, into: list[str], seg: Segment, positions: tuple[int, ...]) -> None:
+        for position in positions:
+            code = seg.get(position)
+            if code and code not in into:
+                into.append(code)
+
+    def on_CAS(self, seg: Segment) -> None:
+        if self.current is None or self.loop not in ("claim", "line"):
+            where = "comes before any claim (CLP)" if not self.claims else \
+                "is not inside a claim (CLP) or service line (SVC)"
+            self.out_of_place(seg, where)
+            return
+        target = (self.current.lines[-1].line.adjustments if self.loop == "line"
+                  else self.current.claim.adjustments)
+        group = seg.get(1)
+        if not group:
+            self.problem("x12-missing-element", f"segment {seg.index}: CAS01 (group code) is "
+                         "missing", seg)
+        for trio in range(6):
+            base = 2 + 3 * trio
+            reason = seg.get(base)
+            raw_amount, raw_qty = seg.get(base + 1), seg.get(base + 2)
+            if not reason and not raw_amount and not raw_qty:
+                continue
+            if not reason:
+                self.problem("x12-missing-element", f"segment {seg.index}: CAS{base:02d} "
+                             f"(reason code) is missing for the amount {raw_amount!r}", seg)
+            amount = self.amount(seg, base + 1, required=False)
+            if amount is None and not raw_qty:
+                self.problem("x12-missing-element", f"segment {seg.index}: CAS{base + 1:02d} "
+                             f"(amount) is missing for reason {reason!r}", seg)
+            target.append(Adjustment(group, reason, amount if amount is not None else ZERO,
+                                     self.quantity(seg, base + 2)))
+        extra = [e for e in seg.elements[20:] if e.strip()]
+        if extra:
+            self.problem("x12-syntax", f"segment {seg.index}: CAS has more than six adjustment "
+                         "trios; the extra elements were not read", seg)
+
+    # -- service line ----------------------------------------------------------------------------
+    def on_SVC(self, seg: Segment) -> None:
+        if self.current is None or self.loop not in ("claim", "line"):
+            self.out_of_place(seg, "is not inside a claim (CLP)")
+            return
+        self.loop = "line"
+        parts = self.composite(seg, 1, SERVICE_QUALIFIERS)
+        qualifier = parts[0] if parts else ""
+        code = parts[1] if len(parts) > 1 else ""
+        modifiers = [m for m in parts[2:6] if m]
+        line = ServiceLine(date_of_service=None, procedure=code, billed=ZERO, paid=ZERO,
+                           modifiers=modifiers)
+        self.current.lines.append(_LineBuild(line, seg.index))
+        self.current.claim.lines.append(line)
+        if qualifier not in SERVICE_QUALIFIERS or not code:
+            self.problem("x12-invalid-element", f"segment {seg.index}: SVC01 {seg.get(1)[:40]!r} "
+                         "is not a procedure composite (qualifier and code)", seg)
+        line.billed = self.amount(seg, 2) or ZERO
+        line.paid = self.amount(seg, 3) or ZERO
+        units = self.quantity(seg, 5)
+        line.units = units if units is not None else Decimal(1)
+
+    def on_AMT(self, seg: Segment) -> None:
+        if self.loop == "line" and self.current is not None and seg.get(1) == "B6":
+            self.current.lines[-1].line.allowed = self.amount(seg, 2)
+
+    def on_LQ(self, seg: Segment) -> None:
+        if self.loop == "line" and self.current is not None and seg.get(1) == "HE":
+            self.add_remarks(self.current.lines[-1].line.remarks, seg, (2,))
+
+    # -- summary ---------------------------------------------------------------------------------
+    def on_PLB(self, seg: Segment) -> None:
+        self.close_claim()
+        self.loop = "summary"
+        for pair in range(6):
+            base = 3 + 2 * pair
+            raw_id, raw_amount = seg.get(base), seg.get(base + 1)
+            if not raw_id and not raw_amount:
+                continue
+            parts = self.composite(seg, base, None)
+            reason = parts[0] if parts else ""
+            reference = self.seps.component.join(p for p in parts[1:] if p) if parts else ""
+            if not reason:
+                self.problem("x12-missing-element", f"segment {seg.index}: PLB{base:02d} "
+                             "(adjustment reason) is missing", seg, claim=False)
+            amount = self.amount(seg, base + 1) or ZERO
+            self.provider_adjustments.append(ProviderAdjustment(reason, amount, reference))
+        extra = [e for e in seg.elements[15:] if e.strip()]
+        if extra:
+            self.problem("x12-syntax", f"segment {seg.index}: PLB has more than six adjustment "
+                         "pairs; the extra elements were not read", seg, claim=False)
+
+
+# ---------------------------------------------------------------------------------------------

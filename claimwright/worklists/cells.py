@@ -1,0 +1,136 @@
+"""Cells of the worklist: values written as text, dates or exact decimals (never formulas), the
+header and the sheet finish (widths, filters, status drop-down)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ..models import CENT
+from .rows import CODER_COLUMNS, DATE_FORMAT, MONEY_FORMAT, STATUSES, SYSTEM_COLUMNS, WorklistRow
+
+
+_INJECTION_PREFIXES = ("=", "+", "-", "@")
+_MAX_CELL = 32767
+_KEEP_ON_UPDATE = {"first_seen"}  # system columns set once, when the row is added
+
+_HEADER_FONT = Font(bold=True)
+_SYSTEM_FILL = PatternFill("solid", fgColor="FFD9D9D9")
+_CODER_FILL = PatternFill("solid", fgColor="FFFFF2CC")
+
+
+def write_row(ws, r: int, columns: dict[str, int], row: WorklistRow, *, new: bool) -> bool:
+    """Write the system columns of ``row`` at sheet row ``r``; True when a cell changed."""
+    changed = False
+    for col in SYSTEM_COLUMNS:
+        cell = ws.cell(row=r, column=columns[col.header.casefold()])
+        if not new and col.attr in _KEEP_ON_UPDATE and cell.value not in (None, ""):
+            continue
+        value = getattr(row, col.attr)
+        if not new and _same(cell.value, value, col.kind):
+            continue
+        _set_cell(cell, value, col.kind)
+        changed = True
+    if new:
+        status = ws.cell(row=r, column=columns["status"])
+        _set_cell(status, STATUSES[0], "text")
+    return changed
+
+
+def _set_cell(cell, value: Any, kind: str) -> None:
+    if kind in ("text", "list"):
+        text = _clean_text(", ".join(value) if kind == "list" else value)
+        cell.value = text or None
+        if text:
+            cell.data_type = "s"  # never a formula, whatever the text starts with
+            cell.quotePrefix = text.startswith(_INJECTION_PREFIXES)  # stays text when edited
+    elif kind == "date":
+        cell.value = value
+        cell.number_format = DATE_FORMAT
+    else:  # money / number
+        _set_decimal(cell, value)
+        cell.number_format = MONEY_FORMAT if kind == "money" else "General"
+
+
+def _set_decimal(cell, value: Decimal | None) -> None:
+    """Store an exact decimal: openpyxl would write a Decimal through "%.16g" of a float
+    (Decimal("0.07") becomes 0.07000000000000001), so the cell gets its decimal text."""
+    if value is None:
+        cell.value = None
+        return
+    cell.value = format(Decimal(value), "f")
+    cell.data_type = "n"
+
+
+def _clean_text(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return ILLEGAL_CHARACTERS_RE.sub("", text)[:_MAX_CELL]
+
+
+def _same(current: Any, value: Any, kind: str) -> bool:
+    if kind in ("text", "list"):
+        wanted = _clean_text(", ".join(value) if kind == "list" else value)
+        return ("" if current is None else str(current)) == wanted
+    if kind == "date":
+        return _as_date(current) == value
+    return _as_decimal(current) == (None if value is None else Decimal(value))
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value.strip())
+    return None
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:  # repr of a float is its shortest round-trip form: 0.07, never 0.0700000000000001
+        return Decimal(repr(value) if isinstance(value, float) else str(value))
+    except InvalidOperation:
+        return None
+
+
+def style_header(ws, col: int, header: str, width: float | None = None) -> None:
+    cell = ws.cell(row=1, column=col, value=header)
+    cell.data_type = "s"
+    cell.font = _HEADER_FONT
+    cell.fill = _CODER_FILL if header in dict(CODER_COLUMNS) else _SYSTEM_FILL
+    cell.alignment = Alignment(vertical="top", wrap_text=True)
+    widths = {c.header: c.width for c in SYSTEM_COLUMNS} | dict(CODER_COLUMNS)
+    ws.column_dimensions[get_column_letter(col)].width = width or widths.get(header, 14)
+
+
+def finish_sheet(ws, columns: dict[str, int], *, last_row: int) -> None:
+    """Filter over the data, the Status list, exact decimals in the amount columns."""
+    ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(last_row, 2)}"
+    status_col = get_column_letter(columns["status"])
+    first = f"{status_col}2"
+    if not any(dv.type == "list" and first in dv for dv in ws.data_validations.dataValidation):
+        dv = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"',
+                            allow_blank=True, showErrorMessage=True, errorStyle="stop",
+                            errorTitle="Status", error="Choose a status from the list.")
+        dv.add(f"{status_col}2:{status_col}1048576")
+        ws.add_data_validation(dv)
+    # Amounts openpyxl read back as floats would be written through "%.16g": keep them exact.
+    for col in SYSTEM_COLUMNS:
+        if col.kind not in ("money", "number"):
+            continue
+        c = columns[col.header.casefold()]
+        for r in range(2, last_row + 1):
+            cell = ws.cell(row=r, column=c)
+            if isinstance(cell.value, float):
+                _set_decimal(cell, _as_decimal(cell.value).quantize(CENT)
+                             if col.kind == "money" else _as_decimal(cell.value))

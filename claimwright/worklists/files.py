@@ -1,0 +1,119 @@
+"""The workbook file: features openpyxl would drop (warned about, with a backup), atomic save
+under a lock."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..fileio import temp_path
+from .rows import WorklistError
+
+
+_PART_FEATURES = (
+    ("xl/drawings/", "drawings (shapes, text boxes, pictures or charts)"),
+    ("xl/charts/", "charts"),
+    ("xl/pivotTables/", "pivot tables"),
+    ("xl/pivotCache/", "pivot tables"),
+    ("xl/slicers/", "slicers"),
+    ("xl/slicerCaches/", "slicers"),
+    ("xl/timelines/", "timelines"),
+    ("xl/threadedComments/", "threaded comments (replies are lost; the first note stays)"),
+    ("xl/vbaProject.bin", "macros (VBA)"),
+    ("xl/ctrlProps/", "form controls"),
+    ("xl/activeX/", "ActiveX controls"),
+    ("xl/embeddings/", "embedded objects"),
+    ("xl/queryTables/", "data queries"),
+    ("xl/connections.xml", "data connections"),
+    ("xl/model/", "a data model"),
+    ("xl/richData/", "pictures in cells or linked data types"),
+)
+_EXT_FEATURES = (
+    ("x14:conditionalFormatting", "newer conditional formatting (data bars, icon sets, or "
+                                  "rules that refer to other sheets)"),
+    ("x14:dataValidation", "data validation lists that refer to other sheets"),
+    ("x14:sparklineGroup", "sparklines"),
+    ("x14:slicerList", "slicers"),
+    ("timelineRefs", "timelines"),
+)
+
+
+def unsupported_features(path: Path) -> list[str]:
+    """Features of the workbook at ``path`` that an openpyxl load+save would drop."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
+            sheet_xml = [zf.read(n).decode("utf-8", "replace") for n in sheets]
+    except zipfile.BadZipFile as exc:
+        raise WorklistError(f"{path} is not an xlsx workbook ({exc}); it was left "
+                            "untouched") from exc
+    found: list[str] = []
+
+    def add(feature: str) -> None:
+        if feature not in found:
+            found.append(feature)
+
+    for prefix, feature in _PART_FEATURES:
+        if any(n.startswith(prefix) for n in names):
+            add(feature)
+    for xml in sheet_xml:
+        ext = xml[xml.find("<extLst"):] if "<extLst" in xml else ""
+        if not ext:
+            continue
+        known = False
+        for marker, feature in _EXT_FEATURES:
+            if marker in ext:
+                add(feature)
+                known = True
+        if not known:
+            add("Excel extension data in a sheet (extLst)")
+    return found
+
+
+def keep_backup(path: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix}")
+    n = 2
+    while target.exists():
+        target = path.with_name(f"{path.stem}.backup-{stamp}-{n}{path.suffix}")
+        n += 1
+    shutil.copy2(path, target)
+    return target
+
+
+def save_atomic(wb, path: Path) -> None:
+    tmp = temp_path(path)
+    try:
+        wb.save(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """One writer at a time (parallel payer runs share the worklist)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory lock available
+        yield
+        return
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

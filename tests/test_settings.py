@@ -1,0 +1,44 @@
+"""Settings: every CLAIMWRIGHT_* variable, its default, read in one place."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from claimwright.settings import PACKAGE_DIR, PROJECT_DIR, VARIABLES, Settings
+
+
+def test_defaults_without_any_variable(tmp_path):
+    s = Settings.from_env({"XDG_STATE_HOME": str(tmp_path)})
+    assert s.home == Path("var").resolve() and s.out == Path("out").resolve()
+    assert s.database_url == f"sqlite:///{s.home / 'claimwright.db'}"
+    assert s.rules == PACKAGE_DIR / "rules" / "rules.yaml"
+    assert s.deadlines == PACKAGE_DIR / "rules" / "deadlines.yaml"
+    assert s.followup == PACKAGE_DIR / "rules" / "followup.yaml"
+    assert s.codes == PACKAGE_DIR / "codes"
+    assert s.practice == PACKAGE_DIR / "packets" / "practice.yaml"
+    assert s.selectors_dir == PROJECT_DIR / "selectors"
+    assert s.session_dir == tmp_path / "claimwright" / "sessions"
+    assert s.chromium is None and s.portal_url("northwind") is None
+    for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir):
+        assert path.exists(), path
+
+
+def test_every_variable_is_read(tmp_path):
+    env = {v.name: str(tmp_path / v.field) for v in VARIABLES}
+    env["CLAIMWRIGHT_DATABASE_URL"] = "sqlite:///elsewhere.db"
+    env["CLAIMWRIGHT_NORTHWIND_URL"] = "http://127.0.0.1:8001 "
+    s = Settings.from_env(env)
+    for v in VARIABLES:
+        if v.name != "CLAIMWRIGHT_DATABASE_URL":
+            assert getattr(s, v.field) == tmp_path / v.field, v.name
+    assert s.database_url == "sqlite:///elsewhere.db"
+    assert s.portal_url("northwind") == "http://127.0.0.1:8001"
+    assert s.portal_urls == {"northwind": "http://127.0.0.1:8001"}  # DATABASE_URL is no portal
+
+
+def test_the_docstring_table_lists_every_variable():
+    import claimwright.settings as mod
+
+    documented = set(re.findall(r"^\| (CLAIMWRIGHT_[A-Z_<>]+) \|", mod.__doc__, re.M))
+    assert {v.name for v in VARIABLES} | {"CLAIMWRIGHT_<PAYER>_URL"} == documented
