@@ -34,7 +34,7 @@ from .storage import Document, Ledger
 from .types import ReviewKind
 
 if TYPE_CHECKING:
-    from bots.engine import PullResult
+    from bots import PullResult
 
 log = logging.getLogger(__name__)
 

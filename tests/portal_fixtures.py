@@ -158,3 +158,52 @@ def fast_config(payer: str, *, action_ms: int = 2500, navigation_ms: int = 15000
         retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
         timeouts={"action_ms": action_ms, "navigation_ms": navigation_ms,
                   "download_ms": download_ms})
+
+
+def portal_state(server: Any) -> Any:
+    """The mock portal's state (faults, hit counters, sessions) of a running server."""
+    return server.app.state.portal
+
+
+def manifest_truth(server: Any) -> dict[str, dict]:
+    """remittance id -> its manifest entry, for a server with a ``manifest``."""
+    return {r["remittance_id"]: r for r in server.manifest["remittances"]}
+
+
+def trace_blob(fault: Any) -> bytes:
+    """All bytes of the Playwright trace a fault kept (asserting it exists)."""
+    import zipfile
+
+    trace = Path(fault.context["trace"])
+    assert trace.is_file() and trace.name.endswith(".trace.zip")
+    with zipfile.ZipFile(trace) as archive:
+        return b"".join(archive.read(name) for name in archive.namelist())
+
+
+def assert_secret_free(fault: Any, log_text: str, account: Any, signed_in: bytes) -> None:
+    """No credential of ``account`` in the fault's message or context, the log, or the kept
+    trace's bytes — which do hold the signed-in app (``signed_in`` appears in them)."""
+    text = f"{fault!s} {fault.message} {fault.context!r} {log_text}"
+    for secret in (account.password, account.username):
+        assert secret not in text
+    blob = trace_blob(fault)
+    assert signed_in in blob  # the trace holds the signed-in app...
+    for secret in (account.password, account.username):
+        assert secret.encode() not in blob  # ...but never the sign-in
+
+
+def after_sign_in(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
+    """Run ``action`` once, right after the bot's first sign-in (faults that start mid-run):
+    the first time a trace starts recording, which happens only once signed in."""
+    from bots.evidence import Evidence
+
+    original = Evidence.resume_trace
+    done: list[bool] = []
+
+    def resume_trace(self: Any) -> None:
+        original(self)
+        if not done:
+            done.append(True)
+            action()
+
+    monkeypatch.setattr(Evidence, "resume_trace", resume_trace)

@@ -14,13 +14,19 @@ import hashlib
 import json
 import logging
 import math
-import zipfile
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from portal_fixtures import clean_portal, fast_config
+from portal_fixtures import (
+    after_sign_in,
+    assert_secret_free,
+    clean_portal,
+    fast_config,
+    manifest_truth,
+    portal_state,
+)
 
 from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
 from claimwright.errors import SystemFault
@@ -58,14 +64,6 @@ def config():
     return fast_config("clearpath", action_ms=2500)
 
 
-def _state(server):
-    return server.app.state.portal
-
-
-def _truth(server) -> dict[str, dict]:
-    return {r["remittance_id"]: r for r in server.manifest["remittances"]}
-
-
 def _relayed(server) -> dict[str, str]:
     """remittance id -> payer name in its ground truth JSON."""
     def payer(entry: dict) -> str:
@@ -86,7 +84,7 @@ def _only(config, *payers: str):
 def _assert_taken(server, result, dest: Path, expected: set[str]) -> None:
     """Exactly ``expected`` taken, each once, byte-identical to the portal's PDF, under a name
     the bot chose (never the portal's suggested ``ERA_<id>.pdf``)."""
-    truth = _truth(server)
+    truth = manifest_truth(server)
     assert sorted(d.remittance_id for d in result.downloaded) == sorted(expected)
     folder = (dest / "clearpath").resolve()
     for doc in result.downloaded:
@@ -102,38 +100,9 @@ def _assert_taken(server, result, dest: Path, expected: set[str]) -> None:
     assert {p.name for p in folder.iterdir()} == {f"{rid}.pdf" for rid in expected}
 
 
-def _trace_blob(fault: SystemFault) -> bytes:
-    trace = Path(fault.context["trace"])
-    assert trace.is_file() and trace.name.endswith(".trace.zip")
-    with zipfile.ZipFile(trace) as archive:
-        return b"".join(archive.read(name) for name in archive.namelist())
-
-
 def _assert_secret_free(fault: SystemFault, log_text: str) -> None:
     """No credential in the fault's message or context, the log, or the kept trace's bytes."""
-    text = f"{fault!s} {fault.message} {fault.context!r} {log_text}"
-    for secret in (ACCOUNT.password, ACCOUNT.username):
-        assert secret not in text
-    blob = _trace_blob(fault)
-    assert APP.encode() in blob  # the trace holds the signed-in app...
-    for secret in (ACCOUNT.password, ACCOUNT.username):
-        assert secret.encode() not in blob  # ...but never the sign-in
-
-
-def _after_sign_in(monkeypatch, action) -> None:
-    """Run ``action`` once, right after the bot's first sign-in (faults that start mid-run)."""
-    from bots.engine import Bot
-
-    original = Bot.resume_trace
-    done = []
-
-    def resume_trace(self):
-        original(self)
-        if not done:
-            done.append(True)
-            action()
-
-    monkeypatch.setattr(Bot, "resume_trace", resume_trace)
+    assert_secret_free(fault, log_text, ACCOUNT, APP.encode())
 
 
 # browser -------------------------------------------------------------------------------------
@@ -152,7 +121,7 @@ def test_full_pull_of_every_payer_then_rerun_downloads_nothing(portal, config, t
     # documents come payer by payer, in the configured order
     order = [relayed[d.remittance_id] for d in result.downloaded]
     assert order == sorted(order, key=payers.index)
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert hits["download"] == len(relayed)  # one POST per document, no replays
     assert hits["results"] == 4  # 3 searches + one "Next"
     assert ACCOUNT.password not in caplog.text and ACCOUNT.username not in caplog.text
@@ -161,8 +130,8 @@ def test_full_pull_of_every_payer_then_rerun_downloads_nothing(portal, config, t
     again = pull_remittances(config, *WIDE, tmp_path / "dl2", is_known=known.__contains__)
     assert again.downloaded == [] and again.failed == []
     assert sorted(again.skipped_known) == sorted(known) and again.listed == len(known)
-    assert _state(portal).hits["download"] == len(relayed)  # nothing fetched the second time
-    assert _state(portal).hits["login"] == 1  # the saved sign-in (CPXSESSION) was reused
+    assert portal_state(portal).hits["download"] == len(relayed)  # nothing fetched the second time
+    assert portal_state(portal).hits["login"] == 1  # the saved sign-in (CPXSESSION) was reused
     assert not (tmp_path / "dl2" / "clearpath").exists()
 
 
@@ -171,18 +140,18 @@ def test_transient_faults_are_retried_and_the_pull_completes(portal, config, tmp
     """5xx on the JSON endpoint and on a download, a download cut off half-way, a short
     maintenance: each retried, the pull completes; a document that is not a PDF fails alone."""
     relayed = _relayed(portal)
-    truth = _truth(portal)
+    truth = manifest_truth(portal)
     # not a PDF: the last row Summit Mutual lists (the Lakeshore search follows it anyway)
     bad = min((r for r, p in relayed.items() if p == "Summit Mutual"),
               key=lambda r: (truth[r]["payment_date"], r))
-    _state(portal).set_faults(maintenance_first=1, fail_first={"results": 2, "download": 1},
+    portal_state(portal).set_faults(maintenance_first=1, fail_first={"results": 2, "download": 1},
                               truncate_downloads_first=1, not_pdf=[bad])
     caplog.set_level(logging.WARNING, logger="claimwright.bots")
     result = pull_remittances(config, *WIDE, tmp_path / "dl")
     _assert_taken(portal, result, tmp_path / "dl", set(relayed) - {bad})
     assert [(f.remittance_id, f.code) for f in result.failed] == [(bad, "not-a-pdf")]
     assert "HTML" in result.failed[0].reason
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert hits["login_page"] == 1  # the first request got the maintenance page instead
     # 2 searches + 1 "Next", 2 answered 503, and the search again after the first download's
     # 503 (its error page replaced the app; a cut-off download leaves the results on screen)
@@ -200,14 +169,14 @@ def test_slow_results_are_waited_for_and_the_date_range_reaches_the_portal(porta
                                                                            tmp_path):
     delay = 3.0
     assert config.timeouts.action_ms < delay * 1000  # slower than any element wait
-    _state(portal).set_faults(delay_seconds={"results": delay})
-    lakeshore = sorted((dt.date.fromisoformat(_truth(portal)[rid]["payment_date"]), rid)
+    portal_state(portal).set_faults(delay_seconds={"results": delay})
+    lakeshore = sorted((dt.date.fromisoformat(manifest_truth(portal)[rid]["payment_date"]), rid)
                        for rid, payer in _relayed(portal).items() if payer == "Lakeshore Care")
     start, end = lakeshore[1][0], lakeshore[-1][0]  # leaves the oldest out
     result = pull_remittances(_only(config, "Lakeshore Care"), start, end, tmp_path / "dl")
     _assert_taken(portal, result, tmp_path / "dl", {rid for _, rid in lakeshore[1:]})
     assert result.skipped_out_of_range == [] and result.listed == len(lakeshore) - 1
-    assert _state(portal).hits["results"] == 1
+    assert portal_state(portal).hits["results"] == 1
 
 
 @pytest.mark.browser
@@ -216,7 +185,7 @@ def test_inline_disposition_is_still_saved_as_files(portal, config, tmp_path, ca
     bot replays the request and saves the real file, then takes the next documents without
     leaving the results page."""
     caplog.set_level(logging.INFO, logger="claimwright.bots")
-    _state(portal).set_faults(inline_documents=True)
+    portal_state(portal).set_faults(inline_documents=True)
     result = pull_remittances(_only(config, "Lakeshore Care"), *WIDE, tmp_path / "dl")
     expected = {rid for rid, payer in _relayed(portal).items() if payer == "Lakeshore Care"}
     _assert_taken(portal, result, tmp_path / "dl", expected)
@@ -224,14 +193,14 @@ def test_inline_disposition_is_still_saved_as_files(portal, config, tmp_path, ca
     # the first: the click, then the replay; the others intercepted, one request each, the
     # results page kept (searched again only after the first one's PDF viewer)
     assert caplog.text.count("served inline; fetching the file itself") == 1
-    assert _state(portal).hits["download"] == len(expected) + 1
-    assert _state(portal).hits["results"] == 2
+    assert portal_state(portal).hits["download"] == len(expected) + 1
+    assert portal_state(portal).hits["results"] == 2
 
 
 @pytest.mark.browser
 def test_downloads_failing_in_a_row_open_the_circuit_with_bounded_requests(portal, config,
                                                                            tmp_path):
-    _state(portal).set_faults(fail_first={"download": 999})
+    portal_state(portal).set_faults(fail_first={"download": 999})
     config = config.with_overrides(retry={"circuit_breaker_after": 2})
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
@@ -240,7 +209,7 @@ def test_downloads_failing_in_a_row_open_the_circuit_with_bounded_requests(porta
     assert [item["code"] for item in fault.context["failed_items"]] == ["http-5xx", "http-5xx"]
     assert Path(fault.context["screenshot"]).is_file() and Path(fault.context["trace"]).is_file()
     # 2 documents x 3 attempts, then the payer stops (not one request per remaining document)
-    assert _state(portal).hits["download"] == 2 * config.retry.attempts == 6
+    assert portal_state(portal).hits["download"] == 2 * config.retry.attempts == 6
     assert not (tmp_path / "dl" / "clearpath").exists()
 
 
@@ -250,10 +219,10 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_p
     relayed = _relayed(portal)
     # sessions last 8 signed-in requests (app page, JSON results, document posts): the pull
     # outlives two sessions
-    _state(portal).set_faults(expire_session_after=8)
+    portal_state(portal).set_faults(expire_session_after=8)
     result = pull_remittances(config, *WIDE, tmp_path / "dl")
     _assert_taken(portal, result, tmp_path / "dl", set(relayed))
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert 1 <= hits["session_expired"] <= 3
     assert hits["login"] == 1 + hits["session_expired"]
     assert hits["download"] == len(relayed)  # resumed: nothing fetched twice
@@ -265,13 +234,13 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_p
 def test_a_session_that_never_lasts_stops_with_evidence_and_no_credentials(
         portal, config, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    _state(portal).set_faults(expire_session_after=1)  # gone by the time the app page opens
+    portal_state(portal).set_faults(expire_session_after=1)  # gone by the time the app page opens
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     fault = info.value
     assert fault.code == "session-lost" and fault.retryable is False
     assert fault.context["step"] == "search"
-    assert _state(portal).hits["login"] == 1 + 3  # bounded re-logins
+    assert portal_state(portal).hits["login"] == 1 + 3  # bounded re-logins
     assert Path(fault.context["screenshot"]).is_file()
     _assert_secret_free(fault, caplog.text)  # the re-logins were not recorded
 
@@ -283,8 +252,8 @@ def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credenti
     screenshot + trace + url + step; no credential in its message, context, the whole log or
     the kept trace."""
     caplog.set_level(logging.DEBUG)
-    state = _state(portal)
-    _after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
+    state = portal_state(portal)
+    after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
     evidence = tmp_path / "ev"
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=evidence)
@@ -303,7 +272,7 @@ def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credenti
 def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal, config, tmp_path,
                                                                           caplog):
     caplog.set_level(logging.DEBUG)
-    _state(portal).set_faults(redesign=True)
+    portal_state(portal).set_faults(redesign=True)
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     fault = info.value
@@ -313,7 +282,7 @@ def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal
     assert fault.context["url"] == portal.url + APP
     assert Path(fault.context["screenshot"]).is_file()
     _assert_secret_free(fault, caplog.text)
-    assert _state(portal).hits.get("results", 0) == 0
+    assert portal_state(portal).hits.get("results", 0) == 0
 
     # The admin's fix is YAML only: the new names as fallbacks, the new column headers.
     caplog.clear()
@@ -345,7 +314,7 @@ def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal
 
 @pytest.mark.browser
 def test_captcha_is_permanent(portal, config, tmp_path, caplog):
-    _state(portal).set_faults(captcha=True)
+    portal_state(portal).set_faults(captcha=True)
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     fault = info.value
@@ -353,7 +322,7 @@ def test_captcha_is_permanent(portal, config, tmp_path, caplog):
     assert fault.context["step"] == "login" and fault.context["attempts"] == 1
     assert fault.context["trace"] is None  # nothing is traced before sign-in
     assert Path(fault.context["screenshot"]).is_file()
-    assert _state(portal).hits["login"] == 1
+    assert portal_state(portal).hits["login"] == 1
     assert ACCOUNT.password not in f"{fault!s} {fault.context!r} {caplog.text}"
 
 
@@ -367,7 +336,7 @@ def test_a_payer_the_portal_does_not_offer_stops_clearly(portal, config, tmp_pat
     assert "Acme Health" in fault.message and "flow_options.payers" in fault.message
     assert {"Summit Mutual", "Lakeshore Care", "Harborview Health Plan"} <= set(
         fault.context["offered"])
-    assert _state(portal).hits.get("results", 0) == 0
+    assert portal_state(portal).hits.get("results", 0) == 0
 
 
 # without a browser ---------------------------------------------------------------------------
@@ -410,7 +379,7 @@ def test_portal_api_sessions_payers_and_documents(clearpath_server):
 
 
 def test_clearpath_config_loads_with_references_only():
-    from bots.portal_flows import clearinghouse, get_flow
+    from bots.portals import clearinghouse, get_flow
 
     config = load_payer_config("clearpath")
     assert config.flow == "clearinghouse" and get_flow(config.flow) is clearinghouse

@@ -265,7 +265,7 @@ def fast_config():
 
 @pytest.mark.browser
 def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config, tmp_path):
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
 
     book = portal.app.state.status_book
     denied, info, paid = (_numbers(book, s)[0] for s in (DENIED, INFO_REQUESTED, PAID))
@@ -316,7 +316,7 @@ def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config,
 @pytest.mark.browser
 def test_a_query_failing_past_its_retries_is_skipped_until_the_circuit_opens(portal, fast_config,
                                                                             tmp_path):
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
 
     numbers = sorted(portal.app.state.status_book.claims)[:3]
     state = portal.app.state.portal
@@ -346,7 +346,7 @@ def test_a_query_failing_past_its_retries_is_skipped_until_the_circuit_opens(por
 
 @pytest.mark.browser
 def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp_path):
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
 
     changed = fast_config.with_overrides(locators={
         "status_result": [{"css": "table#claim-status-v2"}],
@@ -368,7 +368,7 @@ def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp
 @pytest.mark.parametrize("payer", ["keystone", "clearpath"])
 def test_bot_reads_statuses_on_the_frame_and_script_portals(payer, tmp_path_factory, monkeypatch):
     from bots import load_payer_config
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
     from fixtures.remittances import build_dataset
 
     out = tmp_path_factory.mktemp(f"status-bot-{payer}") / payer

@@ -1,12 +1,19 @@
-"""Portal flows: how one kind of payer portal is walked to its remittances.
+"""Portal flows: how one kind of payer portal is walked to its remittances, composed from the
+page components of ``bots.components`` (a new portal shape is a short module here).
 
 ``selectors/<payer>.yaml`` names its flow with ``flow:``; a new payer whose portal follows one of
 these flows needs only its YAML file. Each flow module defines:
 
 - ``REQUIRED_LOCATORS``: the locator names its config must define (checked when the YAML loads);
-- ``pull(bot, result, dest_dir, is_known)``: list the remittances paid in ``result.start..end``
-  and download those not known yet, filling ``result`` (``bots.engine.PullResult``). The bot is
-  already signed in. Transient faults are retried inside ``bot.step``; nothing here retries.
+- ``Options`` (optional): the pydantic model of its ``flow_options``;
+- ``ACCEPT_DOWNLOADS`` (optional): documents arrive as browser download events;
+- ``pull(session, run)``: list the remittances paid in ``run.result.start..end`` and take those
+  not known yet (``run.triage``, ``run.take`` of ``bots.pull.PullRun``). The session
+  (``bots.session.BotSession``) is already signed in. Transient faults are retried inside
+  ``session.rt.step``; nothing here retries.
+
+``claim_status`` is the status-page flow (claim/appeal status checks), usable on any payer whose
+config has a ``status:`` section; it is not a ``flow:`` value.
 
 Modules are imported lazily, so loading a config does not import Playwright.
 """
