@@ -28,6 +28,7 @@ from claimwright.errors import SystemFault
 from fixtures.portals import demo_account, demo_environment, running_portal, running_portal_server
 
 from portal_fixtures import (  # noqa: F401  (fixtures)
+    config_error,
     fast_northwind_config,
     northwind_env,
     northwind_portal,
@@ -491,17 +492,10 @@ def _northwind_data() -> dict:
     (lambda d: d.update(screenshot_mask=["nowhere"]), r"screenshot_mask: unknown locator"),
 ])
 def test_config_errors_name_the_file_and_field(tmp_path, mutate, message):
-    import yaml
-
     data = _northwind_data()
     mutate(data)
-    path = tmp_path / "northwind.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message) as info:
-        load_payer_config("northwind", directory=tmp_path)
-    assert str(path) in str(info.value)
-    assert info.value.retryable is False and info.value.code == "bad-config"
-    assert "hunter2" not in str(info.value)
+    error = config_error(tmp_path, "northwind", data, message)
+    assert "hunter2" not in str(error)
 
 
 def test_config_file_problems(tmp_path):

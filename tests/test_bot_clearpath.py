@@ -19,18 +19,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from portal_fixtures import (
-    after_sign_in,
-    assert_secret_free,
-    clean_portal,
-    fast_config,
-    manifest_truth,
-    portal_state,
-)
+from portal_fixtures import (assert_secret_free, config_error, fast_config,
+                             maintenance_after_sign_in, manifest_truth, module_portal,
+                             portal_state)
 
-from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
+from bots import load_payer_config, pull_remittances, safe_stem
 from claimwright.errors import SystemFault
-from fixtures.portals import demo_account, running_portal_server
+from fixtures.portals import demo_account
 
 ACCOUNT = demo_account("clearpath")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -39,24 +34,14 @@ ANCHOR = dt.date(2024, 6, 28)
 APP = "/app/remittances"
 
 
-@pytest.fixture(scope="module")
-def clearpath_server(tmp_path_factory):
+def _dataset(out_dir: Path) -> dict:
     from fixtures.remittances import build_dataset
 
-    data = tmp_path_factory.mktemp("clearpath-data")
-    manifest = build_dataset("clearpath", data, count=6, anchor=ANCHOR)
-    with running_portal_server("clearpath", data, page_size=PAGE_SIZE,
-                               results_delay_seconds=0.2) as server:
-        server.manifest = manifest
-        server.data_dir = data
-        yield server
+    return build_dataset("clearpath", out_dir, count=6, anchor=ANCHOR)
 
 
-@pytest.fixture
-def portal(clearpath_server, monkeypatch, tmp_path):
-    """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
-    sign-ins (a private session folder)."""
-    yield from clean_portal(clearpath_server, "clearpath", monkeypatch, tmp_path)
+clearpath_server, portal = module_portal("clearpath", _dataset, page_size=PAGE_SIZE,
+                                         results_delay_seconds=0.2)
 
 
 @pytest.fixture
@@ -98,6 +83,16 @@ def _assert_taken(server, result, dest: Path, expected: set[str]) -> None:
         assert isinstance(doc.amount, Decimal) and doc.amount == Decimal(entry["amount"])
         assert "/document" in doc.url
     assert {p.name for p in folder.iterdir()} == {f"{rid}.pdf" for rid in expected}
+
+
+def _permanent_fault(config, tmp_path: Path, code: str, step: str) -> SystemFault:
+    """The pull's fault: ``code`` at ``step``, permanent, at its first attempt."""
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
+    fault = info.value
+    assert fault.code == code and fault.retryable is False
+    assert fault.context["step"] == step and fault.context["attempts"] == 1
+    return fault
 
 
 def _assert_secret_free(fault: SystemFault, log_text: str) -> None:
@@ -252,20 +247,9 @@ def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credenti
     screenshot + trace + url + step; no credential in its message, context, the whole log or
     the kept trace."""
     caplog.set_level(logging.DEBUG)
-    state = portal_state(portal)
-    after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
-    evidence = tmp_path / "ev"
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=evidence)
-    fault = info.value
-    assert fault.code == "portal-maintenance" and fault.retryable is False
-    assert fault.context["step"] == "search" and fault.context["attempts"] == 3
+    fault = maintenance_after_sign_in(portal, config, tmp_path, monkeypatch)
     assert fault.context["url"] == portal.url + APP
-    assert state.hits["maintenance"] == 3
-    assert Path(fault.context["screenshot"]).parent == evidence
-    assert Path(fault.context["screenshot"]).read_bytes().startswith(b"\x89PNG")
     _assert_secret_free(fault, caplog.text)
-    assert not (tmp_path / "dl" / "clearpath").exists()
 
 
 @pytest.mark.browser
@@ -273,11 +257,7 @@ def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal
                                                                           caplog):
     caplog.set_level(logging.DEBUG)
     portal_state(portal).set_faults(redesign=True)
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
-    fault = info.value
-    assert fault.code == "locator-not-found" and fault.retryable is False
-    assert fault.context["step"] == "search" and fault.context["attempts"] == 1
+    fault = _permanent_fault(config, tmp_path, "locator-not-found", "search")
     assert fault.context["locators"] == {"payer_select": ["label='Payer'", "css='select#payer'"]}
     assert fault.context["url"] == portal.url + APP
     assert Path(fault.context["screenshot"]).is_file()
@@ -315,11 +295,7 @@ def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal
 @pytest.mark.browser
 def test_captcha_is_permanent(portal, config, tmp_path, caplog):
     portal_state(portal).set_faults(captcha=True)
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
-    fault = info.value
-    assert fault.code == "captcha" and fault.retryable is False
-    assert fault.context["step"] == "login" and fault.context["attempts"] == 1
+    fault = _permanent_fault(config, tmp_path, "captcha", "login")
     assert fault.context["trace"] is None  # nothing is traced before sign-in
     assert Path(fault.context["screenshot"]).is_file()
     assert portal_state(portal).hits["login"] == 1
@@ -418,12 +394,6 @@ def _clearpath_data() -> dict:
      r"flow 'clearinghouse' needs download_button"),
 ])
 def test_clearpath_config_errors_name_the_file_and_field(tmp_path, mutate, message):
-    import yaml
-
     data = _clearpath_data()
     mutate(data)
-    path = tmp_path / "clearpath.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message) as info:
-        load_payer_config("clearpath", directory=tmp_path)
-    assert str(path) in str(info.value) and info.value.code == "bad-config"
+    config_error(tmp_path, "clearpath", data, message)

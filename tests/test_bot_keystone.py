@@ -16,21 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
+from bots import load_payer_config, pull_remittances, safe_stem
 from bots.documents import x12_problem
 from claimwright.errors import SystemFault
 from fixtures.portals import ManifestError, demo_account, load_documents
 from fixtures.portals import running_portal_server
 
-from portal_fixtures import (
-    after_sign_in,
-    assert_secret_free,
-    clean_portal,
-    fast_config,
-    manifest_truth,
-    portal_state,
-    write_sample_dataset,
-)
+from portal_fixtures import (assert_secret_free, config_error, fast_config,
+                             maintenance_after_sign_in, manifest_truth, module_portal,
+                             portal_state, write_sample_dataset)
 
 ACCOUNT = demo_account("keystone")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -60,21 +54,7 @@ def write_keystone_dataset(out_dir: Path, count: int = COUNT) -> dict:
     return manifest
 
 
-@pytest.fixture(scope="module")
-def keystone_server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("keystone-data")
-    manifest = write_keystone_dataset(data)
-    with running_portal_server("keystone", data, page_size=PAGE_SIZE) as server:
-        server.manifest = manifest
-        server.data_dir = data
-        yield server
-
-
-@pytest.fixture
-def portal(keystone_server, monkeypatch, tmp_path):
-    """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
-    sign-ins (a private session folder)."""
-    yield from clean_portal(keystone_server, "keystone", monkeypatch, tmp_path)
+keystone_server, portal = module_portal("keystone", write_keystone_dataset, page_size=PAGE_SIZE)
 
 
 @pytest.fixture
@@ -209,24 +189,11 @@ def test_session_expiry_inside_the_frame_is_session_lost_and_the_page_is_replaye
 @pytest.mark.browser
 def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credentials(
         portal, config, tmp_path, caplog, monkeypatch):
-    """Maintenance starting after sign-in outlives the retry budget: a permanent fault with
-    screenshot + trace + url + step; no credential in its message, context, the whole log or
-    the kept trace."""
+    """Frames too: maintenance past the retry budget is permanent, with evidence, secret-free."""
     caplog.set_level(logging.DEBUG)
-    state = portal_state(portal)
-    after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
-    evidence = tmp_path / "ev"
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=evidence)
-    fault = info.value
-    assert fault.code == "portal-maintenance" and fault.retryable is False
-    assert fault.context["step"] == "search" and fault.context["attempts"] == 3
+    fault = maintenance_after_sign_in(portal, config, tmp_path, monkeypatch)
     assert fault.context["url"] == portal.url + "/portal"
-    assert state.hits["maintenance"] == 3
-    assert Path(fault.context["screenshot"]).parent == evidence
-    assert Path(fault.context["screenshot"]).read_bytes().startswith(b"\x89PNG")
     _assert_secret_free(fault, caplog.text)
-    assert not (tmp_path / "dl" / "keystone").exists()
 
 
 @pytest.mark.browser
@@ -382,11 +349,7 @@ def test_keystone_config_errors_name_the_file_and_field(tmp_path, mutate, messag
 
     data = yaml.safe_load(load_payer_config("keystone").source.read_text())
     mutate(data)
-    path = tmp_path / "keystone.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message) as info:
-        load_payer_config("keystone", directory=tmp_path)
-    assert str(path) in str(info.value)
+    config_error(tmp_path, "keystone", data, message)
 
 
 def test_manifest_x12_files_are_loaded_and_checked(tmp_path):

@@ -18,7 +18,7 @@ from claimwright.errors import SystemFault
 from claimwright.rules.source import RulesError
 from claimwright.status import DEFAULT_PATH, interpret, load_followup, parse_followup
 from fixtures.portals import create_app, demo_account, demo_environment, running_portal_server
-from fixtures.portals.status import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
+from fixtures.portals.status_pages import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
                                      appeal_number)
 
 ACCOUNT = demo_account("northwind")
@@ -574,7 +574,7 @@ def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp
 
 
 def test_claims_come_from_readable_truth_files_only(small_dataset, tmp_path):
-    from fixtures.portals.status import load_claim_facts
+    from fixtures.portals.status_pages import load_claim_facts
 
     copy = tmp_path / "northwind"
     shutil.copytree(small_dataset, copy)
