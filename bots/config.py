@@ -181,7 +181,7 @@ class ResultsSection(_Strict):
 
 
 class StatusSection(_Strict):
-    """The portal's claim-status and appeal-status pages (``bots.status.check_statuses``)."""
+    """The portal's claim-status and appeal-status pages (``bots.check_statuses``)."""
 
     claim_path: str = "/claims/status"
     appeal_path: str = "/appeals/status"
