@@ -1,5 +1,6 @@
-"""``DocumentDownload``: fetching, checking and saving one remittance's documents, and the ONE
-classification of a document's HTTP answer:
+"""``DocumentDownload``: fetching, checking and saving one remittance's documents, and what a
+document's HTTP answer means (the rule set itself is :meth:`PortalPage.check_status`, shared with
+page navigations and results APIs):
 
 - HTTP 5xx showing a maintenance page -> ``portal-maintenance`` (transient);
 - other 5xx -> ``http-5xx`` (transient);
@@ -60,27 +61,19 @@ class DocumentDownload:
         """Raise what a non-2xx answer (``status`` from ``url``) means for this document.
         Maintenance is seen on the page (``page_shown``) or in the answer's ``body``."""
         portal = self.portal
-        where = {"status": status, "document_url": url, "remittance_id": item.remittance_id}
-        if 300 <= status < 400 or status in (401, 403) \
-                or portal.path_is(portal.config.portal.login_path, url):
-            raise portal.rt.fault(f"download answered HTTP {status} (session lost)", step=STEP,
-                                  code=FaultCode.SESSION_LOST, retryable=False, **where)
-        if status >= 500:
-            if page_shown:
-                maintenance = portal.maintenance_shown(status)
-            else:
-                maintenance = bool(MAINTENANCE_TEXT.search(
-                    (body or b"")[:5000].decode("utf-8", "replace")))
-            if maintenance:
-                raise portal.rt.fault(f"portal is down for maintenance (download answered HTTP "
-                                      f"{status})", step=STEP, code=FaultCode.PORTAL_MAINTENANCE,
-                                      retryable=True, **where)
-            raise portal.rt.fault(f"download answered HTTP {status}", step=STEP,
-                                  code=FaultCode.HTTP_5XX, retryable=True, **where)
-        if status >= 400:
-            raise BusinessError(f"{portal.config.payer}: remittance {item.remittance_id}: "
-                                f"download answered HTTP {status}",
-                                code=FaultCode.DOCUMENT_UNAVAILABLE, status=status, url=url)
+        if status >= 500 and page_shown:
+            maintenance = portal.maintenance_shown(status)
+        else:
+            maintenance = status >= 500 and bool(MAINTENANCE_TEXT.search(
+                (body or b"")[:5000].decode("utf-8", "replace")))
+        portal.check_status(
+            STEP, status, "download answered", maintenance=maintenance,
+            session_lost=300 <= status < 400 or status in (401, 403)
+            or portal.path_is(portal.config.portal.login_path, url),
+            when_4xx=lambda: BusinessError(
+                f"{portal.config.payer}: remittance {item.remittance_id}: download answered "
+                f"HTTP {status}", code=FaultCode.DOCUMENT_UNAVAILABLE, status=status, url=url),
+            document_url=url, remittance_id=item.remittance_id)
 
     def check_length(self, data: bytes, announced: str | None, item: ListedRemittance) -> None:
         """A body shorter than its ``Content-Length``: cut off half-way, never saved."""

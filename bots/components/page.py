@@ -9,7 +9,7 @@ permanent, a landing on ``portal.login_path`` a lost session.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -102,22 +102,41 @@ class PortalPage:
 
     def check_response(self, step: str, response: Response | None, *,
                        allow_login: bool = False) -> None:
+        """The document a navigation landed on: maintenance or 5xx transient, another 4xx
+        permanent, the sign-in page (unless ``allow_login``) a lost session."""
         if response is None:
             return
         status = response.status
-        if self.maintenance_shown(status):
-            raise self.rt.fault(f"portal is down for maintenance (HTTP {status})", step=step,
-                                code=FaultCode.PORTAL_MAINTENANCE, retryable=True, status=status,
-                                retry_after=response.headers.get("retry-after"))
-        if status >= 500:
-            raise self.rt.fault(f"portal answered HTTP {status}", step=step,
-                                code=FaultCode.HTTP_5XX, retryable=True, status=status)
-        if status >= 400:
-            raise self.rt.fault(f"portal answered HTTP {status}", step=step,
-                                code=FaultCode.HTTP_4XX, retryable=False, status=status)
+        self.check_status(step, status, "portal answered",
+                          maintenance=self.maintenance_shown(status), session_lost=False,
+                          when_4xx=lambda: self.rt.fault(
+                              f"portal answered HTTP {status}", step=step,
+                              code=FaultCode.HTTP_4XX, retryable=False, status=status),
+                          retry_after=response.headers.get("retry-after"))
         if not allow_login and self.on_login_page():
             raise self.rt.fault("portal sent the bot back to the login page (session lost)",
                                 step=step, code=FaultCode.SESSION_LOST, retryable=False)
+
+    def check_status(self, step: str, status: int, what: str, *, maintenance: bool,
+                     session_lost: bool, when_4xx: Callable[[], Exception],
+                     **context: Any) -> None:
+        """The one rule set for an HTTP answer (``what``: e.g. "download answered"): a
+        maintenance page -> ``portal-maintenance`` and another 5xx -> ``http-5xx`` (both
+        transient); ``session_lost`` -> ``session-lost`` (sign in again); another 4xx -> what
+        ``when_4xx`` makes (a permanent fault, or a ``BusinessError`` for one document)."""
+        if maintenance:
+            raise self.rt.fault(f"portal is down for maintenance ({what} HTTP {status})",
+                                step=step, code=FaultCode.PORTAL_MAINTENANCE, retryable=True,
+                                status=status, **context)
+        if status >= 500:
+            raise self.rt.fault(f"{what} HTTP {status}", step=step, code=FaultCode.HTTP_5XX,
+                                retryable=True, status=status, **context)
+        if session_lost:
+            raise self.rt.fault(f"{what} HTTP {status} (session lost)", step=step,
+                                code=FaultCode.SESSION_LOST, retryable=False, status=status,
+                                **context)
+        if status >= 400:
+            raise when_4xx()
 
     def maintenance_shown(self, status: int) -> bool:
         """The page on screen (where locators resolve) is the portal's maintenance page: the

@@ -191,23 +191,16 @@ class _Walk:
 
     def _check_results(self, step: str, response: Any, payer: str) -> None:
         status = response.status
-        if status >= 500 and MAINTENANCE_TEXT.search(
-                body_head(response).decode("utf-8", "replace")):
-            raise self.rt.fault(f"portal is down for maintenance (results answered HTTP "
-                                f"{status})", step=step, code=FaultCode.PORTAL_MAINTENANCE,
-                                retryable=True, status=status,
-                                retry_after=response.headers.get("retry-after"))
-        if status in (401, 403):
-            raise self.rt.fault(f"results answered HTTP {status} (session lost)", step=step,
-                                code=FaultCode.SESSION_LOST, retryable=False, status=status)
-        if status >= 500:
-            raise self.rt.fault(f"results answered HTTP {status}", step=step,
-                                code=FaultCode.HTTP_5XX, retryable=True, status=status,
-                                relayed_payer=payer)
-        if status >= 400:
-            raise self.rt.fault(f"portal rejected the search (HTTP {status})", step=step,
-                                code=FaultCode.SEARCH_REJECTED, retryable=False, status=status,
-                                relayed_payer=payer, portal_message=_error_text(response))
+        self.portal.check_status(
+            step, status, "results answered",
+            maintenance=status >= 500 and bool(MAINTENANCE_TEXT.search(
+                body_head(response).decode("utf-8", "replace"))),
+            session_lost=status in (401, 403),
+            when_4xx=lambda: self.rt.fault(
+                f"portal rejected the search (HTTP {status})", step=step,
+                code=FaultCode.SEARCH_REJECTED, retryable=False, status=status,
+                relayed_payer=payer, portal_message=_error_text(response)),
+            relayed_payer=payer, retry_after=response.headers.get("retry-after"))
 
     def _next_button(self) -> Resolved | None:
         found = self.portal.present("next_page")
