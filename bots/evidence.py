@@ -45,7 +45,8 @@ class Evidence:
     def _path(self, step: str, suffix: str) -> Path:
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
-        return self.evidence_dir / f"{self.rt.payer}-{stamp}-{re.sub(r'[^a-z0-9-]', '-', step)}{suffix}"
+        name = re.sub(r"[^a-z0-9-]", "-", step)
+        return self.evidence_dir / f"{self.rt.payer}-{stamp}-{name}{suffix}"
 
     def resume_trace(self) -> None:
         """Record a Playwright trace from here on (called only once signed in)."""

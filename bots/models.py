@@ -1,4 +1,5 @@
-"""What a pull reports: listed rows, downloaded documents, documents not taken, the pull's result."""
+"""What the bots report: listed rows, downloaded and failed documents, a pull's result, and the
+queries and answers of status checks."""
 
 from __future__ import annotations
 

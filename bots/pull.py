@@ -42,7 +42,8 @@ class PullRun:
         self.on_downloaded = on_downloaded
         self.seen: set[str] = set()
 
-    def triage(self, page: ResultsPage) -> tuple[list[tuple[ListedRemittance, dict[str, str]]], int]:
+    def triage(self, page: ResultsPage
+               ) -> tuple[list[tuple[ListedRemittance, dict[str, str]]], int]:
         """Count one results page; the rows to take (new, paid in range, not known yet), and
         how many rows were new (0 on a page the portal repeated)."""
         result = self.result

@@ -95,7 +95,8 @@ class ResultsTable:
         width = max(index.values()) + 1 if index else 1
         rows = []
         for row in table.locator(f"css={self.section.row_css}").all():
-            cells = [squeeze(c) for c in row.locator(f"css={self.section.cell_css}").all_inner_texts()]
+            texts = row.locator(f"css={self.section.cell_css}").all_inner_texts()
+            cells = [squeeze(c) for c in texts]
             if len(cells) >= width:
                 rows.append(Row(cells, row))
         return rows

@@ -39,5 +39,6 @@ def get_flow(name: str) -> ModuleType:
     try:
         module = FLOW_MODULES[name]
     except KeyError:
-        raise ValueError(f"unknown portal flow {name!r}; known: {', '.join(FLOW_MODULES)}") from None
+        known = ", ".join(FLOW_MODULES)
+        raise ValueError(f"unknown portal flow {name!r}; known: {known}") from None
     return import_module(f"{__name__}.{module}")

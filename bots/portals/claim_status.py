@@ -91,12 +91,12 @@ def check_statuses(payer: str | PayerConfig, queries: Iterable[StatusQuery], *,
         with open_session(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
                           headless=headless, browser=browser) as session:
             session.start()
-            session.portal.use_frame(None)  # status pages are top-level pages, even on frame portals
+            session.portal.use_frame(None)  # status pages are top-level, even on frame portals
             page = StatusPage(session.portal)
             for query in queries:
                 def record(exc: ClaimwrightError, system: bool, query: StatusQuery = query) -> None:
-                    evidence = ({k: exc.context.get(k) for k in ("step", "url", "screenshot", "trace")}
-                                if system else {})
+                    keys = ("step", "url", "screenshot", "trace") if system else ()
+                    evidence = {k: exc.context.get(k) for k in keys}
                     result.failed.append(FailedQuery(query, exc.message, exc.code, system=system,
                                                      evidence=evidence))
 

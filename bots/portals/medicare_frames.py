@@ -185,7 +185,8 @@ def walk_results(session: BotSession, run: PullRun) -> list[tuple[ListedRemittan
         walker.open_page(number)
 
 
-def download(download: DocumentDownload, item: ListedRemittance, x12_url: str) -> DownloadedDocument:
+def download(download: DocumentDownload, item: ListedRemittance,
+             x12_url: str) -> DownloadedDocument:
     """Fetch the 835 and the PDF of one remittance (each its own retried step); both or neither."""
     x12 = download.fetch(item, x12_url, "x12-835")
     try:
