@@ -1,10 +1,21 @@
-"""Generic Playwright bot engine driven by per-payer configs in ``selectors/<payer>.yaml``.
+"""Playwright bots driven by per-payer configs in ``selectors/<payer>.yaml``.
 
-Main entry point: :func:`pull_remittances`. Playwright is imported lazily (only when a pull
-starts), so importing this package is cheap.
+Entry points: :func:`pull_remittances` (remittance documents) and :func:`check_statuses`
+(claim/appeal status pages). Layout: ``runtime`` (steps, retries, evidence, budgets),
+``session`` (a browser context signed in), ``components`` (page components), ``portals``
+(flows composed from them). Playwright is imported lazily (only when a browser starts), so
+importing this package is cheap.
 """
 
-from .browser import CHROMIUM_ARGS, CHROMIUM_ENV, BrowserMissing, launch_browser, resolve_chromium
+from .browser import (
+    CHROMIUM_ARGS,
+    CHROMIUM_ENV,
+    BrowserMissing,
+    close_thread_browser,
+    launch_browser,
+    resolve_chromium,
+    thread_browser,
+)
 from .config import (
     ConfigError,
     LocatorSpec,
@@ -14,17 +25,22 @@ from .config import (
     selectors_dir,
 )
 from .documents import document_path, pdf_problem, safe_stem
-from .engine import (
+from .models import (
     DownloadedDocument,
     FailedDocument,
     ListedRemittance,
     PullResult,
-    pull_remittances,
+    StatusQuery,
+    StatusReport,
 )
+from .portals.claim_status import FailedQuery, StatusResult, check_statuses
+from .pull import pull_remittances
 
 __all__ = [
     "CHROMIUM_ARGS", "CHROMIUM_ENV", "BrowserMissing", "ConfigError", "DownloadedDocument",
-    "FailedDocument", "ListedRemittance", "LocatorSpec", "PayerConfig", "PullResult",
-    "document_path", "launch_browser", "load_payer_config", "parse_payer_config", "pdf_problem",
-    "pull_remittances", "resolve_chromium", "safe_stem", "selectors_dir",
+    "FailedDocument", "FailedQuery", "ListedRemittance", "LocatorSpec", "PayerConfig",
+    "PullResult", "StatusQuery", "StatusReport", "StatusResult", "check_statuses",
+    "close_thread_browser", "document_path", "launch_browser", "load_payer_config",
+    "parse_payer_config", "pdf_problem", "pull_remittances", "resolve_chromium", "safe_stem",
+    "selectors_dir", "thread_browser",
 ]

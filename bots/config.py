@@ -37,7 +37,7 @@ EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 #: Locator strategies, in the order of preference the README recommends.
 STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
 #: The locators each portal flow needs are its module's ``REQUIRED_LOCATORS``
-#: (``bots.portal_flows``).
+#: (``bots.portals``).
 #: Locators the engine uses when present.
 OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance",
                      "documents_link")
@@ -180,7 +180,7 @@ class ResultsSection(_Strict):
 
 
 class StatusSection(_Strict):
-    """The portal's claim-status and appeal-status pages (``bots.status.check_statuses``)."""
+    """The portal's claim-status and appeal-status pages (``bots.check_statuses``)."""
 
     claim_path: str = "/claims/status"
     appeal_path: str = "/appeals/status"
@@ -254,7 +254,7 @@ class PayerConfig(_Strict):
     @field_validator("flow")
     @classmethod
     def _known_flow(cls, value: str) -> str:
-        from .portal_flows import flow_names
+        from .portals import flow_names
 
         if value not in flow_names():
             raise ValueError(f"unknown flow {value!r}; supported: {', '.join(flow_names())}")
@@ -262,7 +262,7 @@ class PayerConfig(_Strict):
 
     @model_validator(mode="after")
     def _locators_complete(self) -> PayerConfig:
-        from .portal_flows import get_flow
+        from .portals import get_flow
 
         flow = get_flow(self.flow)
         options = getattr(flow, "Options", None)

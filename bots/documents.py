@@ -41,16 +41,26 @@ def document_path(dest_dir: Path, payer: str, remittance_id: str, kind: str = "p
     return path
 
 
+def _kind_of(data: bytes, expected: str) -> str:
+    head = data[:40].decode("latin-1", "replace").strip()
+    kind = "an HTML page" if head.lower().startswith(("<!doctype html", "<html")) else expected
+    return f"download is {kind} (starts {head[:20]!r})"
+
+
+def _size_problem(data: bytes, name: str, min_bytes: int, max_bytes: int) -> str | None:
+    if len(data) < min_bytes:
+        return f"{name} is implausibly small ({len(data)} bytes < {min_bytes})"
+    if len(data) > max_bytes:
+        return f"{name} is too large ({len(data)} bytes > {max_bytes})"
+    return None
+
+
 def pdf_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
     """Why ``data`` is not an acceptable PDF download, or ``None`` when it is."""
     if not data.startswith(b"%PDF-"):
-        head = data[:40].decode("latin-1", "replace").strip()
-        kind = "an HTML page" if head.lower().startswith(("<!doctype html", "<html")) else "not a PDF"
-        return f"download is {kind} (starts {head[:20]!r})"
-    if len(data) < min_bytes:
-        return f"PDF is implausibly small ({len(data)} bytes < {min_bytes})"
-    if len(data) > max_bytes:
-        return f"PDF is too large ({len(data)} bytes > {max_bytes})"
+        return _kind_of(data, "not a PDF")
+    if problem := _size_problem(data, "PDF", min_bytes, max_bytes):
+        return problem
     if b"%%EOF" not in data[-2048:]:
         return "PDF is truncated (no %%EOF trailer)"
     return None
@@ -58,15 +68,10 @@ def pdf_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
 
 def x12_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
     """Why ``data`` is not an acceptable X12 835 download, or ``None`` when it is."""
-    head = data[:106].lstrip(b"\xef\xbb\xbf\r\n\t ")
-    if not head.startswith(b"ISA"):
-        text = data[:40].decode("latin-1", "replace").strip()
-        kind = "an HTML page" if text.lower().startswith(("<!doctype html", "<html")) else "not an X12 file"
-        return f"download is {kind} (starts {text[:20]!r})"
-    if len(data) < min_bytes:
-        return f"835 is implausibly small ({len(data)} bytes < {min_bytes})"
-    if len(data) > max_bytes:
-        return f"835 is too large ({len(data)} bytes > {max_bytes})"
+    if not data[:106].lstrip(b"\xef\xbb\xbf\r\n\t ").startswith(b"ISA"):
+        return _kind_of(data, "not an X12 file")
+    if problem := _size_problem(data, "835", min_bytes, max_bytes):
+        return problem
     if b"IEA" not in data[-200:]:
         return "835 is truncated (no IEA trailer)"
     if b"ST*835" not in data:

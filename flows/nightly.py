@@ -10,7 +10,7 @@ Payers run in parallel: every payer's pull is submitted at once (threads of the 
 ``ThreadPoolTaskRunner``, at most ``MAX_PARALLEL_PULLS``), and each payer's documents are parsed
 and worked, one payer at a time in the flow's own thread, as soon as its pull finishes. A portal
 is never asked by more than its ``portal.max_sessions`` sessions of this process at once
-(``bots.engine.portal_slot``); when a Prefect global concurrency limit named ``portal-<payer>``
+(``bots.session.portal_slot``); when a Prefect global concurrency limit named ``portal-<payer>``
 exists on the server, each pull also holds one of its slots, which bounds that portal across
 every process and worker (create it with ``prefect gcl create portal-<payer> --limit 1``).
 """

@@ -33,6 +33,25 @@ def remittance_dataset(tmp_path_factory):
     return dataset
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_browser():
+    """The test run shares ONE Chromium: the main thread's (``bots.browser.thread_browser``),
+    which every bot called from a test reuses (a fresh context per pull or status check). It
+    starts on first use and is closed when the session ends."""
+    yield
+    from bots.browser import close_thread_browser
+
+    close_thread_browser()
+
+
+@pytest.fixture(scope="session")
+def shared_browser(_close_shared_browser):
+    """The test run's one Chromium (for tests that open their own context)."""
+    from bots.browser import thread_browser
+
+    return thread_browser()
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """CLAIMWRIGHT_HOME / CLAIMWRIGHT_OUT in a temp dir: nothing leaks between tests."""

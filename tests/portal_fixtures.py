@@ -158,3 +158,119 @@ def fast_config(payer: str, *, action_ms: int = 2500, navigation_ms: int = 15000
         retry={"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
         timeouts={"action_ms": action_ms, "navigation_ms": navigation_ms,
                   "download_ms": download_ms})
+
+
+def portal_state(server: Any) -> Any:
+    """The mock portal's state (faults, hit counters, sessions) of a running server."""
+    return server.app.state.portal
+
+
+def manifest_truth(server: Any) -> dict[str, dict]:
+    """remittance id -> its manifest entry, for a server with a ``manifest``."""
+    return {r["remittance_id"]: r for r in server.manifest["remittances"]}
+
+
+def trace_blob(fault: Any) -> bytes:
+    """All bytes of the Playwright trace a fault kept (asserting it exists)."""
+    import zipfile
+
+    trace = Path(fault.context["trace"])
+    assert trace.is_file() and trace.name.endswith(".trace.zip")
+    with zipfile.ZipFile(trace) as archive:
+        return b"".join(archive.read(name) for name in archive.namelist())
+
+
+def assert_secret_free(fault: Any, log_text: str, account: Any, signed_in: bytes) -> None:
+    """No credential of ``account`` in the fault's message or context, the log, or the kept
+    trace's bytes — which do hold the signed-in app (``signed_in`` appears in them)."""
+    text = f"{fault!s} {fault.message} {fault.context!r} {log_text}"
+    for secret in (account.password, account.username):
+        assert secret not in text
+    blob = trace_blob(fault)
+    assert signed_in in blob  # the trace holds the signed-in app...
+    for secret in (account.password, account.username):
+        assert secret.encode() not in blob  # ...but never the sign-in
+
+
+def after_sign_in(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
+    """Run ``action`` once, right after the bot's first sign-in (faults that start mid-run):
+    the first time a trace starts recording, which happens only once signed in."""
+    from bots.evidence import Evidence
+
+    original = Evidence.resume_trace
+    done: list[bool] = []
+
+    def resume_trace(self: Any) -> None:
+        original(self)
+        if not done:
+            done.append(True)
+            action()
+
+    monkeypatch.setattr(Evidence, "resume_trace", resume_trace)
+
+
+def module_portal(payer: str, build: Any, **server_options: Any) -> tuple[Any, Any]:
+    """The two fixtures of a test module over one mock portal, to assign at module level:
+    ``<payer>_server`` (module scope: the portal on a dataset ``build(out_dir)`` writes and
+    returns the manifest of; ``.manifest`` and ``.data_dir`` set) and ``portal`` (per test:
+    :func:`clean_portal` over it)."""
+    @pytest.fixture(scope="module", name=f"{payer}_server")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+        from fixtures.portals import running_portal_server
+
+        data = tmp_path_factory.mktemp(f"{payer}-data")
+        manifest = build(data)
+        with running_portal_server(payer, data, **server_options) as running:
+            running.manifest = manifest
+            running.data_dir = data
+            yield running
+
+    @pytest.fixture(name="portal")
+    def portal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> Iterator[Any]:
+        """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
+        sign-ins (a private session folder)."""
+        yield from clean_portal(request.getfixturevalue(f"{payer}_server"), payer, monkeypatch,
+                                tmp_path)
+
+    return server, portal
+
+
+def config_error(tmp_path: Path, payer: str, data: dict[str, Any], message: str) -> Any:
+    """Load ``data`` as ``<tmp_path>/<payer>.yaml``: the ``ConfigError`` matching ``message``,
+    which names the file and is a permanent ``bad-config`` fault."""
+    import yaml
+
+    from bots import ConfigError, load_payer_config
+
+    path = tmp_path / f"{payer}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_payer_config(payer, directory=tmp_path)
+    assert str(path) in str(info.value)
+    assert info.value.retryable is False and info.value.code == "bad-config"
+    return info.value
+
+
+def maintenance_after_sign_in(server: Any, config: Any, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Maintenance that starts right after sign-in and outlives the retry budget: the pull's
+    fault, checked to be a permanent ``portal-maintenance`` at ``search`` after 3 attempts
+    (3 maintenance answers), with a PNG screenshot in ``<tmp_path>/ev`` and nothing saved."""
+    from bots import pull_remittances
+    from claimwright.errors import SystemFault
+
+    state = portal_state(server)
+    after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
+    evidence = tmp_path / "ev"
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, dt.date(2000, 1, 1), dt.date(2099, 12, 31), tmp_path / "dl",
+                         evidence_dir=evidence)
+    fault = info.value
+    assert fault.code == "portal-maintenance" and fault.retryable is False
+    assert fault.context["step"] == "search" and fault.context["attempts"] == 3
+    assert state.hits["maintenance"] == 3
+    assert Path(fault.context["screenshot"]).parent == evidence
+    assert Path(fault.context["screenshot"]).read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "dl" / config.payer).exists()
+    return fault

@@ -8,6 +8,7 @@ import logging
 import os
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,6 +28,7 @@ from claimwright.errors import SystemFault
 from fixtures.portals import demo_account, demo_environment, running_portal, running_portal_server
 
 from portal_fixtures import (  # noqa: F401  (fixtures)
+    config_error,
     fast_northwind_config,
     northwind_env,
     northwind_portal,
@@ -144,8 +146,9 @@ def test_totp_codes_wait_for_a_fresh_window_and_are_never_reused(fast_northwind_
                                                                  monkeypatch):
     import pyotp
 
-    from bots import engine
-    from bots.engine import Bot, _Credentials
+    from bots.components import LoginForm
+    from bots.credentials import Credentials
+    from bots.runtime import Runtime
 
     secret = demo_account("northwind").totp_secret
     slept: list[float] = []
@@ -155,15 +158,14 @@ def test_totp_codes_wait_for_a_fresh_window_and_are_never_reused(fast_northwind_
         slept.append(seconds)
         clock["now"] += seconds
 
-    monkeypatch.setattr(engine.time, "time", lambda: clock["now"])
-    bot = Bot(fast_northwind_config, "http://127.0.0.1:9", _Credentials("u", "p", secret),
-               None, None, Path("/nonexistent"), sleep=sleep)
-    first = bot._totp_now()
+    portal = SimpleNamespace(rt=Runtime(fast_northwind_config, sleep=sleep))
+    form = LoginForm(portal, Credentials("u", "p", secret), clock=lambda: clock["now"])
+    first = form.one_time_code()
     assert slept == [] and first == pyotp.TOTP(secret).at(clock["now"])
-    second = bot._totp_now()  # same window: wait for the next one, never send a code twice
+    second = form.one_time_code()  # same window: wait for the next one, never send a code twice
     assert len(slept) == 1 and second != first
     clock["now"] += 30 - (clock["now"] % 30) - 3  # only 3 s left in this window
-    third = bot._totp_now()
+    third = form.one_time_code()
     assert len(slept) == 2 and clock["now"] % 30 < 1
     assert third == pyotp.TOTP(secret).at(clock["now"])
 
@@ -253,9 +255,9 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes_without_redownloading
     # let this test reuse the current code instead of waiting.
     import pyotp
 
-    from bots.engine import Bot
+    from bots.components import LoginForm
 
-    monkeypatch.setattr(Bot, "_totp_now",
+    monkeypatch.setattr(LoginForm, "one_time_code",
                         lambda self: pyotp.TOTP(self.credentials.totp_secret).now())
     # 10 signed-in requests a session: 2 results pages + 2 per document (its documents page, its
     # PDF) need two re-logins
@@ -390,35 +392,35 @@ def test_rows_without_a_documents_link_everywhere_mean_a_changed_page(northwind_
 
 
 @pytest.mark.browser
-def test_screenshots_clear_inputs_and_mask_credentials(tmp_path, fast_northwind_config):
+def test_screenshots_clear_inputs_and_mask_credentials(tmp_path, fast_northwind_config,
+                                                       shared_browser):
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
-    from bots.browser import launch_browser
-    from bots.engine import Bot, _Credentials
+    from bots.browser import driving
+    from bots.credentials import Credentials
+    from bots.session import BotSession
 
-    creds = _Credentials("shot-user", "shot-pass-123")
+    creds = Credentials("shot-user", "shot-pass-123")
     html = ('<form><label for="u">Username</label><input id="u" value="shot-user">'
             '<label for="p">Password</label><input id="p" type="password" value="shot-pass-123">'
             '</form><p id="who" style="font-size:40px">Welcome shot-user</p>')
-    with sync_playwright() as pw:
-        browser = launch_browser(pw)
+    with driving(shared_browser):
+        context = shared_browser.new_context(viewport={"width": 800, "height": 400})
         try:
-            context = browser.new_context(viewport={"width": 800, "height": 400})
             page = context.new_page()
             page.set_content(html)
-            bot = Bot(fast_northwind_config, "http://127.0.0.1:9", creds, context, page,
-                       tmp_path / "ev")
-            shot = Path(bot.screenshot("login"))
+            session = BotSession(fast_northwind_config, "http://127.0.0.1:9", creds, context,
+                                 page, tmp_path / "ev")
+            shot = Path(session.rt.evidence.screenshot("login"))
             assert page.eval_on_selector_all("input", "els => els.map(e => e.value)") == ["", ""]
             box = page.locator("#who").bounding_box()
         finally:
-            browser.close()
+            context.close()
     image = Image.open(shot).convert("RGB")
     centre = (int(box["x"] + box["width"] / 2), int(box["y"] + box["height"] / 2))
     assert image.getpixel(centre) == (255, 0, 255)  # Playwright's mask colour over the name
-    fault = bot._fault("failed for shot-user", step="login", code="x", retryable=False,
-                       detail="typed shot-pass-123")
+    fault = session.rt.fault("failed for shot-user", step="login", code="login-rejected",
+                             retryable=False, detail="typed shot-pass-123")
     assert "shot-user" not in str(fault) and "shot-pass-123" not in repr(fault.context)
 
 
@@ -490,17 +492,10 @@ def _northwind_data() -> dict:
     (lambda d: d.update(screenshot_mask=["nowhere"]), r"screenshot_mask: unknown locator"),
 ])
 def test_config_errors_name_the_file_and_field(tmp_path, mutate, message):
-    import yaml
-
     data = _northwind_data()
     mutate(data)
-    path = tmp_path / "northwind.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message) as info:
-        load_payer_config("northwind", directory=tmp_path)
-    assert str(path) in str(info.value)
-    assert info.value.retryable is False and info.value.code == "bad-config"
-    assert "hunter2" not in str(info.value)
+    error = config_error(tmp_path, "northwind", data, message)
+    assert "hunter2" not in str(error)
 
 
 def test_config_file_problems(tmp_path):

@@ -14,17 +14,18 @@ import hashlib
 import json
 import logging
 import math
-import zipfile
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from portal_fixtures import clean_portal, fast_config
+from portal_fixtures import (assert_secret_free, config_error, fast_config,
+                             maintenance_after_sign_in, manifest_truth, module_portal,
+                             portal_state)
 
-from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
+from bots import load_payer_config, pull_remittances, safe_stem
 from claimwright.errors import SystemFault
-from fixtures.portals import demo_account, running_portal_server
+from fixtures.portals import demo_account
 
 ACCOUNT = demo_account("clearpath")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -33,37 +34,19 @@ ANCHOR = dt.date(2024, 6, 28)
 APP = "/app/remittances"
 
 
-@pytest.fixture(scope="module")
-def clearpath_server(tmp_path_factory):
+def _dataset(out_dir: Path) -> dict:
     from fixtures.remittances import build_dataset
 
-    data = tmp_path_factory.mktemp("clearpath-data")
-    manifest = build_dataset("clearpath", data, count=6, anchor=ANCHOR)
-    with running_portal_server("clearpath", data, page_size=PAGE_SIZE,
-                               results_delay_seconds=0.2) as server:
-        server.manifest = manifest
-        server.data_dir = data
-        yield server
+    return build_dataset("clearpath", out_dir, count=6, anchor=ANCHOR)
 
 
-@pytest.fixture
-def portal(clearpath_server, monkeypatch, tmp_path):
-    """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
-    sign-ins (a private session folder)."""
-    yield from clean_portal(clearpath_server, "clearpath", monkeypatch, tmp_path)
+clearpath_server, portal = module_portal("clearpath", _dataset, page_size=PAGE_SIZE,
+                                         results_delay_seconds=0.2)
 
 
 @pytest.fixture
 def config():
     return fast_config("clearpath", action_ms=2500)
-
-
-def _state(server):
-    return server.app.state.portal
-
-
-def _truth(server) -> dict[str, dict]:
-    return {r["remittance_id"]: r for r in server.manifest["remittances"]}
 
 
 def _relayed(server) -> dict[str, str]:
@@ -86,7 +69,7 @@ def _only(config, *payers: str):
 def _assert_taken(server, result, dest: Path, expected: set[str]) -> None:
     """Exactly ``expected`` taken, each once, byte-identical to the portal's PDF, under a name
     the bot chose (never the portal's suggested ``ERA_<id>.pdf``)."""
-    truth = _truth(server)
+    truth = manifest_truth(server)
     assert sorted(d.remittance_id for d in result.downloaded) == sorted(expected)
     folder = (dest / "clearpath").resolve()
     for doc in result.downloaded:
@@ -102,38 +85,19 @@ def _assert_taken(server, result, dest: Path, expected: set[str]) -> None:
     assert {p.name for p in folder.iterdir()} == {f"{rid}.pdf" for rid in expected}
 
 
-def _trace_blob(fault: SystemFault) -> bytes:
-    trace = Path(fault.context["trace"])
-    assert trace.is_file() and trace.name.endswith(".trace.zip")
-    with zipfile.ZipFile(trace) as archive:
-        return b"".join(archive.read(name) for name in archive.namelist())
+def _permanent_fault(config, tmp_path: Path, code: str, step: str) -> SystemFault:
+    """The pull's fault: ``code`` at ``step``, permanent, at its first attempt."""
+    with pytest.raises(SystemFault) as info:
+        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
+    fault = info.value
+    assert fault.code == code and fault.retryable is False
+    assert fault.context["step"] == step and fault.context["attempts"] == 1
+    return fault
 
 
 def _assert_secret_free(fault: SystemFault, log_text: str) -> None:
     """No credential in the fault's message or context, the log, or the kept trace's bytes."""
-    text = f"{fault!s} {fault.message} {fault.context!r} {log_text}"
-    for secret in (ACCOUNT.password, ACCOUNT.username):
-        assert secret not in text
-    blob = _trace_blob(fault)
-    assert APP.encode() in blob  # the trace holds the signed-in app...
-    for secret in (ACCOUNT.password, ACCOUNT.username):
-        assert secret.encode() not in blob  # ...but never the sign-in
-
-
-def _after_sign_in(monkeypatch, action) -> None:
-    """Run ``action`` once, right after the bot's first sign-in (faults that start mid-run)."""
-    from bots.engine import Bot
-
-    original = Bot.resume_trace
-    done = []
-
-    def resume_trace(self):
-        original(self)
-        if not done:
-            done.append(True)
-            action()
-
-    monkeypatch.setattr(Bot, "resume_trace", resume_trace)
+    assert_secret_free(fault, log_text, ACCOUNT, APP.encode())
 
 
 # browser -------------------------------------------------------------------------------------
@@ -152,7 +116,7 @@ def test_full_pull_of_every_payer_then_rerun_downloads_nothing(portal, config, t
     # documents come payer by payer, in the configured order
     order = [relayed[d.remittance_id] for d in result.downloaded]
     assert order == sorted(order, key=payers.index)
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert hits["download"] == len(relayed)  # one POST per document, no replays
     assert hits["results"] == 4  # 3 searches + one "Next"
     assert ACCOUNT.password not in caplog.text and ACCOUNT.username not in caplog.text
@@ -161,8 +125,8 @@ def test_full_pull_of_every_payer_then_rerun_downloads_nothing(portal, config, t
     again = pull_remittances(config, *WIDE, tmp_path / "dl2", is_known=known.__contains__)
     assert again.downloaded == [] and again.failed == []
     assert sorted(again.skipped_known) == sorted(known) and again.listed == len(known)
-    assert _state(portal).hits["download"] == len(relayed)  # nothing fetched the second time
-    assert _state(portal).hits["login"] == 1  # the saved sign-in (CPXSESSION) was reused
+    assert portal_state(portal).hits["download"] == len(relayed)  # nothing fetched the second time
+    assert portal_state(portal).hits["login"] == 1  # the saved sign-in (CPXSESSION) was reused
     assert not (tmp_path / "dl2" / "clearpath").exists()
 
 
@@ -171,18 +135,18 @@ def test_transient_faults_are_retried_and_the_pull_completes(portal, config, tmp
     """5xx on the JSON endpoint and on a download, a download cut off half-way, a short
     maintenance: each retried, the pull completes; a document that is not a PDF fails alone."""
     relayed = _relayed(portal)
-    truth = _truth(portal)
+    truth = manifest_truth(portal)
     # not a PDF: the last row Summit Mutual lists (the Lakeshore search follows it anyway)
     bad = min((r for r, p in relayed.items() if p == "Summit Mutual"),
               key=lambda r: (truth[r]["payment_date"], r))
-    _state(portal).set_faults(maintenance_first=1, fail_first={"results": 2, "download": 1},
+    portal_state(portal).set_faults(maintenance_first=1, fail_first={"results": 2, "download": 1},
                               truncate_downloads_first=1, not_pdf=[bad])
     caplog.set_level(logging.WARNING, logger="claimwright.bots")
     result = pull_remittances(config, *WIDE, tmp_path / "dl")
     _assert_taken(portal, result, tmp_path / "dl", set(relayed) - {bad})
     assert [(f.remittance_id, f.code) for f in result.failed] == [(bad, "not-a-pdf")]
     assert "HTML" in result.failed[0].reason
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert hits["login_page"] == 1  # the first request got the maintenance page instead
     # 2 searches + 1 "Next", 2 answered 503, and the search again after the first download's
     # 503 (its error page replaced the app; a cut-off download leaves the results on screen)
@@ -200,14 +164,14 @@ def test_slow_results_are_waited_for_and_the_date_range_reaches_the_portal(porta
                                                                            tmp_path):
     delay = 3.0
     assert config.timeouts.action_ms < delay * 1000  # slower than any element wait
-    _state(portal).set_faults(delay_seconds={"results": delay})
-    lakeshore = sorted((dt.date.fromisoformat(_truth(portal)[rid]["payment_date"]), rid)
+    portal_state(portal).set_faults(delay_seconds={"results": delay})
+    lakeshore = sorted((dt.date.fromisoformat(manifest_truth(portal)[rid]["payment_date"]), rid)
                        for rid, payer in _relayed(portal).items() if payer == "Lakeshore Care")
     start, end = lakeshore[1][0], lakeshore[-1][0]  # leaves the oldest out
     result = pull_remittances(_only(config, "Lakeshore Care"), start, end, tmp_path / "dl")
     _assert_taken(portal, result, tmp_path / "dl", {rid for _, rid in lakeshore[1:]})
     assert result.skipped_out_of_range == [] and result.listed == len(lakeshore) - 1
-    assert _state(portal).hits["results"] == 1
+    assert portal_state(portal).hits["results"] == 1
 
 
 @pytest.mark.browser
@@ -216,7 +180,7 @@ def test_inline_disposition_is_still_saved_as_files(portal, config, tmp_path, ca
     bot replays the request and saves the real file, then takes the next documents without
     leaving the results page."""
     caplog.set_level(logging.INFO, logger="claimwright.bots")
-    _state(portal).set_faults(inline_documents=True)
+    portal_state(portal).set_faults(inline_documents=True)
     result = pull_remittances(_only(config, "Lakeshore Care"), *WIDE, tmp_path / "dl")
     expected = {rid for rid, payer in _relayed(portal).items() if payer == "Lakeshore Care"}
     _assert_taken(portal, result, tmp_path / "dl", expected)
@@ -224,14 +188,14 @@ def test_inline_disposition_is_still_saved_as_files(portal, config, tmp_path, ca
     # the first: the click, then the replay; the others intercepted, one request each, the
     # results page kept (searched again only after the first one's PDF viewer)
     assert caplog.text.count("served inline; fetching the file itself") == 1
-    assert _state(portal).hits["download"] == len(expected) + 1
-    assert _state(portal).hits["results"] == 2
+    assert portal_state(portal).hits["download"] == len(expected) + 1
+    assert portal_state(portal).hits["results"] == 2
 
 
 @pytest.mark.browser
 def test_downloads_failing_in_a_row_open_the_circuit_with_bounded_requests(portal, config,
                                                                            tmp_path):
-    _state(portal).set_faults(fail_first={"download": 999})
+    portal_state(portal).set_faults(fail_first={"download": 999})
     config = config.with_overrides(retry={"circuit_breaker_after": 2})
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
@@ -240,7 +204,7 @@ def test_downloads_failing_in_a_row_open_the_circuit_with_bounded_requests(porta
     assert [item["code"] for item in fault.context["failed_items"]] == ["http-5xx", "http-5xx"]
     assert Path(fault.context["screenshot"]).is_file() and Path(fault.context["trace"]).is_file()
     # 2 documents x 3 attempts, then the payer stops (not one request per remaining document)
-    assert _state(portal).hits["download"] == 2 * config.retry.attempts == 6
+    assert portal_state(portal).hits["download"] == 2 * config.retry.attempts == 6
     assert not (tmp_path / "dl" / "clearpath").exists()
 
 
@@ -250,10 +214,10 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_p
     relayed = _relayed(portal)
     # sessions last 8 signed-in requests (app page, JSON results, document posts): the pull
     # outlives two sessions
-    _state(portal).set_faults(expire_session_after=8)
+    portal_state(portal).set_faults(expire_session_after=8)
     result = pull_remittances(config, *WIDE, tmp_path / "dl")
     _assert_taken(portal, result, tmp_path / "dl", set(relayed))
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert 1 <= hits["session_expired"] <= 3
     assert hits["login"] == 1 + hits["session_expired"]
     assert hits["download"] == len(relayed)  # resumed: nothing fetched twice
@@ -265,13 +229,13 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_p
 def test_a_session_that_never_lasts_stops_with_evidence_and_no_credentials(
         portal, config, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    _state(portal).set_faults(expire_session_after=1)  # gone by the time the app page opens
+    portal_state(portal).set_faults(expire_session_after=1)  # gone by the time the app page opens
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     fault = info.value
     assert fault.code == "session-lost" and fault.retryable is False
     assert fault.context["step"] == "search"
-    assert _state(portal).hits["login"] == 1 + 3  # bounded re-logins
+    assert portal_state(portal).hits["login"] == 1 + 3  # bounded re-logins
     assert Path(fault.context["screenshot"]).is_file()
     _assert_secret_free(fault, caplog.text)  # the re-logins were not recorded
 
@@ -283,37 +247,22 @@ def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credenti
     screenshot + trace + url + step; no credential in its message, context, the whole log or
     the kept trace."""
     caplog.set_level(logging.DEBUG)
-    state = _state(portal)
-    _after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
-    evidence = tmp_path / "ev"
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=evidence)
-    fault = info.value
-    assert fault.code == "portal-maintenance" and fault.retryable is False
-    assert fault.context["step"] == "search" and fault.context["attempts"] == 3
+    fault = maintenance_after_sign_in(portal, config, tmp_path, monkeypatch)
     assert fault.context["url"] == portal.url + APP
-    assert state.hits["maintenance"] == 3
-    assert Path(fault.context["screenshot"]).parent == evidence
-    assert Path(fault.context["screenshot"]).read_bytes().startswith(b"\x89PNG")
     _assert_secret_free(fault, caplog.text)
-    assert not (tmp_path / "dl" / "clearpath").exists()
 
 
 @pytest.mark.browser
 def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal, config, tmp_path,
                                                                           caplog):
     caplog.set_level(logging.DEBUG)
-    _state(portal).set_faults(redesign=True)
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
-    fault = info.value
-    assert fault.code == "locator-not-found" and fault.retryable is False
-    assert fault.context["step"] == "search" and fault.context["attempts"] == 1
+    portal_state(portal).set_faults(redesign=True)
+    fault = _permanent_fault(config, tmp_path, "locator-not-found", "search")
     assert fault.context["locators"] == {"payer_select": ["label='Payer'", "css='select#payer'"]}
     assert fault.context["url"] == portal.url + APP
     assert Path(fault.context["screenshot"]).is_file()
     _assert_secret_free(fault, caplog.text)
-    assert _state(portal).hits.get("results", 0) == 0
+    assert portal_state(portal).hits.get("results", 0) == 0
 
     # The admin's fix is YAML only: the new names as fallbacks, the new column headers.
     caplog.clear()
@@ -345,15 +294,11 @@ def test_redesign_is_a_permanent_locator_fault_then_a_yaml_fix_carries_on(portal
 
 @pytest.mark.browser
 def test_captcha_is_permanent(portal, config, tmp_path, caplog):
-    _state(portal).set_faults(captcha=True)
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
-    fault = info.value
-    assert fault.code == "captcha" and fault.retryable is False
-    assert fault.context["step"] == "login" and fault.context["attempts"] == 1
+    portal_state(portal).set_faults(captcha=True)
+    fault = _permanent_fault(config, tmp_path, "captcha", "login")
     assert fault.context["trace"] is None  # nothing is traced before sign-in
     assert Path(fault.context["screenshot"]).is_file()
-    assert _state(portal).hits["login"] == 1
+    assert portal_state(portal).hits["login"] == 1
     assert ACCOUNT.password not in f"{fault!s} {fault.context!r} {caplog.text}"
 
 
@@ -367,7 +312,7 @@ def test_a_payer_the_portal_does_not_offer_stops_clearly(portal, config, tmp_pat
     assert "Acme Health" in fault.message and "flow_options.payers" in fault.message
     assert {"Summit Mutual", "Lakeshore Care", "Harborview Health Plan"} <= set(
         fault.context["offered"])
-    assert _state(portal).hits.get("results", 0) == 0
+    assert portal_state(portal).hits.get("results", 0) == 0
 
 
 # without a browser ---------------------------------------------------------------------------
@@ -410,7 +355,7 @@ def test_portal_api_sessions_payers_and_documents(clearpath_server):
 
 
 def test_clearpath_config_loads_with_references_only():
-    from bots.portal_flows import clearinghouse, get_flow
+    from bots.portals import clearinghouse, get_flow
 
     config = load_payer_config("clearpath")
     assert config.flow == "clearinghouse" and get_flow(config.flow) is clearinghouse
@@ -449,12 +394,6 @@ def _clearpath_data() -> dict:
      r"flow 'clearinghouse' needs download_button"),
 ])
 def test_clearpath_config_errors_name_the_file_and_field(tmp_path, mutate, message):
-    import yaml
-
     data = _clearpath_data()
     mutate(data)
-    path = tmp_path / "clearpath.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message) as info:
-        load_payer_config("clearpath", directory=tmp_path)
-    assert str(path) in str(info.value) and info.value.code == "bad-config"
+    config_error(tmp_path, "clearpath", data, message)

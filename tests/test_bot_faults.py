@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 from bots import PayerConfig, pull_remittances
-from bots.engine import Bot, CircuitBreaker, FailedDocument, _Credentials, portal_slot
+from bots.models import FailedDocument
+from bots.runtime import CircuitBreaker, Runtime
+from bots.session import portal_slot, slot_semaphore
 from claimwright.errors import SystemFault
 from fixtures.portals import PortalFaults, demo_account, demo_environment, running_portal_server
 
@@ -326,9 +328,7 @@ def test_circuit_breaker_counts_failures_in_a_row_only(outcomes, opens_at):
     assert opened == opens_at
 
 
-def test_politeness_spaces_requests_of_one_session(fast_northwind_config, monkeypatch):
-    from bots import engine
-
+def test_politeness_spaces_requests_of_one_session(fast_northwind_config):
     config = fast_northwind_config.with_overrides(portal={"min_interval_ms": 500})
     clock = {"now": 100.0}
     slept: list[float] = []
@@ -337,25 +337,20 @@ def test_politeness_spaces_requests_of_one_session(fast_northwind_config, monkey
         slept.append(round(seconds, 3))
         clock["now"] += seconds
 
-    monkeypatch.setattr(engine.time, "monotonic", lambda: clock["now"])
-    bot = Bot(config, "http://127.0.0.1:9", _Credentials("u", "p"), None, None, Path("/x"),
-              sleep=sleep)
-    bot.polite()            # the first request never waits
+    rt = Runtime(config, sleep=sleep, clock=lambda: clock["now"])
+    rt.polite()             # the first request never waits
     clock["now"] += 0.2
-    bot.polite()            # 0.2 s later: waits the remaining 0.3 s
+    rt.polite()             # 0.2 s later: waits the remaining 0.3 s
     clock["now"] += 2.0
-    bot.polite()            # long after: no wait
+    rt.polite()             # long after: no wait
     assert slept == [0.3]
-    fast = Bot(fast_northwind_config, "http://127.0.0.1:9", _Credentials("u", "p"), None, None,
-               Path("/x"), sleep=sleep)
+    fast = Runtime(fast_northwind_config, sleep=sleep, clock=lambda: clock["now"])
     fast.polite()
     fast.polite()           # min_interval_ms 0 (default): never waits
     assert slept == [0.3]
 
 
 def test_portal_slot_limits_sessions_per_portal(fast_northwind_config):
-    from bots import engine
-
     one = fast_northwind_config.with_overrides(payer="slot-test")
     two = one.with_overrides(portal={"max_sessions": 2})
     inside = threading.Event()
@@ -373,7 +368,7 @@ def test_portal_slot_limits_sessions_per_portal(fast_northwind_config):
         worker.start()
         try:
             assert inside.wait(30)
-            slot = engine._SLOTS[(config.payer, config.portal.max_sessions)]
+            slot = slot_semaphore(config)
             got = [slot.acquire(blocking=False) for _ in range(2)]
             assert got.count(True) == free_after  # the running session holds one slot
             for taken in got:

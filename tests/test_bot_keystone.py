@@ -11,19 +11,20 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bots import ConfigError, load_payer_config, pull_remittances, safe_stem
+from bots import load_payer_config, pull_remittances, safe_stem
 from bots.documents import x12_problem
 from claimwright.errors import SystemFault
 from fixtures.portals import ManifestError, demo_account, load_documents
 from fixtures.portals import running_portal_server
 
-from portal_fixtures import clean_portal, fast_config, write_sample_dataset
+from portal_fixtures import (assert_secret_free, config_error, fast_config,
+                             maintenance_after_sign_in, manifest_truth, module_portal,
+                             portal_state, write_sample_dataset)
 
 ACCOUNT = demo_account("keystone")
 WIDE = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))
@@ -53,21 +54,7 @@ def write_keystone_dataset(out_dir: Path, count: int = COUNT) -> dict:
     return manifest
 
 
-@pytest.fixture(scope="module")
-def keystone_server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("keystone-data")
-    manifest = write_keystone_dataset(data)
-    with running_portal_server("keystone", data, page_size=PAGE_SIZE) as server:
-        server.manifest = manifest
-        server.data_dir = data
-        yield server
-
-
-@pytest.fixture
-def portal(keystone_server, monkeypatch, tmp_path):
-    """The module's portal with clean faults/counters, the bot's env pointing at it, fresh
-    sign-ins (a private session folder)."""
-    yield from clean_portal(keystone_server, "keystone", monkeypatch, tmp_path)
+keystone_server, portal = module_portal("keystone", write_keystone_dataset, page_size=PAGE_SIZE)
 
 
 @pytest.fixture
@@ -75,17 +62,9 @@ def config():
     return fast_config("keystone", action_ms=4000)
 
 
-def _state(server):
-    return server.app.state.portal
-
-
-def _truth(server) -> dict[str, dict]:
-    return {r["remittance_id"]: r for r in server.manifest["remittances"]}
-
-
 def _assert_all_taken(server, result, dest: Path) -> None:
     """Every remittance taken once: the 835 as the document, the PDF beside it, both intact."""
-    truth = _truth(server)
+    truth = manifest_truth(server)
     assert result.failed == []
     assert sorted(d.remittance_id for d in result.downloaded) == sorted(truth)
     folder = (dest / "keystone").resolve()
@@ -109,32 +88,7 @@ def _assert_all_taken(server, result, dest: Path) -> None:
 
 def _assert_secret_free(fault: SystemFault, log_text: str) -> None:
     """No credential in the fault's message or context, the log, or the kept trace's bytes."""
-    text = f"{fault!s} {fault.message} {fault.context!r} {log_text}"
-    for secret in (ACCOUNT.password, ACCOUNT.username):
-        assert secret not in text
-    trace = Path(fault.context["trace"])
-    assert trace.is_file() and trace.name.endswith(".trace.zip")
-    with zipfile.ZipFile(trace) as archive:
-        blob = b"".join(archive.read(name) for name in archive.namelist())
-    assert b"/portal" in blob  # the trace holds the signed-in pages...
-    for secret in (ACCOUNT.password, ACCOUNT.username):
-        assert secret.encode() not in blob  # ...but never the sign-in
-
-
-def _after_sign_in(monkeypatch, action) -> None:
-    """Run ``action`` once, right after the bot's first sign-in (faults that start mid-run)."""
-    from bots.engine import Bot
-
-    original = Bot.resume_trace
-    done = []
-
-    def resume_trace(self):
-        original(self)
-        if not done:
-            done.append(True)
-            action()
-
-    monkeypatch.setattr(Bot, "resume_trace", resume_trace)
+    assert_secret_free(fault, log_text, ACCOUNT, b"/portal")
 
 
 # browser -------------------------------------------------------------------------------------
@@ -156,7 +110,7 @@ def test_full_pull_takes_835_and_pdf_then_rerun_downloads_nothing(portal, config
         result = pull_remittances(config, *WIDE, tmp_path / "dl")
         assert result.pages_visited == 3 and result.listed == len(manifest["remittances"]) == 8
         _assert_all_taken(server, result, tmp_path / "dl")
-        hits = dict(_state(server).hits)
+        hits = dict(portal_state(server).hits)
         assert hits["download"] == 2 * 8 and hits["results"] == 3  # search + 2 "Next" posts
         for doc in result.downloaded:
             (remit,) = parse_file(doc.path)
@@ -169,19 +123,19 @@ def test_full_pull_takes_835_and_pdf_then_rerun_downloads_nothing(portal, config
         again = pull_remittances(config, *WIDE, tmp_path / "dl2", is_known=known.__contains__)
         assert again.downloaded == [] and again.failed == []
         assert sorted(again.skipped_known) == sorted(known) and again.listed == 8
-        assert _state(server).hits["download"] == 2 * 8  # nothing fetched the second time
-        assert _state(server).hits["login"] == 1  # the saved sign-in was reused
+        assert portal_state(server).hits["download"] == 2 * 8  # nothing fetched the second time
+        assert portal_state(server).hits["login"] == 1  # the saved sign-in was reused
     assert not (tmp_path / "dl2" / "keystone").exists()
 
 
 @pytest.mark.browser
 def test_503s_on_frame_pages_and_downloads_are_retried_and_complete(portal, config, tmp_path,
                                                                     caplog):
-    _state(portal).set_faults(fail_first={"search_page": 1, "results": 1, "download": 2})
+    portal_state(portal).set_faults(fail_first={"search_page": 1, "results": 1, "download": 2})
     caplog.set_level(logging.WARNING, logger="claimwright.bots")
     result = pull_remittances(config, *WIDE, tmp_path / "dl")
     _assert_all_taken(portal, result, tmp_path / "dl")
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     # search: form 503 | form, search post 503 | form, search post: done on the third attempt
     assert hits["search_page"] == 3 and hits["results"] == 2 + 2
     assert hits["download"] == 2 * COUNT + 2
@@ -193,10 +147,10 @@ def test_503s_on_frame_pages_and_downloads_are_retried_and_complete(portal, conf
 def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="claimwright.bots")
     # sessions last 12 requests: the downloads outlive several sessions
-    _state(portal).set_faults(expire_session_after=12)
+    portal_state(portal).set_faults(expire_session_after=12)
     result = pull_remittances(config, *WIDE, tmp_path / "dl")
     _assert_all_taken(portal, result, tmp_path / "dl")
-    hits = dict(_state(portal).hits)
+    hits = dict(portal_state(portal).hits)
     assert hits["session_expired"] >= 1
     assert hits["download"] == 2 * COUNT  # resumed: nothing fetched twice
     assert hits["login"] == 1 + hits["session_expired"]
@@ -207,10 +161,10 @@ def test_session_expiry_mid_run_signs_in_again_and_resumes(portal, config, tmp_p
 @pytest.mark.browser
 def test_session_expiry_inside_the_frame_is_session_lost_and_the_page_is_replayed(
         portal, config, tmp_path, caplog, monkeypatch):
-    from bots.portal_flows import medicare_frames
+    from bots.portals import medicare_frames
 
     caplog.set_level(logging.INFO, logger="claimwright.bots")
-    state = _state(portal)
+    state = portal_state(portal)
     original = medicare_frames.frame_submit
     expired = []
 
@@ -235,33 +189,20 @@ def test_session_expiry_inside_the_frame_is_session_lost_and_the_page_is_replaye
 @pytest.mark.browser
 def test_maintenance_beyond_the_retry_budget_stops_with_evidence_and_no_credentials(
         portal, config, tmp_path, caplog, monkeypatch):
-    """Maintenance starting after sign-in outlives the retry budget: a permanent fault with
-    screenshot + trace + url + step; no credential in its message, context, the whole log or
-    the kept trace."""
+    """Frames too: maintenance past the retry budget is permanent, with evidence, secret-free."""
     caplog.set_level(logging.DEBUG)
-    state = _state(portal)
-    _after_sign_in(monkeypatch, lambda: state.set_faults(maintenance_first=99))
-    evidence = tmp_path / "ev"
-    with pytest.raises(SystemFault) as info:
-        pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=evidence)
-    fault = info.value
-    assert fault.code == "portal-maintenance" and fault.retryable is False
-    assert fault.context["step"] == "search" and fault.context["attempts"] == 3
+    fault = maintenance_after_sign_in(portal, config, tmp_path, monkeypatch)
     assert fault.context["url"] == portal.url + "/portal"
-    assert state.hits["maintenance"] == 3
-    assert Path(fault.context["screenshot"]).parent == evidence
-    assert Path(fault.context["screenshot"]).read_bytes().startswith(b"\x89PNG")
     _assert_secret_free(fault, caplog.text)
-    assert not (tmp_path / "dl" / "keystone").exists()
 
 
 @pytest.mark.browser
 def test_short_maintenance_inside_the_frame_is_retried_and_completes(portal, config, tmp_path,
                                                                      monkeypatch, caplog):
-    from bots.portal_flows import medicare_frames
+    from bots.portals import medicare_frames
 
     caplog.set_level(logging.WARNING, logger="claimwright.bots")
-    state = _state(portal)
+    state = portal_state(portal)
     original = medicare_frames.frame_submit
     started = []
 
@@ -283,7 +224,7 @@ def test_short_maintenance_inside_the_frame_is_retried_and_completes(portal, con
 
 @pytest.mark.browser
 def test_redesign_is_a_permanent_locator_fault_with_evidence(portal, config, tmp_path, caplog):
-    _state(portal).set_faults(redesign=True)
+    portal_state(portal).set_faults(redesign=True)
     caplog.set_level(logging.WARNING, logger="claimwright.bots")
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
@@ -306,19 +247,19 @@ def test_download_faults_truncated_retried_inline_saved_bad_file_skipped(portal,
     """Over a posted date range (one page): downloads cut off half-way are retried and never
     saved half; files served ``Content-Disposition: inline`` are saved as files anyway; a
     remittance whose file is an HTML notice fails alone and keeps nothing of itself."""
-    truth = _truth(portal)
+    truth = manifest_truth(portal)
     dates = sorted(dt.date.fromisoformat(r["payment_date"]) for r in truth.values())
     in_range = sorted(rid for rid, r in truth.items()
                       if dates[1] <= dt.date.fromisoformat(r["payment_date"]) <= dates[3])
     bad = in_range[1]
-    _state(portal).set_faults(truncate_downloads_first=2, inline_documents=True, not_pdf=[bad])
+    portal_state(portal).set_faults(truncate_downloads_first=2, inline_documents=True, not_pdf=[bad])
     result = pull_remittances(config, dates[1], dates[3], tmp_path / "dl")
     assert result.pages_visited == 1 and result.listed == 3
-    assert _state(portal).hits["results"] == 1  # one search post, one page
+    assert portal_state(portal).hits["results"] == 1  # one search post, one page
     assert [f.remittance_id for f in result.failed] == [bad]
-    assert result.failed[0].code == "not-an-835"  # the 835 is fetched first
+    assert result.failed[0].code == "not-835"  # the 835 is fetched first
     assert sorted(d.remittance_id for d in result.downloaded) == sorted(set(in_range) - {bad})
-    assert _state(portal).hits["download"] == 2 * 2 + 1 + 2  # 2 whole, 1 refused, 2 retries
+    assert portal_state(portal).hits["download"] == 2 * 2 + 1 + 2  # 2 whole, 1 refused, 2 retries
     for doc in result.downloaded:  # every file whole, under the bot's names
         entry = truth[doc.remittance_id]
         assert doc.path.read_bytes() == (portal.data_dir / entry["x12"]).read_bytes()
@@ -329,7 +270,7 @@ def test_download_faults_truncated_retried_inline_saved_bad_file_skipped(portal,
 
 @pytest.mark.browser
 def test_captcha_is_permanent(portal, config, tmp_path, caplog):
-    _state(portal).set_faults(captcha=True)
+    portal_state(portal).set_faults(captcha=True)
     with pytest.raises(SystemFault) as info:
         pull_remittances(config, *WIDE, tmp_path / "dl", evidence_dir=tmp_path / "ev")
     fault = info.value
@@ -337,7 +278,7 @@ def test_captcha_is_permanent(portal, config, tmp_path, caplog):
     assert fault.context["step"] == "login" and fault.context["attempts"] == 1
     assert fault.context["trace"] is None  # nothing is traced before sign-in
     assert Path(fault.context["screenshot"]).is_file()
-    assert _state(portal).hits["login"] == 1
+    assert portal_state(portal).hits["login"] == 1
     text = f"{fault!s} {fault.context!r} {caplog.text}"
     assert ACCOUNT.password not in text and ACCOUNT.username not in text
 
@@ -368,7 +309,7 @@ def test_portal_pages_over_http(portal):
         rows = [re.findall(r'<tr class="data"><td>[^<]*</td><td>[^<]*</td><td>([^<]+)</td>', p)
                 for p in pages]
         assert [len(r) for r in rows] == [3, 3, 2]
-        assert sorted(sum(rows, [])) == sorted(_truth(portal))
+        assert sorted(sum(rows, [])) == sorted(manifest_truth(portal))
         assert 'value="Next &gt;"' in pages[0] and 'value="Next &gt;"' not in pages[2]
         bad = client.post("/portal/ra/search", data={"fromDate": "13/45/2024", "toDate": ""})
         assert "Invalid date" in bad.text
@@ -408,11 +349,7 @@ def test_keystone_config_errors_name_the_file_and_field(tmp_path, mutate, messag
 
     data = yaml.safe_load(load_payer_config("keystone").source.read_text())
     mutate(data)
-    path = tmp_path / "keystone.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message) as info:
-        load_payer_config("keystone", directory=tmp_path)
-    assert str(path) in str(info.value)
+    config_error(tmp_path, "keystone", data, message)
 
 
 def test_manifest_x12_files_are_loaded_and_checked(tmp_path):

@@ -98,7 +98,7 @@ def test_credentials_can_come_from_prefect_secret_blocks(summit, monkeypatch, pr
     from prefect.blocks.system import Secret
 
     from bots import load_payer_config
-    from bots.engine import _read_credentials
+    from bots.credentials import read_credentials
     from fixtures.portals.summit import DEMO_ACCOUNT
 
     selectors, _, _ = summit
@@ -108,11 +108,11 @@ def test_credentials_can_come_from_prefect_secret_blocks(summit, monkeypatch, pr
         "  username_env: CLAIMWRIGHT_SUMMIT_USERNAME\n  password_block: summit-portal-password\n"))
     config = load_payer_config("summit")
     with pytest.raises(Exception) as missing:
-        _read_credentials(config)
+        read_credentials(config)
     assert "summit-portal-password" in str(missing.value)
     assert DEMO_ACCOUNT.password not in str(missing.value)
     Secret(value=DEMO_ACCOUNT.password).save("summit-portal-password", overwrite=True)
-    creds = _read_credentials(config)
+    creds = read_credentials(config)
     assert creds.password == DEMO_ACCOUNT.password and "***" in repr(creds)
 
 

@@ -14,7 +14,7 @@ START, END = dt.date(2024, 6, 1), dt.date(2024, 6, 30)
 
 
 def _doc(tmp_path, rid: str):
-    from bots.engine import DownloadedDocument
+    from bots import DownloadedDocument
 
     path = tmp_path / "dl" / f"{rid}.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,20 +26,21 @@ def _doc(tmp_path, rid: str):
 
 
 def test_run_pull_hands_what_was_taken_to_the_caller_with_the_fault(monkeypatch, tmp_path):
-    import bots.portal_flows as portal_flows
-    from bots.engine import PullResult, run_pull
+    import bots.portals as portals
+    from bots import PullResult
+    from bots.pull import PullRun, run_pull
 
-    def pull(bot, result, dest_dir, is_known):
-        result.downloaded.append(_doc(tmp_path, "R1"))
+    def pull(session, run):
+        run.result.downloaded.append(_doc(tmp_path, "R1"))
         raise SystemFault("northwind: download: circuit open", retryable=False,
                           code="circuit-open")
 
-    monkeypatch.setattr(portal_flows, "get_flow", lambda name: SimpleNamespace(pull=pull))
-    bot = SimpleNamespace(config=SimpleNamespace(payer="northwind", flow="x"),
-                          start_session=lambda reused: None)
+    monkeypatch.setattr(portals, "get_flow", lambda name: SimpleNamespace(pull=pull))
+    session = SimpleNamespace(config=SimpleNamespace(payer="northwind", flow="x"),
+                              start=lambda: None)
     result = PullResult("northwind", START, END)
     with pytest.raises(SystemFault) as info:
-        run_pull(bot, result, tmp_path, lambda rid: False)
+        run_pull(session, PullRun(session, result, tmp_path, lambda rid: False))
     assert info.value.partial_result is result
     assert info.value.context["downloaded"] == ["R1"]
 
@@ -47,7 +48,7 @@ def test_run_pull_hands_what_was_taken_to_the_caller_with_the_fault(monkeypatch,
 def test_pipeline_records_a_partial_pull_and_the_next_run_skips_it(monkeypatch, tmp_path,
                                                                    workspace):
     import bots
-    from bots.engine import PullResult
+    from bots import PullResult
     from claimwright.pipeline import Context, pull_payer
 
     calls: list[set[str]] = []

@@ -19,7 +19,7 @@ from claimwright.errors import SystemFault
 from claimwright.rules.source import RulesError
 from claimwright.rules.followup import DEFAULT_PATH, interpret, load_followup, parse_followup
 from fixtures.portals import create_app, demo_account, demo_environment, running_portal_server
-from fixtures.portals.status import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
+from fixtures.portals.status_pages import (APPEAL_STATUSES, DENIED, IN_PROCESS, INFO_REQUESTED, PAID,
                                      appeal_number)
 
 ACCOUNT = demo_account("northwind")
@@ -266,7 +266,7 @@ def fast_config():
 
 @pytest.mark.browser
 def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config, tmp_path):
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
 
     book = portal.app.state.status_book
     denied, info, paid = (_numbers(book, s)[0] for s in (DENIED, INFO_REQUESTED, PAID))
@@ -317,7 +317,7 @@ def test_bot_reads_claim_and_appeal_statuses_retrying_a_503(portal, fast_config,
 @pytest.mark.browser
 def test_a_query_failing_past_its_retries_is_skipped_until_the_circuit_opens(portal, fast_config,
                                                                             tmp_path):
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
 
     numbers = sorted(portal.app.state.status_book.claims)[:3]
     state = portal.app.state.portal
@@ -347,7 +347,7 @@ def test_a_query_failing_past_its_retries_is_skipped_until_the_circuit_opens(por
 
 @pytest.mark.browser
 def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp_path):
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
 
     changed = fast_config.with_overrides(locators={
         "status_result": [{"css": "table#claim-status-v2"}],
@@ -369,7 +369,7 @@ def test_a_status_page_that_changed_stops_with_evidence(portal, fast_config, tmp
 @pytest.mark.parametrize("payer", ["keystone", "clearpath"])
 def test_bot_reads_statuses_on_the_frame_and_script_portals(payer, tmp_path_factory, monkeypatch):
     from bots import load_payer_config
-    from bots.status import StatusQuery, check_statuses
+    from bots import StatusQuery, check_statuses
     from fixtures.remittances import build_dataset
 
     out = tmp_path_factory.mktemp(f"status-bot-{payer}") / payer
@@ -575,7 +575,7 @@ def test_a_broken_followup_file_is_one_review_item_and_no_browser(workspace, tmp
 
 
 def test_claims_come_from_readable_truth_files_only(small_dataset, tmp_path):
-    from fixtures.portals.status import load_claim_facts
+    from fixtures.portals.status_pages import load_claim_facts
 
     copy = tmp_path / "northwind"
     shutil.copytree(small_dataset, copy)

@@ -67,7 +67,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
                          base_url: str | None = None, counts: StatusCounts | None = None,
                          headless: bool = True) -> StatusCounts:
     """Check every due claim and appeal of ``payer`` on its portal (one browser session)."""
-    from bots.status import StatusQuery, StatusReport, check_statuses
+    from bots import StatusQuery, StatusReport, check_statuses
 
     as_of = as_of or dt.date.today()
     counts = counts or StatusCounts(payer)

@@ -19,7 +19,7 @@ from ..types import ReviewKind, UnitKind
 from .context import Context, Counts
 
 if TYPE_CHECKING:
-    from bots.engine import DownloadedDocument, PullResult
+    from bots import DownloadedDocument, PullResult
 
 
 def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,

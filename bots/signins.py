@@ -29,11 +29,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_session_dir(env: dict[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get(SESSION_DIR_ENV):
-        return Path(env[SESSION_DIR_ENV]).expanduser()
-    state_home = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state_home / "claimwright" / "sessions"
+    """``Settings.session_dir``: $CLAIMWRIGHT_SESSION_DIR, else $XDG_STATE_HOME/claimwright/..."""
+    from claimwright.settings import Settings
+
+    return Settings.from_env(env).session_dir
 
 
 def state_path(session_dir: Path, payer: str, base_url: str, username: str) -> Path:
