@@ -169,13 +169,15 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger):
     def set_priorities(self, priorities: dict[str, Decimal], as_of: dt.date) -> int:
         """Store each finding's priority (by key) as of ``as_of``; returns how many changed."""
         changed = 0
+        keys = list(priorities)
         with self.session() as s:
-            for rec in s.scalars(select(FindingRecord).where(
-                    FindingRecord.key.in_(list(priorities)))):
-                if rec.priority != priorities[rec.key]:
-                    rec.priority = priorities[rec.key]
-                    changed += 1
-                rec.prioritized_on = as_of
+            for start in range(0, len(keys), 500):  # bounded IN lists at any volume
+                for rec in s.scalars(select(FindingRecord).where(
+                        FindingRecord.key.in_(keys[start:start + 500]))):
+                    if rec.priority != priorities[rec.key]:
+                        rec.priority = priorities[rec.key]
+                        changed += 1
+                    rec.prioritized_on = as_of
         return changed
 
     # outputs -------------------------------------------------------------------------------
