@@ -14,13 +14,23 @@ _LINES = [
     ("claims", "claims read"),
     ("denial_findings", "denials found (claim lines x reasons)"),
     ("denied_claims", "claims with a denial"),
+    ("to_packets", "  of the denials: to appeal packets"),
+    ("to_coding", "  to the coding worklist"),
+    ("to_registration", "  to the registration worklist"),
+    ("to_clinical_documentation", "  to the clinical documentation worklist"),
+    ("to_billing", "  to the billing worklist"),
+    ("to_review", "  to the review queue"),
     ("packets_written", "appeal packets written"),
     ("packets_existing", "appeal packets already written (not rewritten)"),
-    ("worklist_added", "coding worklist rows added"),
-    ("worklist_updated", "coding worklist rows updated"),
+    ("worklist_added", "worklist rows added"),
+    ("worklist_updated", "worklist rows updated"),
     ("review_opened", "review items opened"),
     ("review_seen_again", "review items already open (not duplicated)"),
 ]
+
+
+#: the counts that add up to the denials found: each denial goes to exactly one of them
+ROUTED = [key for key, _ in _LINES if key.startswith("to_")]
 
 
 def print_run_summary(results: list[dict], settings: Settings) -> None:
@@ -28,6 +38,9 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
         typer.echo(f"\n== {counts['payer']} ==")
         for key, label in _LINES:
             typer.echo(f"  {counts[key]:>6}  {label}")
+        routed = sum(counts[key] for key in ROUTED)
+        if routed != counts["denial_findings"]:  # never expected: every denial has one place
+            typer.echo(f"  warning: {counts['denial_findings']} denials but {routed} routed")
         for error in counts["errors"]:
             typer.echo(f"  needs review: {error}")
     new_work = sum(c["downloaded"] + c["packets_written"] + c["worklist_added"]
@@ -38,7 +51,8 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
     typer.echo("\nOutputs:")
     typer.echo(f"  appeal packets   {settings.packets}/")
     typer.echo(f"  appeals queue    {settings.packets / 'appeals-queue.csv'}  (most urgent first)")
-    typer.echo(f"  coding worklist  {settings.worklist}")
+    typer.echo(f"  worklists        {settings.worklist.parent}/  (coding, registration, "
+               "clinical-documentation, billing)")
     typer.echo(f"  review queue     claimwright review list   (ledger: {settings.database_url})")
     typer.echo(f"  downloads        {settings.downloads}/")
 

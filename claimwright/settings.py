@@ -133,7 +133,12 @@ class Settings:
 
     @property
     def worklist(self) -> Path:
-        return self.out / "worklists" / "coding-worklist.xlsx"
+        """The coding worklist (see :meth:`worklist_for` for every owner's)."""
+        return self.worklist_for("coding")
+
+    def worklist_for(self, owner: str) -> Path:
+        """The worklist workbook of ``owner``: ``out/worklists/<owner>-worklist.xlsx``."""
+        return self.out / "worklists" / f"{owner.replace(' ', '-')}-worklist.xlsx"
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.downloads, self.evidence, self.packets, self.worklist.parent):

@@ -11,6 +11,7 @@ Each is a :class:`enum.StrEnum`, so a member is stored, logged and compared as i
 - :class:`FaultCode`: the machine code of every error (``claimwright.errors``), each system or
   business (:attr:`FaultCode.failure`).
 - :class:`ReviewKind`: what a review item is about (what a person filters the queue on).
+- :class:`Route`: the one place a denial finding goes (a packet, an owner's worklist, review).
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ class ReviewKind(StrEnum):
     STATUS_ACTION = "status-action"              # a claim/appeal status a person must act on
     STATUS_UNREADABLE = "status-unreadable"      # the portal's status answer could not be read
     CONFIG_INVALID = "config-invalid"            # an admin-edited data file is invalid
+
+
+class Route(StrEnum):
+    """Where one denial finding goes: exactly one of these (``claimwright.pipeline.routing``)."""
+
+    PACKET = "packet"                                  # an appeal packet for its claim
+    CODING = "coding"                                  # the owners' worklists ...
+    REGISTRATION = "registration"
+    CLINICAL_DOCUMENTATION = "clinical documentation"
+    BILLING = "billing"
+    REVIEW = "review"                                  # the review queue (a person decides)
+
+    @property
+    def worklist(self) -> bool:
+        return self not in (Route.PACKET, Route.REVIEW)
 
 
 class FaultCode(StrEnum):

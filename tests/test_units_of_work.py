@@ -57,7 +57,7 @@ def test_a_corrupt_workbook_loses_no_worklist_row(ctx, dataset):
     counts = write_outputs(ctx, "northwind", as_of=ANCHOR)  # must not raise
     [item] = [i for i in ctx.queue.items() if "coding-worklist" in i.reason]
     assert item.kind == "output-failed" and item.context["worklist"] == str(worklist)
-    assert counts.worklist_added == 0 and len(counts.errors) == 1
+    assert len(counts.errors) == 1  # the other owners' worklists were written meanwhile
     assert worklist.read_bytes().startswith(b"PK\x03\x04 this is not")  # left untouched
 
     worklist.unlink()  # a person restores the workbook (here: removes the broken one)

@@ -19,7 +19,7 @@ from claimwright.worklists import (
     WorklistError,
     WorklistRow,
     unsupported_features,
-    upsert_coding_worklist,
+    upsert_worklist,
     worklist_row_from_finding,
 )
 
@@ -55,7 +55,7 @@ def test_first_write_creates_a_sorted_formatted_sheet(tmp_path):
     path = tmp_path / "worklists" / "coding-worklist.xlsx"
     rows = [row(1, priority="10"), row(2, priority="90", amount="0.07"),
             row(3, priority="50", appeal_due=None)]
-    result = upsert_coding_worklist(path, rows)
+    result = upsert_worklist(path, rows)
     assert (result.added, result.updated, result.unchanged, result.warnings) == (3, 0, 0, [])
     assert result.written
 
@@ -90,21 +90,21 @@ def test_first_write_creates_a_sorted_formatted_sheet(tmp_path):
 def test_rerun_with_the_same_rows_changes_nothing(tmp_path):
     path = tmp_path / "coding-worklist.xlsx"
     rows = [row(1), row(2, amount="0.07")]
-    upsert_coding_worklist(path, rows)
+    upsert_worklist(path, rows)
     before, mtime = path.read_bytes(), path.stat().st_mtime_ns
-    result = upsert_coding_worklist(path, rows)
+    result = upsert_worklist(path, rows)
     assert (result.added, result.updated, result.unchanged) == (0, 0, 2)
     assert not result.written and result.warnings == []
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
     # first_seen of a later run does not count as a change
-    again = upsert_coding_worklist(path, [dataclasses.replace(r, first_seen=dt.date(2024, 4, 1))
+    again = upsert_worklist(path, [dataclasses.replace(r, first_seen=dt.date(2024, 4, 1))
                                           for r in rows])
     assert (again.unchanged, again.written) == (2, False)
 
 
 def test_coder_edits_survive_an_update_and_new_rows_go_at_the_end(tmp_path):
     path = tmp_path / "coding-worklist.xlsx"
-    upsert_coding_worklist(path, [row(1, priority="10"), row(2, priority="90"),
+    upsert_worklist(path, [row(1, priority="10"), row(2, priority="90"),
                                   row(3, priority="50")])
 
     # a coder works the sheet: status, owner, a note, an extra column, sorts by nothing
@@ -120,7 +120,7 @@ def test_coder_edits_survive_an_update_and_new_rows_go_at_the_end(tmp_path):
     ws.cell(r1, extra, "urgent")
     wb.save(path)
 
-    result = upsert_coding_worklist(path, [
+    result = upsert_worklist(path, [
         row(1, priority="10", amount="125.40", first_seen=dt.date(2024, 4, 2)),  # changed
         row(2, priority="90"), row(3, priority="50"),  # unchanged
         row(4, priority="99", first_seen=dt.date(2024, 4, 2)),  # new, highest priority
@@ -152,7 +152,7 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     path = tmp_path / "coding-worklist.xlsx"
     nasty = row(1, reason='=HYPERLINK("http://evil.example","click")', payer="@SUM(A1:A9)",
                 patient_account="+1-555-0100", procedure="-2+3", rarcs=("=1+1",))
-    upsert_coding_worklist(path, [nasty])
+    upsert_worklist(path, [nasty])
     xml = sheet_xml(path)
     assert "<f>" not in xml and "<f " not in xml
     ws = openpyxl.load_workbook(path).active
@@ -164,12 +164,12 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
         assert cell.value == expected and cell.data_type == "s", header
         assert cell.quotePrefix, header
     # and a rerun compares it as text: nothing changes
-    assert upsert_coding_worklist(path, [nasty]).unchanged == 1
+    assert upsert_worklist(path, [nasty]).unchanged == 1
 
 
 def test_features_openpyxl_would_drop_are_warned_about_and_backed_up(tmp_path):
     path = tmp_path / "coding-worklist.xlsx"
-    upsert_coding_worklist(path, [row(1), row(2)])
+    upsert_worklist(path, [row(1), row(2)])
     assert unsupported_features(path) == []
 
     # a coder adds a chart
@@ -184,13 +184,13 @@ def test_features_openpyxl_would_drop_are_warned_about_and_backed_up(tmp_path):
     assert "charts" in unsupported_features(path)
 
     # nothing changed: warned, file untouched, no backup needed
-    quiet = upsert_coding_worklist(path, [row(1), row(2)])
+    quiet = upsert_worklist(path, [row(1), row(2)])
     assert not quiet.written and quiet.backup is None
     assert any("charts" in w and "untouched" in w for w in quiet.warnings)
     assert path.read_bytes() == original
 
     # a real change: warned, original kept as a timestamped backup, update applied
-    result = upsert_coding_worklist(path, [row(1, amount="150.00"), row(2)])
+    result = upsert_worklist(path, [row(1, amount="150.00"), row(2)])
     assert result.written and result.updated == 1
     assert result.backup is not None and result.backup.read_bytes() == original
     assert re.fullmatch(r"coding-worklist\.backup-\d{8}T\d{6}(-\d+)?\.xlsx", result.backup.name)
@@ -203,7 +203,7 @@ def test_features_openpyxl_would_drop_are_warned_about_and_backed_up(tmp_path):
 
 def test_x14_extensions_in_sheet_xml_are_detected(tmp_path):
     path = tmp_path / "coding-worklist.xlsx"
-    upsert_coding_worklist(path, [row(1)])
+    upsert_worklist(path, [row(1)])
     ext = ('<extLst><ext uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}" '
            'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
            '<x14:conditionalFormattings><x14:conditionalFormatting/>'
@@ -224,7 +224,7 @@ def test_x14_extensions_in_sheet_xml_are_detected(tmp_path):
 
 def test_a_crash_while_saving_leaves_the_old_workbook_intact(tmp_path, monkeypatch):
     path = tmp_path / "coding-worklist.xlsx"
-    upsert_coding_worklist(path, [row(1)])
+    upsert_worklist(path, [row(1)])
     before = path.read_bytes()
 
     def broken_save(self, filename):
@@ -234,7 +234,7 @@ def test_a_crash_while_saving_leaves_the_old_workbook_intact(tmp_path, monkeypat
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        upsert_coding_worklist(path, [row(1, amount="1.00"), row(2)])
+        upsert_worklist(path, [row(1, amount="1.00"), row(2)])
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".coding-worklist.xlsx.lock",
                                                           "coding-worklist.xlsx"]
@@ -244,7 +244,7 @@ def test_files_that_cannot_be_updated_safely_are_left_alone(tmp_path):
     corrupt = tmp_path / "coding-worklist.xlsx"
     corrupt.write_bytes(b"not a zip")
     with pytest.raises(WorklistError, match="not an xlsx"):
-        upsert_coding_worklist(corrupt, [row(1)])
+        upsert_worklist(corrupt, [row(1)])
     assert corrupt.read_bytes() == b"not a zip"
 
     other = tmp_path / "other.xlsx"
@@ -254,19 +254,19 @@ def test_files_that_cannot_be_updated_safely_are_left_alone(tmp_path):
     wb.save(other)
     before = other.read_bytes()
     with pytest.raises(WorklistError, match="no 'Coding worklist' sheet"):
-        upsert_coding_worklist(other, [row(1)])
+        upsert_worklist(other, [row(1)])
     assert other.read_bytes() == before
 
 
 def test_missing_coder_column_is_restored_and_duplicates_warned(tmp_path):
     path = tmp_path / "coding-worklist.xlsx"
-    upsert_coding_worklist(path, [row(1)])
+    upsert_worklist(path, [row(1)])
     wb = openpyxl.load_workbook(path)
     ws = wb.active
     notes = headers(ws)["Notes"]
     ws.delete_cols(notes)
     wb.save(path)
-    result = upsert_coding_worklist(path, [row(1), row(1, amount="5.00")])
+    result = upsert_worklist(path, [row(1), row(1, amount="5.00")])
     assert any("'Notes' was missing" in w for w in result.warnings)
     assert any("more than once" in w for w in result.warnings)
     ws = openpyxl.load_workbook(path).active

@@ -53,6 +53,13 @@ class Counts(RunCounts):
     claims: int = 0
     denial_findings: int = 0
     denied_claims: int = 0
+    # where the denial findings went: each to exactly one place (pipeline.routing)
+    to_packets: int = 0
+    to_coding: int = 0
+    to_registration: int = 0
+    to_clinical_documentation: int = 0
+    to_billing: int = 0
+    to_review: int = 0
     packets_written: int = 0
     packets_existing: int = 0
     worklist_added: int = 0

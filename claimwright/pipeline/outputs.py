@@ -24,9 +24,10 @@ from ..models import Remittance
 from ..review import Opened
 from ..renditions import CODE as RENDITIONS_CODE
 from ..storage import Document
-from ..types import FaultCode, ReviewKind, UnitKind
+from ..types import FaultCode, ReviewKind, Route, UnitKind
 from .context import Context, Counts
 from .parse import pdf_rendition
+from .routing import WORKLIST_ROUTES, count_field, route
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,22 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
         for f in findings:
             if not f.decision.known:
                 counts.note_review(_review_unknown_code(ctx, doc, f).created)
-        usable = [f for f in denials if f.decision.known and f.claim.patient_account in trusted]
-        rows = [worklist_row_from_finding(f, first_seen=as_of)
-                for f in usable if f.decision.owner == "coding"]
-        if rows:
-            ctx.ledger.queue_outputs(WORKLIST_ROW, str(ctx.settings.worklist),
-                                     {r.key: r.to_json() for r in rows})
-        for claim_id, claim_findings in _appealable_by_claim(usable).items():
+        routes = {f.key: route(f, trusted=f.claim.patient_account in trusted) for f in denials}
+        for destination in routes.values():
+            field_name = count_field(destination)
+            setattr(counts, field_name, getattr(counts, field_name) + 1)
+        by_owner: dict[str, dict[str, dict]] = defaultdict(dict)
+        for f in denials:
+            if routes[f.key].worklist:
+                row = worklist_row_from_finding(f, first_seen=as_of)
+                by_owner[routes[f.key].value][row.key] = row.to_json()
+        for owner, rows in by_owner.items():
+            ctx.ledger.queue_outputs(WORKLIST_ROW, str(ctx.settings.worklist_for(owner)), rows)
+        packets = defaultdict(list)
+        for f in denials:
+            if routes[f.key] is Route.PACKET:
+                packets[f.claim.payer_claim_id].append(f)
+        for claim_id, claim_findings in packets.items():
             key = f"{remit.payer.id}:{claim_id}"
             if key in packets_done:
                 counts.packets_existing += 1
@@ -98,10 +108,15 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
 
 
 def write_worklist(ctx: Context, counts: Counts) -> None:
-    """Write the coding worklist rows waiting in the ledger (one unit; see the module doc)."""
-    from ..worklists import WorklistError, WorklistRow, upsert_coding_worklist
+    """Write the worklist rows waiting in the ledger, one unit per owner's workbook (see the
+    module doc)."""
+    for owner in WORKLIST_ROUTES:
+        _write_workbook(ctx, counts, owner, ctx.settings.worklist_for(owner))
 
-    path = ctx.settings.worklist
+
+def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path) -> None:
+    from ..worklists import WorklistError, WorklistRow, upsert_worklist
+
     pending = ctx.ledger.pending_outputs(WORKLIST_ROW, str(path))
     if not pending:
         return
@@ -114,10 +129,10 @@ def write_worklist(ctx: Context, counts: Counts) -> None:
         return
     with unit:
         try:
-            result = upsert_coding_worklist(path, [WorklistRow.from_json(r.data)
-                                                   for r in pending])
+            result = upsert_worklist(path, [WorklistRow.from_json(r.data) for r in pending],
+                                     title=f"{owner.capitalize()} worklist")
         except WorklistError as exc:
-            raise SystemFault(f"coding worklist {path.name}: {exc}; its {len(pending)} new "
+            raise SystemFault(f"{owner} worklist {path.name}: {exc}; its {len(pending)} new "
                               "row(s) wait in the ledger for the next run that can write it",
                               retryable=False, code=FaultCode.WORKLIST_UNREADABLE,
                               worklist=str(path)) from None
@@ -125,9 +140,9 @@ def write_worklist(ctx: Context, counts: Counts) -> None:
         counts.worklist_added += result.added
         counts.worklist_updated += result.updated
         for warning in result.warnings:
-            log.warning("worklist: %s", warning)
+            log.warning("worklist %s: %s", path.name, warning)
             counts.note_review(ctx.queue.open(
-                ReviewKind.OUTPUT_FAILED, f"coding worklist: {warning}",
+                ReviewKind.OUTPUT_FAILED, f"{owner} worklist: {warning}",
                 key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
                 payer=counts.payer, context={"worklist": str(path)},
                 evidence=[str(path)]).created)
@@ -168,11 +183,3 @@ def _review_unknown_code(ctx: Context, doc: Document, f: Finding) -> Opened:
                  "line": f.line_number, "adjustment": f.adjustment.to_json(),
                  "remarks": f.remarks, "pages": f.claim.pages},
         evidence=[doc.path])
-
-
-def _appealable_by_claim(findings: list[Finding]) -> dict[str, list[Finding]]:
-    out: dict[str, list[Finding]] = defaultdict(list)
-    for f in findings:
-        if f.decision.action == "appeal" and f.decision.appealable in ("yes", "conditional"):
-            out[f.claim.payer_claim_id].append(f)
-    return out

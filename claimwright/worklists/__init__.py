@@ -1,4 +1,5 @@
-"""The coders' Excel worklist: one row per claim line and denial reason, upserted by key.
+"""Owners' Excel worklists (coding, registration, clinical documentation, billing): one row per
+claim line and denial reason, upserted by key.
 
 The workbook is shared with people: coders set Status / Assigned to / Notes, add their own
 columns, sort and filter. An upsert therefore
@@ -18,7 +19,7 @@ Modules: :mod:`.rows` (row and columns), :mod:`.upsert`, :mod:`.cells`, :mod:`.f
 
 from .files import unsupported_features
 from .rows import STATUSES, WorklistError, WorklistResult, WorklistRow, worklist_row_from_finding
-from .upsert import upsert_coding_worklist
+from .upsert import upsert_worklist
 
 __all__ = ["STATUSES", "WorklistError", "WorklistResult", "WorklistRow", "unsupported_features",
-           "upsert_coding_worklist", "worklist_row_from_finding"]
+           "upsert_worklist", "worklist_row_from_finding"]

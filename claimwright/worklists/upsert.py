@@ -15,17 +15,19 @@ from .rows import (CODER_COLUMNS, SHEET_TITLE, SYSTEM_COLUMNS, WorklistError, Wo
                    WorklistRow)
 
 
-def upsert_coding_worklist(path: Path, rows: list[WorklistRow]) -> WorklistResult:
-    """Add or refresh ``rows`` (by key) in the worklist at ``path``; see the module docstring."""
+def upsert_worklist(path: Path, rows: list[WorklistRow], *,
+                    title: str = SHEET_TITLE) -> WorklistResult:
+    """Add or refresh ``rows`` (by key) in the worklist at ``path`` (its sheet ``title``, e.g.
+    "Coding worklist"); see the package docstring."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows, warnings = _dedupe(rows)
     with locked(path):
         if not path.exists():
-            _create(path, rows)
+            _create(path, rows, title)
             return WorklistResult(added=len(rows), updated=0, unchanged=0, warnings=warnings,
                                   written=True)
-        return _update(path, rows, warnings)
+        return _update(path, rows, warnings, title)
 
 
 def _dedupe(rows: list[WorklistRow]) -> tuple[list[WorklistRow], list[str]]:
@@ -38,10 +40,10 @@ def _dedupe(rows: list[WorklistRow]) -> tuple[list[WorklistRow], list[str]]:
     return list(by_key.values()), warnings
 
 
-def _create(path: Path, rows: list[WorklistRow]) -> None:
+def _create(path: Path, rows: list[WorklistRow], title: str) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = SHEET_TITLE
+    ws.title = title
     headers = [c.header for c in SYSTEM_COLUMNS] + [h for h, _ in CODER_COLUMNS]
     for col, header in enumerate(headers, 1):
         style_header(ws, col, header)
@@ -54,7 +56,8 @@ def _create(path: Path, rows: list[WorklistRow]) -> None:
     save_atomic(wb, path)
 
 
-def _update(path: Path, rows: list[WorklistRow], warnings: list[str]) -> WorklistResult:
+def _update(path: Path, rows: list[WorklistRow], warnings: list[str],
+            title: str) -> WorklistResult:
     lossy = unsupported_features(path)
     lock_file = path.with_name(f"~${path.name}")
     if lock_file.exists():
@@ -65,7 +68,7 @@ def _update(path: Path, rows: list[WorklistRow], warnings: list[str]) -> Worklis
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise WorklistError(f"{path} cannot be read as an xlsx workbook ({exc}); "
                             "it was left untouched") from exc
-    ws = _find_sheet(wb, path)
+    ws = _find_sheet(wb, path, title)
     columns = _column_map(ws)
     if "key" not in columns:
         raise WorklistError(f"the worklist sheet in {path} has no 'Key' column, so its rows "
@@ -127,13 +130,13 @@ def _update(path: Path, rows: list[WorklistRow], warnings: list[str]) -> Worklis
                           written=True, backup=backup)
 
 
-def _find_sheet(wb, path: Path):
-    if SHEET_TITLE in wb.sheetnames:
-        return wb[SHEET_TITLE]
+def _find_sheet(wb, path: Path, title: str):
+    if title in wb.sheetnames:
+        return wb[title]
     for ws in wb.worksheets:  # renamed by a coder: the sheet whose header has a Key column
         if any(str(c.value or "").strip().casefold() == "key" for c in ws[1]):
             return ws
-    raise WorklistError(f"{path} has no {SHEET_TITLE!r} sheet (nor any sheet with a 'Key' "
+    raise WorklistError(f"{path} has no {title!r} sheet (nor any sheet with a 'Key' "
                         "column); it was left untouched")
 
 
