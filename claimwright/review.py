@@ -76,22 +76,22 @@ class ReviewQueue:
         except Exception as exc:  # noqa: BLE001 - the batch must survive any one failure
             if not isinstance(exc, ClaimwrightError):
                 log.exception("unexpected failure in %s", key)
-            self.file(captured, exc, key=key, payer=payer, kind=kind)
+            opened = self.file(exc, key=key, payer=payer, kind=kind,
+                               context=captured.context)
+            captured.error, captured.item, captured.created = exc, opened.item, opened.created
 
-    def file(self, captured: Captured, exc: Exception, *, key: str, payer: str = "",
-             kind: ReviewKind | None = None) -> None:
+    def file(self, exc: Exception, *, key: str, payer: str = "", kind: ReviewKind | None = None,
+             context: dict[str, Any] | None = None) -> Opened:
         """Open (or count again) the one review item for ``exc``, the failure of unit ``key``."""
+        ctx = dict(context or {})
         if isinstance(exc, ClaimwrightError):
             code: str = exc.code
             kind = kind or FaultCode(exc.code).review_kind
+            ctx.update(exc.context)
         else:
             code = type(exc).__name__
             kind = kind or ReviewKind.DOCUMENT_FAILED
-        ctx = dict(captured.context)
-        if isinstance(exc, ClaimwrightError):
-            ctx.update(exc.context)
         ctx["error"] = code
         evidence = [str(v) for k, v in ctx.items() if k in ("screenshot", "trace") and v]
-        opened = self.open(kind, str(exc), key=f"{key}:{code}", payer=payer, context=ctx,
-                           evidence=evidence)
-        captured.error, captured.item, captured.created = exc, opened.item, opened.created
+        return self.open(kind, str(exc), key=f"{key}:{code}", payer=payer, context=ctx,
+                         evidence=evidence)

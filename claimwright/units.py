@@ -36,7 +36,7 @@ from typing import Any
 
 from .errors import BusinessError, ClaimwrightError
 from .fileio import pid_alive
-from .review import Captured, Opened, ReviewQueue
+from .review import Opened, ReviewQueue
 from .storage import Ledger, WorkUnitRecord, utcnow
 from .types import ReviewKind, UnitKind, UnitState
 
@@ -66,6 +66,19 @@ def owner_dead(owner: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     return not pid_alive(int(pid))
+
+
+def takeable(unit: WorkUnitRecord, now: dt.datetime) -> bool:
+    """May a run take ``unit`` now? In progress: only when its lease expired or its owner is
+    gone. Re-armed kinds: whatever their last state. Others: pending, or failed-system under
+    the attempt limit."""
+    if unit.state == UnitState.IN_PROGRESS:
+        return (unit.lease_expires_at is None or unit.lease_expires_at <= now
+                or owner_dead(unit.owner))
+    if unit.kind in REARMED:
+        return True
+    return unit.state == UnitState.PENDING or (unit.state == UnitState.FAILED_SYSTEM
+                                               and unit.attempts < MAX_ATTEMPTS)
 
 
 @dataclass
@@ -101,10 +114,8 @@ class Unit:
         business = isinstance(exc, BusinessError)
         if not isinstance(exc, ClaimwrightError):
             log.exception("unexpected failure in %s %s", self.kind, self.key)
-        captured = Captured(context=dict(self.context))
-        self.work.queue.file(captured, exc, key=self.review_key, payer=self.payer,
-                             kind=self.review_kind)
-        self.review = Opened(captured.item, captured.created)
+        self.review = self.work.queue.file(exc, key=self.review_key, payer=self.payer,
+                                           kind=self.review_kind, context=self.context)
         self.work.release(self, UnitState.FAILED_BUSINESS if business
                           else UnitState.FAILED_SYSTEM, error_code=getattr(
                               exc, "code", type(exc).__name__))
@@ -137,19 +148,15 @@ class WorkUnits:
         for a business reason, out of attempts, or held by a live run). The unit's context
         (what its review item carries) is the data it was queued with, plus ``context``."""
         now = self.clock()
-        rearmed = kind in REARMED
-        states = list(UnitState) if rearmed else [UnitState.PENDING, UnitState.FAILED_SYSTEM]
+        if kind in REARMED:
+            self.ledger.add_unit(kind, key, payer=payer)
         current = self.ledger.unit(kind, key)
-        if (current is not None and not rearmed and current.state == UnitState.FAILED_SYSTEM
-                and current.attempts >= MAX_ATTEMPTS):
+        if current is None or not takeable(current, now):
             return None
-        rec = self.ledger.take_unit(kind, key, self.owner, lease_until=now + LEASES[kind],
-                                    now=now, owner_dead=owner_dead,
-                                    from_states=[s for s in states if s != UnitState.IN_PROGRESS],
-                                    payer=payer, create=rearmed)
+        rec = self.ledger.take_unit(current, self.owner, lease_until=now + LEASES[kind], now=now)
         if rec is None:
             return None
-        if current is not None and current.state == UnitState.IN_PROGRESS:
+        if current.state == UnitState.IN_PROGRESS:
             log.warning("%s %s: taken over from %s (its run died or its lease expired)",
                         kind, key, current.owner.split(":")[0])
         return Unit(self, kind, key, payer or rec.payer, rec.attempts,
@@ -168,12 +175,7 @@ class WorkUnits:
         """Units of ``kind`` a run could take now (pending, failed-system under the attempt
         limit, or in progress under a lease that is gone)."""
         now = self.clock()
-        return [u for u in self.ledger.units(kind, payer=payer)
-                if u.state == UnitState.PENDING
-                or (u.state == UnitState.FAILED_SYSTEM and u.attempts < MAX_ATTEMPTS)
-                or (u.state == UnitState.IN_PROGRESS
-                    and (u.lease_expires_at is None or u.lease_expires_at <= now
-                         or owner_dead(u.owner)))]
+        return [u for u in self.ledger.units(kind, payer=payer) if takeable(u, now)]
 
     def renew(self, unit: Unit) -> None:
         if not self.ledger.renew_unit(unit.kind, unit.key, self.owner,

@@ -8,7 +8,7 @@ never hold one unit, on SQLite or PostgreSQL alike. The mechanism that uses this
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,10 +16,6 @@ from sqlalchemy.exc import IntegrityError
 
 from ..types import UnitState
 from .records import WorkUnitRecord, utcnow
-
-#: states a unit may be taken from (besides an in-progress unit whose lease is gone)
-TAKEABLE = (UnitState.PENDING, UnitState.FAILED_SYSTEM)
-
 
 class UnitLedger:
     """Methods of :class:`~claimwright.storage.Ledger` for ``work_units``."""
@@ -55,23 +51,12 @@ class UnitLedger:
                 q = q.where(WorkUnitRecord.state.in_([str(x) for x in states]))
             return list(s.scalars(q))
 
-    def take_unit(self, kind: str, key: str, owner: str, *, lease_until: dt.datetime,
-                  now: dt.datetime, owner_dead: Callable[[str], bool],
-                  from_states: Iterable[str] = TAKEABLE, payer: str = "",
-                  create: bool = False) -> WorkUnitRecord | None:
-        """Lease the unit to ``owner`` until ``lease_until`` when it is in ``from_states``, or in
-        progress under a lease that expired or whose owner is dead; the record, or None when
-        another run holds it (or it is not takeable). ``create`` adds it first if missing."""
-        if create:
-            self.add_unit(kind, key, payer=payer)
-        current = self.unit(kind, key)
-        if current is None:
-            return None
-        stale = current.state == UnitState.IN_PROGRESS and (
-            current.lease_expires_at is None or current.lease_expires_at <= now
-            or owner_dead(current.owner))
-        if current.state not in {str(x) for x in from_states} and not stale:
-            return None
+    def take_unit(self, current: WorkUnitRecord, owner: str, *, lease_until: dt.datetime,
+                  now: dt.datetime) -> WorkUnitRecord | None:
+        """Lease the unit read as ``current`` to ``owner`` until ``lease_until``, if nobody
+        changed it since (compare-and-set on state, owner and attempts); the record, or None
+        when another run got there first. Whether it may be taken is the caller's call
+        (``claimwright.units.takeable``)."""
         with self.session() as s:  # type: ignore[attr-defined]
             taken = s.execute(
                 update(WorkUnitRecord)
@@ -80,7 +65,7 @@ class UnitLedger:
                        WorkUnitRecord.attempts == current.attempts)
                 .values(state=UnitState.IN_PROGRESS, owner=owner, lease_expires_at=lease_until,
                         attempts=current.attempts + 1, updated_at=now)).rowcount
-        return self.unit(kind, key) if taken == 1 else None
+        return self.unit(current.kind, current.key) if taken == 1 else None
 
     def renew_unit(self, kind: str, key: str, owner: str, lease_until: dt.datetime) -> bool:
         """Extend ``owner``'s lease; False when the unit is no longer ``owner``'s."""
