@@ -144,6 +144,9 @@ class Claim:
     remarks: list[str] = field(default_factory=list)  # claim-level (MOA/MIA, claim REM)
     lines: list[ServiceLine] = field(default_factory=list)
     pages: list[int] = field(default_factory=list)  # 1-based pages of the source PDF showing it
+    # the clinician who rendered the service (835 loop 2100 NM1*82; the SPR's PERF PROV):
+    # name and NPI; empty when the remittance does not say
+    rendering_provider: Party = field(default_factory=lambda: Party())
 
     @property
     def all_adjustments(self) -> list[Adjustment]:
@@ -169,10 +172,14 @@ class Claim:
         }
         if self.pages:
             out["pages"] = list(self.pages)
+        if self.rendering_provider.name or self.rendering_provider.id:
+            out["rendering_provider"] = {"name": self.rendering_provider.name,
+                                         "id": self.rendering_provider.id}
         return out
 
     @classmethod
     def from_json(cls, d: dict) -> Claim:
+        provider = d.get("rendering_provider") or {}
         return cls(
             patient_account=d["patient_account"],
             payer_claim_id=d["payer_claim_id"],
@@ -186,6 +193,7 @@ class Claim:
             remarks=list(d.get("remarks") or []),
             lines=[ServiceLine.from_json(x) for x in d.get("lines") or []],
             pages=list(d.get("pages") or []),
+            rendering_provider=Party(provider.get("name") or "", provider.get("id") or ""),
         )
 
 

@@ -370,5 +370,6 @@ def test_finding_row_is_the_ledger_form_and_json_the_same_keys_as_text():
         **row, "amount": "200.00", "priority": str(row["priority"]),
         "appeal_due": row["appeal_due"].isoformat(),
         "internal_target": row["internal_target"].isoformat(),
-        "prioritized_on": "2026-10-05"}
+        "prioritized_on": "2026-10-05", "billed": "200.00",
+        "denial_date": row["denial_date"] and row["denial_date"].isoformat()}
     assert data["internal_target"] and data["deadline_basis"] and data["known"] is True

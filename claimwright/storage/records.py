@@ -112,6 +112,11 @@ class FindingRecord(Base):
     patient_account: Mapped[str] = mapped_column(String(64))
     line_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     procedure: Mapped[str] = mapped_column(String(32), default="")
+    modifiers: Mapped[list] = mapped_column(JSON, default=list)
+    provider_npi: Mapped[str] = mapped_column(String(16), default="")  # rendering provider
+    provider_name: Mapped[str] = mapped_column(String(128), default="")
+    billed: Mapped[Decimal | None] = mapped_column(Money, nullable=True)  # the line's (claim's)
+    denial_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # remittance date
     group_code: Mapped[str] = mapped_column(String(4))
     carc: Mapped[str] = mapped_column(String(8))
     rarcs: Mapped[list] = mapped_column(JSON, default=list)
