@@ -25,7 +25,10 @@ review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
 payers_app = typer.Typer(help="Payer configs (selectors/<payer>.yaml).", no_args_is_help=True)
 units_app = typer.Typer(help="Units of work: what each stage has done, holds or gave up on.",
                         no_args_is_help=True)
+worklists_app = typer.Typer(help="The owners' Excel worklists (out/worklists/).",
+                            no_args_is_help=True)
 app.add_typer(portals_app, name="portals")
+app.add_typer(worklists_app, name="worklists")
 app.add_typer(units_app, name="units")
 app.add_typer(payers_app, name="payers")
 app.add_typer(review_app, name="review")
@@ -256,6 +259,20 @@ def units_retry(kind: str, key: str) -> None:
     if not Context.from_settings().units().retry(UnitKind(kind), key):
         _fail(f"no failed or pending unit {kind}:{key} (done units and units in progress stay)")
     typer.echo(f"{kind}:{key} is pending again; the next run takes it.")
+
+
+@worklists_app.command("status")
+def worklists_status() -> None:
+    """Where people are: each workbook's rows by status (with dollars at stake), as the last
+    run read them back, and the rows people removed."""
+    from .pipeline import Context
+    from .pipeline.worklist_status import worklist_status
+
+    books = worklist_status(Context.from_settings().ledger)
+    if not books:
+        typer.echo("No worklist has been read yet (a run writes them: claimwright run).")
+    for book in books:
+        typer.echo("\n".join(book.lines()))
 
 
 def _item_json(item, redact) -> dict:

@@ -33,6 +33,22 @@ _LINES = [
 ROUTED = [key for key, _ in _LINES if key.startswith("to_")]
 
 
+def print_worklist_status(settings: Settings) -> None:
+    """Where people are with the worklists (as this run read them back): counts and dollars."""
+    from .pipeline import Context
+    from .pipeline.worklist_status import worklist_status
+
+    ctx = Context.from_settings(settings)
+    try:
+        books = worklist_status(ctx.ledger)
+    finally:
+        ctx.ledger.close()
+    if books:
+        typer.echo("\nWorklists (what people have worked, as this run read them):")
+        for book in books:
+            typer.echo("\n".join(f"  {line}" for line in book.lines()))
+
+
 def print_run_summary(results: list[dict], settings: Settings) -> None:
     for counts in results:
         typer.echo(f"\n== {counts['payer']} ==")
@@ -48,6 +64,7 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
     if not new_work:
         typer.echo("\nNothing new: no remittance downloaded, no packet, worklist row or review "
                    "item added (everything was already done in an earlier run).")
+    print_worklist_status(settings)
     typer.echo("\nOutputs:")
     typer.echo(f"  appeal packets   {settings.packets}/")
     typer.echo(f"  appeals queue    {settings.packets / 'appeals-queue.csv'}  (most urgent first)")

@@ -16,6 +16,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
+| CLAIMWRIGHT_WORKLIST_VERSIONS | 5 | previous versions of each worklist workbook kept in ``out/worklists/.versions/`` (0: none) |
 | CLAIMWRIGHT_CHROMIUM | (unset: /usr/bin/chromium, else Playwright's) | Chromium executable for the bots |
 | CLAIMWRIGHT_<PAYER>_URL | (unset: ``portal.base_url`` of the payer's selectors file) | a payer portal's base URL, e.g. CLAIMWRIGHT_NORTHWIND_URL; the selectors file names the variable (``portal.base_url_env``) |
 
@@ -43,13 +44,15 @@ class Variable:
     name: str
     field: str  # the Settings attribute it sets
     meaning: str
+    kind: str = "path"  # "path", "url" (text) or "count" (a whole number >= 0)
 
 
 #: The variables :meth:`Settings.from_env` reads, for help texts and checks.
 VARIABLES = (
     Variable("CLAIMWRIGHT_HOME", "home", "working state: ledger, downloads, evidence"),
     Variable("CLAIMWRIGHT_OUT", "out", "outputs people use: packets, worklists"),
-    Variable("CLAIMWRIGHT_DATABASE_URL", "database_url", "the ledger (SQLAlchemy URL)"),
+    Variable("CLAIMWRIGHT_DATABASE_URL", "database_url", "the ledger (SQLAlchemy URL)",
+             kind="url"),
     Variable("CLAIMWRIGHT_PRACTICE", "practice", "the signing practice of appeal letters"),
     Variable("CLAIMWRIGHT_RULES", "rules", "denial rules file"),
     Variable("CLAIMWRIGHT_DEADLINES", "deadlines", "appeal windows file"),
@@ -58,6 +61,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
     Variable("CLAIMWRIGHT_SESSION_DIR", "session_dir", "saved portal sign-ins"),
     Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
+    Variable("CLAIMWRIGHT_WORKLIST_VERSIONS", "worklist_versions",
+             "previous worklist versions kept", kind="count"),
 )
 
 
@@ -80,6 +85,7 @@ class Settings:
     session_dir: Path = field(default_factory=lambda: _default_session_dir(os.environ))
     chromium: Path | None = None  # None: /usr/bin/chromium when present, else Playwright's
     portal_urls: Mapping[str, str] = field(default_factory=dict)  # payer -> base URL
+    worklist_versions: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +96,14 @@ class Settings:
 
         def path(name: str, default: Path) -> Path:
             return Path(given(name)).expanduser() if given(name) else default
+
+        def count(name: str, default: int) -> int:
+            text = given(name)
+            if not text:
+                return default
+            if not text.isdigit():
+                raise ValueError(f"{name}={text!r}: expected a whole number (0 or more)")
+            return int(text)
 
         home = Path(given("CLAIMWRIGHT_HOME") or "var").resolve()
         out = Path(given("CLAIMWRIGHT_OUT") or "out").resolve()
@@ -108,6 +122,7 @@ class Settings:
             session_dir=path("CLAIMWRIGHT_SESSION_DIR", _default_session_dir(env)),
             chromium=Path(given("CLAIMWRIGHT_CHROMIUM")).expanduser()
             if given("CLAIMWRIGHT_CHROMIUM") else None,
+            worklist_versions=count("CLAIMWRIGHT_WORKLIST_VERSIONS", cls.worklist_versions),
             portal_urls=urls,
         )
 

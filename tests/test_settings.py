@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+
+import pytest
 from pathlib import Path
 
 from claimwright.settings import PACKAGE_DIR, PROJECT_DIR, VARIABLES, Settings
@@ -25,13 +27,17 @@ def test_defaults_without_any_variable(tmp_path):
 
 
 def test_every_variable_is_read(tmp_path):
-    env = {v.name: str(tmp_path / v.field) for v in VARIABLES}
+    env = {v.name: str(tmp_path / v.field) for v in VARIABLES if v.kind == "path"}
+    env |= {v.name: "7" for v in VARIABLES if v.kind == "count"}
     env["CLAIMWRIGHT_DATABASE_URL"] = "sqlite:///elsewhere.db"
     env["CLAIMWRIGHT_NORTHWIND_URL"] = "http://127.0.0.1:8001 "
     s = Settings.from_env(env)
+    assert {v.kind for v in VARIABLES} == {"path", "url", "count"}
     for v in VARIABLES:
-        if v.name != "CLAIMWRIGHT_DATABASE_URL":
+        if v.kind == "path":
             assert getattr(s, v.field) == tmp_path / v.field, v.name
+        elif v.kind == "count":
+            assert getattr(s, v.field) == 7, v.name
     assert s.database_url == "sqlite:///elsewhere.db"
     assert s.portal_url("northwind") == "http://127.0.0.1:8001"
     assert s.portal_urls == {"northwind": "http://127.0.0.1:8001"}  # DATABASE_URL is no portal
@@ -42,3 +48,9 @@ def test_the_docstring_table_lists_every_variable():
 
     documented = set(re.findall(r"^\| (CLAIMWRIGHT_[A-Z_<>]+) \|", mod.__doc__, re.M))
     assert {v.name for v in VARIABLES} | {"CLAIMWRIGHT_<PAYER>_URL"} == documented
+
+
+def test_a_count_that_is_not_a_number_names_the_variable():
+    with pytest.raises(ValueError, match="CLAIMWRIGHT_WORKLIST_VERSIONS='five'"):
+        Settings.from_env({"CLAIMWRIGHT_WORKLIST_VERSIONS": "five"})
+    assert Settings.from_env({"CLAIMWRIGHT_WORKLIST_VERSIONS": "0"}).worklist_versions == 0

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
+import shutil
 import zipfile
 from decimal import Decimal as D
+from pathlib import Path
 
 import openpyxl
 import pytest
 from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import PatternFill
 
 from claimwright.rules.findings import Decision, Finding
 from claimwright.models import Adjustment, Claim, ServiceLine
@@ -63,7 +67,7 @@ def test_first_write_creates_a_sorted_formatted_sheet(tmp_path):
     ws = wb["Coding worklist"]
     h = headers(ws)
     assert list(h)[:3] == ["Key", "Payer", "Payer claim #"]
-    assert list(h)[-3:] == ["Status", "Assigned to", "Notes"]
+    assert list(h)[-5:] == ["Status", "Assigned to", "Notes", "Corrected code", "Date worked"]
     assert all(c.font.bold for c in ws[1] if c.value)
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(h))}4"
@@ -303,3 +307,230 @@ def test_row_from_finding():
     assert r2.key == "99001:ICN-9:0:CO-16" and r2.payer == "99001"
     assert r2.procedure == "" and r2.date_of_service == dt.date(2024, 3, 4)
     assert r2.reason == "CARC 16"
+
+
+def test_text_starting_with_tab_or_carriage_return_is_kept_as_text(tmp_path):
+    path = tmp_path / "coding-worklist.xlsx"
+    nasty = row(1, reason="\t=cmd|' /C calc'!A0", procedure="\r=1+2")
+    upsert_worklist(path, [nasty])
+    assert "<f>" not in sheet_xml(path)
+    ws = openpyxl.load_workbook(path).active
+    h = headers(ws)
+    for header, expected in [("Reason", nasty.reason), ("Procedure", "\n=1+2")]:  # CR as LF
+        cell = ws.cell(2, h[header])
+        assert cell.value == expected and cell.data_type == "s" and cell.quotePrefix, header
+    assert not upsert_worklist(path, [nasty]).written  # read back equal: nothing to rewrite
+
+
+def summary_of(path) -> list[list]:
+    ws = openpyxl.load_workbook(path)["Summary"]
+    return [[c for c in r] for r in ws.iter_rows(values_only=True)]
+
+
+def table(grid, heading) -> dict[str, tuple]:
+    """The rows of one Summary table: name -> (rows, amount, open rows, open amount)."""
+    start = next(i for i, r in enumerate(grid) if r[0] == heading)
+    out = {}
+    for r in grid[start + 1:]:
+        if r[0] is None:
+            break
+        out[r[0]] = (r[1], D(repr(r[2])).quantize(D("0.01")), r[3],
+                     D(repr(r[4])).quantize(D("0.01")))
+    return out
+
+
+def test_the_summary_sheet_counts_rows_and_dollars_by_category_payer_status_and_age(tmp_path):
+    path = tmp_path / "coding-worklist.xlsx"
+    as_of = dt.date(2024, 6, 30)
+    rows = [row(1, amount="100.00", denied_on=dt.date(2024, 6, 20)),            # 10 days
+            row(2, amount="0.07", category="modifier", denied_on=dt.date(2024, 5, 1)),  # 60
+            row(3, amount="250.50", payer="Beta Care", denied_on=dt.date(2024, 1, 2)),  # 180
+            row(4, amount="49.43", payer="Beta Care", denied_on=None,
+                first_seen=dt.date(2024, 4, 1))]                                # 90 (first seen)
+    upsert_worklist(path, rows, as_of=as_of)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Coding worklist", "Summary"]
+    # a coder finishes row 3
+    ws = wb["Coding worklist"]
+    h = headers(ws)
+    ws.cell(rows_by_key(ws)["99001:ICN-3:1:CO-97"], h["Status"], "Done")
+    wb.save(path)
+
+    result = upsert_worklist(path, rows, as_of=as_of)
+    assert result.written and (result.added, result.updated) == (0, 0)  # only the summary moved
+    assert result.marks["99001:ICN-3:1:CO-97"].status == "Done"
+    grid = summary_of(path)
+    assert grid[0][0] == "Coding worklist: summary as of 2024-06-30"
+    assert table(grid, "Category") == {
+        "coding/bundling": (3, D("399.93"), 2, D("149.43")),
+        "modifier": (1, D("0.07"), 1, D("0.07")),
+        "Total": (4, D("400.00"), 3, D("149.50"))}
+    assert table(grid, "Payer") == {
+        "Beta Care": (2, D("299.93"), 1, D("49.43")),
+        "Acme Health": (2, D("100.07"), 2, D("100.07")),
+        "Total": (4, D("400.00"), 3, D("149.50"))}
+    assert table(grid, "Status") == {
+        "Done": (1, D("250.50"), 0, D("0.00")),
+        "New": (3, D("149.50"), 3, D("149.50")),
+        "Total": (4, D("400.00"), 3, D("149.50"))}
+    assert table(grid, "Age (days since the denial)") == {
+        "0-30 days": (1, D("100.00"), 1, D("100.00")),
+        "31-60 days": (1, D("0.07"), 1, D("0.07")),
+        "61-90 days": (1, D("49.43"), 1, D("49.43")),
+        "over 120 days": (1, D("250.50"), 0, D("0.00")),
+        "Total": (4, D("400.00"), 3, D("149.50"))}
+    # nothing changed since: the file is left alone
+    assert not upsert_worklist(path, rows, as_of=as_of).written
+
+
+def test_overdue_and_due_soon_rows_are_highlighted_by_rules_the_spreadsheet_evaluates(tmp_path):
+    path = tmp_path / "coding-worklist.xlsx"
+    upsert_worklist(path, [row(1), row(2)])
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    h = headers(ws)
+    due, status = (openpyxl.utils.get_column_letter(h[n]) for n in ("Appeal due", "Status"))
+    rules = [(str(cf.sqref), rule) for cf in ws.conditional_formatting for rule in cf.rules]
+    formulas = sorted(rule.formula[0] for _, rule in rules)
+    assert len(rules) == 2 and all(ref.startswith("A2:") for ref, _ in rules)
+    assert formulas == sorted([
+        f'AND(ISNUMBER(${due}2),${due}2<TODAY(),OR(${status}2="",${status}2="New",'
+        f'${status}2="In progress"))',
+        f'AND(ISNUMBER(${due}2),${due}2>=TODAY(),${due}2<=TODAY()+7,OR(${status}2="",'
+        f'${status}2="New",${status}2="In progress"))'])
+    # a person adds a rule of their own and moves a column: ours follow, theirs is kept
+    from openpyxl.formatting.rule import CellIsRule
+    ws.conditional_formatting.add("N2:N100", CellIsRule(operator="greaterThan", formula=["1000"],
+                                                        fill=PatternFill("solid", "FF00FF00")))
+    ws.insert_cols(1)
+    ws.cell(1, 1, "My column")
+    wb.save(path)
+    upsert_worklist(path, [row(1, amount="7.00"), row(2)])
+    ws = openpyxl.load_workbook(path).active
+    h = headers(ws)
+    due = openpyxl.utils.get_column_letter(h["Appeal due"])
+    formulas = [rule.formula[0] for cf in ws.conditional_formatting for rule in cf.rules]
+    assert len(formulas) == 3 and "1000" in formulas
+    assert sum(f"ISNUMBER(${due}2)" in f for f in formulas) == 2
+
+
+def test_previous_versions_are_kept_and_pruned(tmp_path):
+    path = tmp_path / "coding-worklist.xlsx"
+    upsert_worklist(path, [row(1)], versions=2)
+    assert not (tmp_path / ".versions").exists()  # nothing replaced yet
+    seen = []
+    for amount in ("2.00", "3.00", "4.00"):
+        seen.append(path.read_bytes())
+        result = upsert_worklist(path, [row(1, amount=amount)], versions=2)
+        assert result.version is not None and result.version.read_bytes() == seen[-1]
+    kept = sorted((tmp_path / ".versions").iterdir())
+    assert [p.read_bytes() for p in kept] == seen[-2:]
+    assert (tmp_path / ".versions").stat().st_mode & 0o077 == 0  # owner-only folder
+
+
+def test_the_lock_keeps_two_writers_from_interleaving(tmp_path):
+    """Two processes add different rows to one workbook at the same moment: none is lost."""
+    import multiprocessing
+
+    path = tmp_path / "coding-worklist.xlsx"
+    upsert_worklist(path, [row(0)])
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    writers = [ctx.Process(target=_writer, args=(str(path), first, start))
+               for first in (1000, 2000)]
+    for w in writers:
+        w.start()
+    start.set()
+    for w in writers:
+        w.join(120)
+        assert w.exitcode == 0
+    keys = rows_by_key(openpyxl.load_workbook(path).active)
+    assert len(keys) == 1 + 2 * 150
+
+
+def _writer(path: str, first: int, start) -> None:
+    from pathlib import Path
+
+    start.wait(60)
+    for chunk in range(3):
+        upsert_worklist(Path(path), [row(first + chunk * 50 + n) for n in range(50)])
+
+
+def test_a_run_that_cannot_get_the_lock_in_time_leaves_the_file_alone(tmp_path):
+    from claimwright.worklists import WorkbookBusy
+    from claimwright.worklists.files import locked
+
+    path = tmp_path / "coding-worklist.xlsx"
+    upsert_worklist(path, [row(1)])
+    before = path.read_bytes()
+    with locked(path):
+        with pytest.raises(WorkbookBusy, match="being written by another run"):
+            upsert_worklist(path, [row(2)], lock_wait=0)
+    assert path.read_bytes() == before
+    assert upsert_worklist(path, [row(2)], lock_wait=0).added == 1
+
+
+def test_a_write_killed_mid_way_leaves_the_old_workbook_intact(tmp_path):
+    """SIGKILL while the workbook is being saved (a temporary file is half written): the
+    workbook is byte-for-byte the old one, and the next write clears the leftover."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "coding-worklist.xlsx"
+    upsert_worklist(path, [row(n) for n in range(50)])
+    before = path.read_bytes()
+    script = ("import sys; sys.path.insert(0, 'tests'); from pathlib import Path;"
+              "from test_worklists import row; from claimwright.worklists import upsert_worklist;"
+              f"upsert_worklist(Path({str(path)!r}), [row(n, amount='9.99') for n in range(20000)])")
+    child = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120
+    try:
+        while not list(tmp_path.glob(".coding-worklist.xlsx.*.part")):
+            assert child.poll() is None, "finished before it was killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert len(rows_by_key(openpyxl.load_workbook(path).active)) == 50
+    from claimwright.fileio import remove_stale_parts
+
+    remove_stale_parts(tmp_path)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_workbook_as_a_spreadsheet_shows_it_highlight_and_summary(tmp_path):
+    """Printed by LibreOffice (which evaluates TODAY() and the conditional formats as Excel
+    would): overdue open rows are light red, rows due within 7 days amber, done rows plain,
+    and the Summary sheet prints. The images are what docs/outputs.md shows."""
+    from rendering import colour_share, pdf_to_pngs, xlsx_to_pdf
+
+    today = dt.date.today()
+    path = tmp_path / "coding-worklist.xlsx"
+    rows = [row(1, appeal_due=today - dt.timedelta(days=3), amount="410.00"),   # overdue
+            row(2, appeal_due=today + dt.timedelta(days=4), amount="95.20"),    # due soon
+            row(3, appeal_due=today + dt.timedelta(days=60), amount="1200.00"),  # later
+            row(4, appeal_due=today - dt.timedelta(days=9), amount="75.00")]    # overdue, done
+    upsert_worklist(path, rows, as_of=today)
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    ws.cell(rows_by_key(ws)["99001:ICN-4:1:CO-97"], headers(ws)["Status"], "Done")
+    wb.save(path)
+    upsert_worklist(path, rows, as_of=today)
+
+    pages = pdf_to_pngs(xlsx_to_pdf(path, tmp_path / "pdf"), tmp_path / "png")
+    assert len(pages) == 2  # the worklist on one page wide, then the Summary
+    overdue = colour_share(pages[0], (0xF4, 0xB6, 0xB6))
+    soon = colour_share(pages[0], (0xFF, 0xE0, 0x8A))
+    assert overdue > 0.01 and soon > 0.01, (overdue, soon)
+    assert 0.5 < overdue / soon < 2  # one row each: the done overdue row is not highlighted
+    summary = colour_share(pages[1], (0xD9, 0xD9, 0xD9))  # its table headings
+    assert summary > 0.005
+    if os.environ.get("CLAIMWRIGHT_DOC_IMAGES"):  # make doc-images: refresh docs/images
+        for page, name in zip(pages, ("worklist-coding.png", "worklist-summary.png")):
+            shutil.copy(page, Path(os.environ["CLAIMWRIGHT_DOC_IMAGES"]) / name)

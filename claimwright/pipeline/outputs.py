@@ -10,6 +10,7 @@ write it does. No row is lost between a document and a coder.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -47,7 +48,7 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
         with unit:
             _document_outputs(ctx, ctx.ledger.document(unit.context["document_id"]), as_of,
                               counts)
-    write_worklist(ctx, counts)
+    write_worklist(ctx, counts, as_of=as_of)
     return counts
 
 
@@ -79,7 +80,8 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
                 row = worklist_row_from_finding(f, first_seen=as_of)
                 by_owner[routes[f.key].value][row.key] = row.to_json()
         for owner, rows in by_owner.items():
-            ctx.ledger.queue_outputs(WORKLIST_ROW, str(ctx.settings.worklist_for(owner)), rows)
+            ctx.ledger.queue_outputs(WORKLIST_ROW, str(ctx.settings.worklist_for(owner)), rows,
+                                     source=f"remittance:{rec.id}")
         packets = defaultdict(list)
         for f in denials:
             if routes[f.key] is Route.PACKET:
@@ -107,18 +109,31 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
                     evidence=[str(info.path)]).created)
 
 
-def write_worklist(ctx: Context, counts: Counts) -> None:
-    """Write the worklist rows waiting in the ledger, one unit per owner's workbook (see the
-    module doc)."""
-    for owner in WORKLIST_ROUTES:
-        _write_workbook(ctx, counts, owner, ctx.settings.worklist_for(owner))
+def write_worklist(ctx: Context, counts: Counts, *, as_of: dt.date | None = None) -> None:
+    """Bring every owner's workbook up to date, one unit per workbook (see the module doc)."""
+    from .appeals_queue import refresh_priorities
+
+    as_of = as_of or dt.date.today()
+    paths = {owner: ctx.settings.worklist_for(owner) for owner in WORKLIST_ROUTES}
+    if not any(p.exists() or ctx.ledger.pending_outputs(WORKLIST_ROW, str(p))
+               for p in paths.values()):
+        return
+    refresh_priorities(ctx, as_of)  # the rows get the priority of the day
+    findings = {f.key: f for f in ctx.ledger.findings(denials_only=True)}
+    for owner, path in paths.items():
+        _write_workbook(ctx, counts, owner, path, as_of, findings)
 
 
-def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path) -> None:
-    from ..worklists import WorklistError, WorklistRow, upsert_worklist
+def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
+                    as_of: dt.date, findings: dict) -> None:
+    """Add the rows waiting in the ledger, refresh the rows still in the workbook (priority and
+    due date of the day), read back what people wrote. A workbook that cannot be read or is
+    open in Excel: one review item, and the waiting rows go to its side file as well."""
+    from ..worklists import WorklistError, merge_side_file, side_file, side_marks, upsert_worklist
 
     pending = ctx.ledger.pending_outputs(WORKLIST_ROW, str(path))
-    if not pending:
+    side = side_file(path)
+    if not (pending or path.exists() or side.exists()):
         return
     unit = ctx.units(counts).take(UnitKind.WORKLIST, path.name, payer=counts.payer,
                                   review_key=f"worklist:{path.name}",
@@ -127,16 +142,30 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path) -> Non
         log.info("worklist %s: another run is writing it; %d row(s) wait", path.name,
                  len(pending))
         return
+    title = f"{owner.capitalize()} worklist"
     with unit:
+        rows = _rows_of_the_day(ctx, path, findings)
+        waiting = [rows[r.key] for r in pending]
+        waiting_keys = {r.key for r in pending}
         try:
-            result = upsert_worklist(path, [WorklistRow.from_json(r.data) for r in pending],
-                                     title=f"{owner.capitalize()} worklist")
+            result = upsert_worklist(path, waiting, title=title, as_of=as_of,
+                                     refresh=[row for key, row in rows.items()
+                                              if key not in waiting_keys],
+                                     carry=side_marks(path),
+                                     versions=ctx.settings.worklist_versions)
         except WorklistError as exc:
-            raise SystemFault(f"{owner} worklist {path.name}: {exc}; its {len(pending)} new "
-                              "row(s) wait in the ledger for the next run that can write it",
-                              retryable=False, code=FaultCode.WORKLIST_UNREADABLE,
-                              worklist=str(path)) from None
+            where = _write_side(path, waiting, title, as_of)
+            raise SystemFault(f"{owner} worklist: {exc}. Its {len(pending)} new "
+                              f"row(s) wait in the ledger{where}; the next run that can write "
+                              "the workbook adds them", retryable=False,
+                              code=FaultCode.WORKLIST_UNREADABLE, worklist=str(path),
+                              side_file=str(side) if side.exists() else "") from None
         ctx.ledger.mark_written(WORKLIST_ROW, [r.key for r in pending])
+        ctx.ledger.save_marks(path.name, {k: dataclasses.asdict(m) for k, m in result.marks.items()},
+                              read_on=as_of)
+        merged = merge_side_file(path)
+        if merged is not None:
+            log.info("worklist %s: side file merged (kept as %s)", path.name, merged.name)
         counts.worklist_added += result.added
         counts.worklist_updated += result.updated
         for warning in result.warnings:
@@ -145,7 +174,37 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path) -> Non
                 ReviewKind.OUTPUT_FAILED, f"{owner} worklist: {warning}",
                 key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
                 payer=counts.payer, context={"worklist": str(path)},
-                evidence=[str(path)]).created)
+                evidence=[str(p) for p in (path, result.backup) if p]).created)
+
+
+def _rows_of_the_day(ctx: Context, path: Path, findings: dict) -> dict:
+    """Every row queued for the workbook at ``path`` (written or not), by key, with the
+    priority and due date of the day (``findings`` by key, priorities refreshed for the day)."""
+    from ..worklists import WorklistRow
+
+    out = {}
+    for rec in ctx.ledger.queued_outputs(WORKLIST_ROW, str(path)):
+        row = WorklistRow.from_json(rec.data)
+        f = findings.get(rec.key)
+        if f is not None:
+            row = dataclasses.replace(row, priority=f.priority, appeal_due=f.appeal_due)
+        out[rec.key] = row
+    return out
+
+
+def _write_side(path: Path, rows: list, title: str, as_of: dt.date) -> str:
+    """Put the waiting rows in the workbook's side file; says where (or why not)."""
+    from ..worklists import WorklistError, write_side_file
+
+    if not rows:
+        return ""
+    try:
+        side = write_side_file(path, rows, title=title, as_of=as_of)
+    except WorklistError as exc:
+        log.warning("worklist %s: side file not written either: %s", path.name, exc)
+        return " (the side file could not be written either)"
+    return (f" and are in the side file {path.stem}.waiting{path.suffix} "
+            f"({side.added} added) for people to work meanwhile")
 
 
 def _review_problems(ctx: Context, doc: Document, remit: Remittance, counts: Counts) -> set[str]:

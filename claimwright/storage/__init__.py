@@ -2,14 +2,15 @@
 
 :class:`Ledger` is the one interface to it; the ORM rows (:mod:`.records`) it returns are
 detached snapshots, read-only to callers. Tables: documents, remittances, findings, outputs
-(packets, worklist rows), work_units (states and leases), review_items, status_checks.
+(packets, worklist rows), work_units (states and leases), review_items, status_checks,
+worklist_marks (what people wrote in the worklists).
 """
 
 from .followup import OpenItem, StatusAnswer
 from .ledger import Ledger, SchemaOutdated, jsonable
 from .records import (Document, FindingRecord, OutputRecord, RemittanceRecord, ReviewItemRecord,
-                      StatusCheckRecord, WorkUnitRecord, utcnow)
+                      StatusCheckRecord, WorkMarkRecord, WorkUnitRecord, utcnow)
 
 __all__ = ["Document", "FindingRecord", "Ledger", "OpenItem", "OutputRecord", "RemittanceRecord",
            "ReviewItemRecord", "SchemaOutdated", "StatusAnswer", "StatusCheckRecord",
-           "WorkUnitRecord", "jsonable", "utcnow"]
+           "WorkMarkRecord", "WorkUnitRecord", "jsonable", "utcnow"]

@@ -28,6 +28,7 @@ from .records import (Base, Document, FindingRecord, OutputRecord, RemittanceRec
                       WorkUnitRecord, utcnow)
 from .review_items import ReviewLedger
 from .units import UnitLedger
+from .worklists import WorklistLedger
 
 
 class SchemaOutdated(RuntimeError):
@@ -58,7 +59,7 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
                              "move it aside and run again to rebuild it")
 
 
-class Ledger(UnitLedger, FollowUpLedger, ReviewLedger):
+class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger):
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -203,17 +204,31 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger):
             return list(s.scalars(select(OutputRecord).where(OutputRecord.kind == kind)
                                   .order_by(OutputRecord.id)))
 
-    def queue_outputs(self, kind: str, path: str, rows: dict[str, dict]) -> None:
+    def queue_outputs(self, kind: str, path: str, rows: dict[str, dict], *,
+                      source: str = "") -> None:
         """Queue outputs of ``kind`` for ``path`` to be written (an outbox): each key's data is
-        stored (replacing what an earlier remittance queued) and marked not yet written."""
+        stored and marked not yet written, unless the same ``source`` (e.g. the remittance)
+        queued it before and it was written: working a remittance again re-queues nothing."""
+        keys = list(rows)
         with self.session() as s:
-            known = {rec.key: rec for rec in s.scalars(select(OutputRecord).where(
-                OutputRecord.kind == kind, OutputRecord.key.in_(list(rows))))}
+            known: dict[str, OutputRecord] = {}
+            for start in range(0, len(keys), 500):
+                known |= {rec.key: rec for rec in s.scalars(select(OutputRecord).where(
+                    OutputRecord.kind == kind, OutputRecord.key.in_(keys[start:start + 500])))}
             for key, data in rows.items():
-                rec = known.get(key) or OutputRecord(kind=kind, key=key)
-                if key not in known:
+                rec = known.get(key)
+                if rec is not None and source and rec.source == source and rec.written:
+                    continue
+                if rec is None:
+                    rec = OutputRecord(kind=kind, key=key)
                     s.add(rec)
-                rec.path, rec.data, rec.written = path, jsonable(data), False
+                rec.path, rec.data, rec.written, rec.source = path, jsonable(data), False, source
+
+    def queued_outputs(self, kind: str, path: str) -> list[OutputRecord]:
+        """Every output of ``kind`` for ``path``, written or not (oldest first)."""
+        with self.session() as s:
+            return list(s.scalars(select(OutputRecord).where(
+                OutputRecord.kind == kind, OutputRecord.path == path).order_by(OutputRecord.id)))
 
     def pending_outputs(self, kind: str, path: str) -> list[OutputRecord]:
         """Outputs of ``kind`` for ``path`` recorded but not yet written (oldest first)."""
@@ -224,9 +239,10 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger):
 
     def mark_written(self, kind: str, keys: list[str]) -> None:
         with self.session() as s:
-            for rec in s.scalars(select(OutputRecord).where(OutputRecord.kind == kind,
-                                                            OutputRecord.key.in_(keys))):
-                rec.written = True
+            for start in range(0, len(keys), 500):
+                for rec in s.scalars(select(OutputRecord).where(
+                        OutputRecord.kind == kind, OutputRecord.key.in_(keys[start:start + 500]))):
+                    rec.written = True
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -151,7 +151,33 @@ class OutputRecord(Base):
     sha256: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     written: Mapped[bool] = mapped_column(Boolean, default=True)
+    # what queued it (e.g. "remittance:12"): the same remittance worked again re-queues nothing,
+    # so a row a person deleted comes back only when the denial recurs on a new remittance
+    source: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WorkMarkRecord(Base):
+    """What people wrote in a worklist row's person-owned columns, as the last run read it.
+
+    Keyed like the finding (and the row). ``in_workbook`` False: the row is no longer in the
+    workbook (a person deleted it). ``status_since`` is the day a run first saw the status.
+    Notes are a person's text: kept here (the ledger is owner-only), never logged.
+    """
+
+    __tablename__ = "worklist_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    workbook: Mapped[str] = mapped_column(String(255))  # file name, e.g. coding-worklist.xlsx
+    status: Mapped[str] = mapped_column(String(64), default="")
+    assignee: Mapped[str] = mapped_column(String(128), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    corrected_code: Mapped[str] = mapped_column(String(64), default="")
+    date_worked: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    in_workbook: Mapped[bool] = mapped_column(Boolean, default=True)
+    status_since: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    read_on: Mapped[dt.date] = mapped_column(Date)
 
 
 class WorkUnitRecord(Base):

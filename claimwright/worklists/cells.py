@@ -1,5 +1,5 @@
 """Cells of the worklist: values written as text, dates or exact decimals (never formulas), the
-header and the sheet finish (widths, filters, status drop-down)."""
+header and the sheet finish (widths, filters, status drop-down, deadline highlighting)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,29 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..models import CENT
-from .rows import CODER_COLUMNS, DATE_FORMAT, MONEY_FORMAT, STATUSES, SYSTEM_COLUMNS, WorklistRow
+from .rows import (ALL_COLUMNS, DATE_FORMAT, MONEY_FORMAT, OPEN_STATUSES, PERSON_COLUMNS,
+                   STATUSES, SYSTEM_COLUMNS, Marks, WorklistRow)
 
 
-_INJECTION_PREFIXES = ("=", "+", "-", "@")
+# what Excel (or LibreOffice, or a CSV export opened later) could take as the start of a formula
+_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 _MAX_CELL = 32767
 _KEEP_ON_UPDATE = {"first_seen"}  # system columns set once, when the row is added
 
 _HEADER_FONT = Font(bold=True)
 _SYSTEM_FILL = PatternFill("solid", fgColor="FFD9D9D9")
-_CODER_FILL = PatternFill("solid", fgColor="FFFFF2CC")
+_PERSON_FILL = PatternFill("solid", fgColor="FFFFF2CC")
+_PERSON_HEADERS = {c.header for c in PERSON_COLUMNS}
+# deadline highlighting of open rows (blank status, or one of OPEN_STATUSES)
+OVERDUE_FILL = PatternFill("solid", fgColor="FFF4B6B6", bgColor="FFF4B6B6")  # light red
+DUE_SOON_FILL = PatternFill("solid", fgColor="FFFFE08A", bgColor="FFFFE08A")  # amber
+DUE_SOON_DAYS = 7
 
 
 def write_row(ws, r: int, columns: dict[str, int], row: WorklistRow, *, new: bool) -> bool:
@@ -71,6 +79,8 @@ def _set_decimal(cell, value: Decimal | None) -> None:
 
 def _clean_text(value: Any) -> str:
     text = "" if value is None else str(value)
+    # XML reads a stored CR back as LF: store LF, so what is read back equals what was written
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return ILLEGAL_CHARACTERS_RE.sub("", text)[:_MAX_CELL]
 
 
@@ -107,15 +117,47 @@ def style_header(ws, col: int, header: str, width: float | None = None) -> None:
     cell = ws.cell(row=1, column=col, value=header)
     cell.data_type = "s"
     cell.font = _HEADER_FONT
-    cell.fill = _CODER_FILL if header in dict(CODER_COLUMNS) else _SYSTEM_FILL
+    cell.fill = _PERSON_FILL if header in _PERSON_HEADERS else _SYSTEM_FILL
     cell.alignment = Alignment(vertical="top", wrap_text=True)
-    widths = {c.header: c.width for c in SYSTEM_COLUMNS} | dict(CODER_COLUMNS)
+    widths = {c.header: c.width for c in ALL_COLUMNS}
     ws.column_dimensions[get_column_letter(col)].width = width or widths.get(header, 14)
+    kind = {c.header: c.kind for c in ALL_COLUMNS}.get(header)
+    if kind == "date":  # a date a person types in gets the same format as the bot's dates
+        ws.column_dimensions[get_column_letter(col)].number_format = DATE_FORMAT
+
+
+def read_marks(values: tuple, columns: dict[str, int]) -> Marks:
+    """The person-owned cells of one row (``values`` from ``iter_rows(values_only=True)``)."""
+    out: dict[str, Any] = {}
+    for col in PERSON_COLUMNS:
+        c = columns.get(col.header.casefold())
+        value = values[c - 1] if c is not None and c <= len(values) else None
+        if col.kind == "date":
+            out[col.attr] = _as_date(value)
+        else:
+            out[col.attr] = "" if value is None else _clean_text(value).strip()
+    return Marks(**out)
+
+
+def write_marks(ws, r: int, columns: dict[str, int], marks: Marks) -> None:
+    """Set a new row's person-owned cells (carried over from a side file)."""
+    for col in PERSON_COLUMNS:
+        value = getattr(marks, col.attr)
+        if value not in (None, ""):
+            _set_cell(ws.cell(row=r, column=columns[col.header.casefold()]), value, col.kind)
 
 
 def finish_sheet(ws, columns: dict[str, int], *, last_row: int) -> None:
-    """Filter over the data, the Status list, exact decimals in the amount columns."""
+    """Filter over the data, the Status list, deadline highlighting, exact decimals in the
+    amount columns."""
     ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(last_row, 2)}"
+    highlight_deadlines(ws, columns)
+    # printed: landscape, one page wide, the header on every page
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = "1:1"
+    ws.row_dimensions[1].height = 30  # two-line headers
     status_col = get_column_letter(columns["status"])
     first = f"{status_col}2"
     if not any(dv.type == "list" and first in dv for dv in ws.data_validations.dataValidation):
@@ -134,3 +176,33 @@ def finish_sheet(ws, columns: dict[str, int], *, last_row: int) -> None:
             if isinstance(cell.value, float):
                 _set_decimal(cell, _as_decimal(cell.value).quantize(CENT)
                              if col.kind == "money" else _as_decimal(cell.value))
+
+
+def highlight_deadlines(ws, columns: dict[str, int]) -> None:
+    """Open rows whose appeal is overdue (light red) or due within 7 days (amber), computed by the
+    spreadsheet from TODAY(), so the colours are right on the day a person opens the file.
+
+    The two rules are the program's: they are replaced on each save (their columns may have
+    moved); any rule a person added is kept."""
+    due = get_column_letter(columns["appeal due"])
+    status = get_column_letter(columns["status"])
+    still_open = ",".join([f'${status}2=""'] + [f'${status}2="{s}"' for s in OPEN_STATUSES])
+    wanted = [
+        (f"AND(ISNUMBER(${due}2),${due}2<TODAY(),OR({still_open}))", OVERDUE_FILL),
+        (f"AND(ISNUMBER(${due}2),${due}2>=TODAY(),${due}2<=TODAY()+{DUE_SOON_DAYS},"
+         f"OR({still_open}))", DUE_SOON_FILL),
+    ]
+    cf = ws.conditional_formatting
+    for key, rules in list(cf._cf_rules.items()):
+        kept = [rule for rule in rules if not _is_deadline_rule(rule)]
+        if kept:
+            cf._cf_rules[key] = kept
+        else:
+            del cf._cf_rules[key]
+    area = f"A2:{get_column_letter(max(ws.max_column, max(columns.values())))}1048576"
+    for formula, fill in wanted:
+        cf.add(area, FormulaRule(formula=[formula], fill=fill, stopIfTrue=True))
+
+
+def _is_deadline_rule(rule) -> bool:
+    return any("TODAY()" in f and "ISNUMBER(" in f for f in (rule.formula or []))

@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,7 @@ def unsupported_features(path: Path) -> list[str]:
             sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
             sheet_xml = [zf.read(n).decode("utf-8", "replace") for n in sheets]
     except zipfile.BadZipFile as exc:
-        raise WorklistError(f"{path} is not an xlsx workbook ({exc}); it was left "
+        raise WorklistError(f"{path.name} is not an xlsx workbook ({exc}); it was left "
                             "untouched") from exc
     found: list[str] = []
 
@@ -88,6 +89,39 @@ def keep_backup(path: Path) -> Path:
     return target
 
 
+VERSIONS_DIR = ".versions"
+
+
+def keep_version(path: Path, keep: int) -> Path | None:
+    """Copy the workbook about to be replaced into ``.versions/`` beside it, keeping the ``keep``
+    newest copies (0: none). Returns the copy."""
+    if keep <= 0 or not path.exists():
+        return None
+    folder = path.parent / VERSIONS_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    target = folder / f"{path.stem}.{stamp}{path.suffix}"
+    shutil.copy2(path, target)
+    old = sorted(folder.glob(f"{glob_escape(path.stem)}.*{path.suffix}"))
+    for stale in old[:-keep]:
+        stale.unlink(missing_ok=True)
+    return target
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def excel_owner_file(path: Path) -> Path | None:
+    """Excel's ``~$`` owner file beside the workbook while someone has it open (Excel shortens
+    long names: ``~$`` replaces the first two characters when the name is long)."""
+    for name in (f"~${path.name}", f"~${path.name[2:]}"):
+        candidate = path.with_name(name)
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def save_atomic(wb, path: Path) -> None:
     tmp = temp_path(path)
     try:
@@ -102,17 +136,32 @@ def save_atomic(wb, path: Path) -> None:
         raise
 
 
+class WorkbookBusy(WorklistError):
+    """Another run kept the workbook's lock for longer than this run would wait."""
+
+
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """One writer at a time (parallel payer runs share the worklist)."""
+def locked(path: Path, *, wait: float = 300.0) -> Iterator[None]:
+    """One writer at a time: parallel runs (payers, workers) share the workbooks. Waits up to
+    ``wait`` seconds for another run to finish, then raises :class:`WorkbookBusy`."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no advisory lock available
         yield
         return
     lock_path = path.with_name(f".{path.name}.lock")
+    deadline = time.monotonic() + wait
     with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WorkbookBusy(f"{path.name} is being written by another run (its lock "
+                                       f"was held for more than {wait:g} s); it was left "
+                                       "untouched") from None
+                time.sleep(0.05)
         try:
             yield
         finally:

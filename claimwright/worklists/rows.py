@@ -12,7 +12,11 @@ from ..rules.findings import Finding
 
 
 SHEET_TITLE = "Coding worklist"
-STATUSES = ("New", "In progress", "Corrected", "Resubmitted", "Done")
+SUMMARY_TITLE = "Summary"
+# the Status drop-down; a row is "open" (highlighted when overdue or due soon) while its status
+# is blank or one of OPEN_STATUSES
+STATUSES = ("New", "In progress", "Corrected claim sent", "Appealed", "Done", "Write-off")
+OPEN_STATUSES = ("New", "In progress")
 MONEY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
 DATE_FORMAT = "yyyy-mm-dd"
 
@@ -40,6 +44,7 @@ class WorklistRow:
     appeal_due: dt.date | None
     priority: Decimal
     first_seen: dt.date
+    denied_on: dt.date | None = None  # the remittance's date (the denial's age counts from it)
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON (money as strings, dates ISO); :meth:`from_json` reads it back."""
@@ -57,8 +62,38 @@ class WorklistRow:
 
         return cls(**{**d, "date_of_service": date("date_of_service"),
                       "appeal_due": date("appeal_due"), "first_seen": date("first_seen"),
+                      "denied_on": date("denied_on"),
                       "modifiers": tuple(d["modifiers"]), "rarcs": tuple(d["rarcs"]),
                       "amount": Decimal(d["amount"]), "priority": Decimal(d["priority"])})
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What people wrote in a row's person-owned columns (read back into the ledger)."""
+
+    status: str = ""
+    assignee: str = ""
+    notes: str = ""
+    corrected_code: str = ""
+    date_worked: dt.date | None = None
+
+    @property
+    def blank(self) -> bool:
+        return not (self.status or self.assignee or self.notes or self.corrected_code
+                    or self.date_worked)
+
+    @property
+    def worked(self) -> bool:
+        """A person has moved the row on from new (any status but blank / New)."""
+        return self.status not in ("", STATUSES[0])
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "date_worked": self.date_worked and self.date_worked.isoformat()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Marks:
+        worked = d.get("date_worked")
+        return cls(**{**d, "date_worked": dt.date.fromisoformat(worked) if worked else None})
 
 
 @dataclass
@@ -69,6 +104,9 @@ class WorklistResult:
     warnings: list[str] = field(default_factory=list)
     written: bool = False  # False when the file was left untouched
     backup: Path | None = None  # copy of the original, kept before a lossy save
+    # the person-owned columns of every row now in the sheet, by key
+    marks: dict[str, Marks] = field(default_factory=dict)
+    version: Path | None = None  # the previous workbook, kept before this save
 
 
 @dataclass(frozen=True)
@@ -97,8 +135,17 @@ SYSTEM_COLUMNS = (
     Column("Appeal due", "appeal_due", 12, "date"),
     Column("Priority", "priority", 9, "number"),
     Column("First seen", "first_seen", 12, "date"),
+    Column("Denied on", "denied_on", 12, "date"),
 )
-CODER_COLUMNS = (("Status", 14), ("Assigned to", 16), ("Notes", 45))
+# person-owned: never overwritten by a run (Status is set to "New" once, when the row is added)
+PERSON_COLUMNS = (
+    Column("Status", "status", 16, "text"),
+    Column("Assigned to", "assignee", 16, "text"),
+    Column("Notes", "notes", 45, "text"),
+    Column("Corrected code", "corrected_code", 14, "text"),
+    Column("Date worked", "date_worked", 12, "date"),
+)
+ALL_COLUMNS = SYSTEM_COLUMNS + PERSON_COLUMNS
 
 
 def worklist_row_from_finding(finding: Finding, *, first_seen: dt.date) -> WorklistRow:
@@ -128,4 +175,5 @@ def worklist_row_from_finding(finding: Finding, *, first_seen: dt.date) -> Workl
         appeal_due=finding.appeal_due,
         priority=finding.priority,
         first_seen=first_seen,
+        denied_on=finding.denial_date,
     )

@@ -1,36 +1,68 @@
-"""The upsert: create the workbook, or refresh the rows it knows by ``Key`` and append new ones."""
+"""The upsert: create the workbook, or refresh the rows it knows by ``Key`` and append new ones;
+read back what people wrote; rebuild the Summary sheet."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zipfile
+from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from .cells import finish_sheet, style_header, write_row
-from .files import keep_backup, locked, save_atomic, unsupported_features
-from .rows import (CODER_COLUMNS, SHEET_TITLE, SYSTEM_COLUMNS, WorklistError, WorklistResult,
-                   WorklistRow)
+from .cells import _as_date, _as_decimal, finish_sheet, read_marks, style_header, write_marks, \
+    write_row
+from .files import (excel_owner_file, keep_backup, keep_version, locked, save_atomic,
+                    unsupported_features)
+from .rows import (ALL_COLUMNS, SHEET_TITLE, STATUSES, SUMMARY_TITLE, Marks, WorklistError,
+                   WorklistResult, WorklistRow)
+from .summary import SummaryRow, normalized, read_summary, summary_grid, write_summary
 
 
-def upsert_worklist(path: Path, rows: list[WorklistRow], *,
-                    title: str = SHEET_TITLE) -> WorklistResult:
+class WorkbookLocked(WorklistError):
+    """Someone has the workbook open in Excel (its ``~$`` owner file exists): replacing it now
+    would lose their unsaved edits, or they would overwrite this run's rows when they save."""
+
+
+def upsert_worklist(path: Path, rows: Iterable[WorklistRow], *, title: str = SHEET_TITLE,
+                    refresh: Iterable[WorklistRow] = (), carry: dict[str, Marks] | None = None,
+                    as_of: dt.date | None = None, versions: int = 0,
+                    lock_wait: float = 300.0) -> WorklistResult:
     """Add or refresh ``rows`` (by key) in the worklist at ``path`` (its sheet ``title``, e.g.
-    "Coding worklist"); see the package docstring."""
+    "Coding worklist"); see the package docstring.
+
+    ``refresh`` rows update rows still in the sheet and are never added (a row a person deleted
+    stays deleted). ``carry`` gives person-owned cells for rows being added (what people wrote
+    in a side file). ``as_of`` dates the Summary sheet (default today). ``versions`` previous
+    workbooks are kept in ``.versions/``; another run holding the workbook is waited for up to
+    ``lock_wait`` seconds. Raises :class:`WorklistError` (and
+    :class:`WorkbookLocked`) when the file cannot be updated safely; it is then left untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows, warnings = _dedupe(rows)
-    with locked(path):
+    refreshed = {r.key: r for r in refresh}
+    as_of = as_of or dt.date.today()
+    with locked(path, wait=lock_wait):
+        owner = excel_owner_file(path)
+        if owner is not None:
+            raise WorkbookLocked(f"{path.name} is open in Excel ({owner.name} exists): close it "
+                                 f"(or delete {owner.name} if Excel is no longer running) so "
+                                 "the next run can add its rows; it was left untouched")
         if not path.exists():
-            _create(path, rows, title)
-            return WorklistResult(added=len(rows), updated=0, unchanged=0, warnings=warnings,
-                                  written=True)
-        return _update(path, rows, warnings, title)
+            wb = _create(title)
+            lossy: list[str] = []
+        else:
+            lossy = unsupported_features(path)
+            wb = _load(path)
+        return _upsert(wb, path, title, rows, refreshed, carry or {}, warnings, lossy, as_of,
+                       versions)
 
 
-def _dedupe(rows: list[WorklistRow]) -> tuple[list[WorklistRow], list[str]]:
+def _dedupe(rows: Iterable[WorklistRow]) -> tuple[list[WorklistRow], list[str]]:
     by_key: dict[str, WorklistRow] = {}
     warnings = []
     for row in rows:
@@ -40,82 +72,83 @@ def _dedupe(rows: list[WorklistRow]) -> tuple[list[WorklistRow], list[str]]:
     return list(by_key.values()), warnings
 
 
-def _create(path: Path, rows: list[WorklistRow], title: str) -> None:
+def _create(title: str):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = title
-    headers = [c.header for c in SYSTEM_COLUMNS] + [h for h, _ in CODER_COLUMNS]
-    for col, header in enumerate(headers, 1):
-        style_header(ws, col, header)
+    for col, column in enumerate(ALL_COLUMNS, 1):
+        style_header(ws, col, column.header)
     ws.freeze_panes = "A2"
-    columns = _column_map(ws)
-    ordered = sorted(rows, key=lambda r: (-r.priority, r.appeal_due or dt.date.max, r.key))
-    for n, row in enumerate(ordered, 2):
-        write_row(ws, n, columns, row, new=True)
-    finish_sheet(ws, columns, last_row=len(ordered) + 1)
-    save_atomic(wb, path)
+    return wb
 
 
-def _update(path: Path, rows: list[WorklistRow], warnings: list[str],
-            title: str) -> WorklistResult:
-    lossy = unsupported_features(path)
-    lock_file = path.with_name(f"~${path.name}")
-    if lock_file.exists():
-        warnings.append(f"{path.name} appears to be open in Excel ({lock_file.name} exists): "
-                        "edits not yet saved there will conflict with this update")
+def _load(path: Path):
     try:
-        wb = openpyxl.load_workbook(path)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise WorklistError(f"{path} cannot be read as an xlsx workbook ({exc}); "
-                            "it was left untouched") from exc
+        return openpyxl.load_workbook(path)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        raise WorklistError(f"{path.name} cannot be read as an xlsx workbook "
+                            f"({type(exc).__name__}: {exc}); it was left untouched") from exc
+
+
+def _upsert(wb, path: Path, title: str, rows: list[WorklistRow],
+            refreshed: dict[str, WorklistRow], carry: dict[str, Marks], warnings: list[str],
+            lossy: list[str], as_of: dt.date, versions: int) -> WorklistResult:
+    new_file = not path.exists()
     ws = _find_sheet(wb, path, title)
     columns = _column_map(ws)
     if "key" not in columns:
-        raise WorklistError(f"the worklist sheet in {path} has no 'Key' column, so its rows "
-                            "cannot be matched; it was left untouched")
-    changed = False
-    for header, width in [(c.header, c.width) for c in SYSTEM_COLUMNS] + list(CODER_COLUMNS):
-        if header.casefold() not in columns:
+        raise WorklistError(f"the worklist sheet in {path.name} has no 'Key' column, so its "
+                            "rows cannot be matched; it was left untouched")
+    changed = new_file
+    for column in ALL_COLUMNS:
+        if column.header.casefold() not in columns:
             col = ws.max_column + 1
-            style_header(ws, col, header, width)
-            columns[header.casefold()] = col
-            warnings.append(f"column {header!r} was missing from the worklist: re-added as "
+            style_header(ws, col, column.header, column.width)
+            columns[column.header.casefold()] = col
+            warnings.append(f"column {column.header!r} was missing from the worklist: added as "
                             f"column {get_column_letter(col)}")
             changed = True
 
-    key_col = columns["key"]
-    existing: dict[str, int] = {}
-    last_row = _last_used_row(ws)
-    for r in range(2, last_row + 1):
-        value = ws.cell(row=r, column=key_col).value
-        if value in (None, ""):
-            continue
-        key = str(value)
-        if key in existing:
-            warnings.append(f"key {key} appears on rows {existing[key]} and {r}: "
-                            f"only row {existing[key]} is updated")
-            continue
-        existing[key] = r
-
+    existing, state, last_row = _scan(ws, columns, warnings)
+    todo: dict[str, tuple[WorklistRow, bool]] = {key: (row, False)
+                                                 for key, row in refreshed.items()}
+    todo.update((row.key, (row, True)) for row in rows)  # rows may be added, refreshes not
+    if new_file:  # a new workbook is sorted by priority; later rows are appended
+        todo = dict(sorted(todo.items(), key=lambda kv: (-kv[1][0].priority,
+                                                         kv[1][0].appeal_due or dt.date.max,
+                                                         kv[0])))
     added = updated = unchanged = 0
     next_row = last_row + 1
-    for row in rows:
-        r = existing.get(row.key)
+    for key, (row, addable) in todo.items():
+        r = existing.get(key)
         if r is None:
+            if not addable:
+                continue
+            marks = carry.get(key) or Marks()
+            marks = marks if marks.status else dataclasses.replace(marks, status=STATUSES[0])
             write_row(ws, next_row, columns, row, new=True)
-            existing[row.key] = next_row
+            if key in carry:
+                write_marks(ws, next_row, columns, marks)
+            existing[key] = next_row
             next_row += 1
             added += 1
-        elif write_row(ws, r, columns, row, new=False):
-            updated += 1
         else:
-            unchanged += 1
+            marks = state[key][1]
+            if write_row(ws, r, columns, row, new=False):
+                updated += 1
+            else:
+                unchanged += 1
+        state[key] = (_summary_row(row, marks), marks)
 
-    if not (added or updated or changed):
+    marks = {key: m for key, (_, m) in state.items()}
+    grid = summary_grid([s for s, _ in state.values()], worklist=ws.title, as_of=as_of)
+    summary_changed = read_summary(wb) != normalized(grid)
+    if not (added or updated or changed or summary_changed):
         for feature in lossy:
             warnings.append(f"{path.name} contains {feature}, which this program cannot "
                             "keep; nothing changed, so the file was left untouched")
-        return WorklistResult(added=0, updated=0, unchanged=unchanged, warnings=warnings)
+        return WorklistResult(added=0, updated=0, unchanged=unchanged, warnings=warnings,
+                              marks=marks)
 
     backup = None
     if lossy:
@@ -125,18 +158,61 @@ def _update(path: Path, rows: list[WorklistRow], warnings: list[str],
                             f"it is gone from the updated worklist; the original was saved as "
                             f"{backup.name}")
     finish_sheet(ws, columns, last_row=next_row - 1)
+    write_summary(wb, grid, after=ws)
+    wb.active = wb.sheetnames.index(ws.title)
+    version = keep_version(path, versions)
     save_atomic(wb, path)
     return WorklistResult(added=added, updated=updated, unchanged=unchanged, warnings=warnings,
-                          written=True, backup=backup)
+                          written=True, backup=backup, marks=marks, version=version)
+
+
+def _summary_row(row: WorklistRow, marks: Marks) -> SummaryRow:
+    return SummaryRow(row.category, row.payer, marks.status, row.amount,
+                      row.denied_on or row.first_seen)
+
+
+def _scan(ws, columns: dict[str, int], warnings: list[str]):
+    """One pass over the data rows: key -> row number, key -> (summary facts, marks), and the
+    last used row."""
+    key_col = columns["key"] - 1
+    pick = {name: columns[name] - 1 for name in ("category", "payer", "amount at stake",
+                                                 "denied on", "first seen")}
+    existing: dict[str, int] = {}
+    state: dict[str, tuple[SummaryRow, Marks]] = {}
+    last_row = 1
+    for r, values in enumerate(ws.iter_rows(min_row=2, values_only=True), 2):
+        if any(v not in (None, "") for v in values):
+            last_row = r
+        value = values[key_col] if key_col < len(values) else None
+        if value in (None, ""):
+            continue
+        key = str(value)
+        if key in existing:
+            warnings.append(f"key {key} appears on rows {existing[key]} and {r}: "
+                            f"only row {existing[key]} is updated")
+            continue
+        existing[key] = r
+
+        def get(name: str):
+            i = pick[name]
+            return values[i] if i < len(values) else None
+
+        marks = read_marks(values, columns)
+        state[key] = (SummaryRow(str(get("category") or ""), str(get("payer") or ""),
+                                 marks.status, _as_decimal(get("amount at stake")) or Decimal(0),
+                                 _as_date(get("denied on")) or _as_date(get("first seen"))),
+                      marks)
+    return existing, state, last_row
 
 
 def _find_sheet(wb, path: Path, title: str):
     if title in wb.sheetnames:
         return wb[title]
-    for ws in wb.worksheets:  # renamed by a coder: the sheet whose header has a Key column
-        if any(str(c.value or "").strip().casefold() == "key" for c in ws[1]):
+    for ws in wb.worksheets:  # renamed by a person: the sheet whose header has a Key column
+        if ws.title != SUMMARY_TITLE and any(
+                str(c.value or "").strip().casefold() == "key" for c in ws[1]):
             return ws
-    raise WorklistError(f"{path} has no {title!r} sheet (nor any sheet with a 'Key' "
+    raise WorklistError(f"{path.name} has no {title!r} sheet (nor any sheet with a 'Key' "
                         "column); it was left untouched")
 
 
@@ -147,11 +223,3 @@ def _column_map(ws) -> dict[str, int]:
         if cell.value not in (None, ""):
             out.setdefault(str(cell.value).strip().casefold(), cell.column)
     return out
-
-
-def _last_used_row(ws) -> int:
-    for r in range(ws.max_row, 1, -1):
-        if any(v not in (None, "") for v in next(ws.iter_rows(min_row=r, max_row=r,
-                                                               values_only=True))):
-            return r
-    return 1
