@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test browser install clean
+.PHONY: demo test browser office doc-images install clean
 
 demo: install browser  ## run the whole product once against the local mock portal
 	$(VENV)/bin/claimwright demo
 
-test: install browser  ## the whole test suite (what CI runs)
+test: install browser office  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 install: $(STAMP)
@@ -34,6 +34,20 @@ browser:
 	  echo "browser: installing Debian's chromium"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
+
+# LibreOffice (headless Calc): tests print the workbooks with it, formulas and conditional
+# formats evaluated as a person's spreadsheet would (installed here when missing).
+office:
+	@if command -v soffice >/dev/null 2>&1; then \
+	  echo "office: $$(command -v soffice)"; \
+	else \
+	  echo "office: installing Debian's libreoffice-calc-nogui"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null; \
+	fi
+
+doc-images: install office  ## refresh the pictures in docs/images from the rendering tests
+	mkdir -p docs/images
+	CLAIMWRIGHT_DOC_IMAGES=$(CURDIR)/docs/images $(PY) -m pytest -q -k "spreadsheet or renders" tests/test_worklists.py
 
 clean:
 	rm -rf var out .pytest_cache
