@@ -96,6 +96,8 @@ class Unit:
     state: UnitState = UnitState.IN_PROGRESS
     error: BaseException | None = None
     review: Opened | None = None
+    # the review item of the unit's last (system) failure: resolved when this attempt succeeds
+    earlier_review: str = ""
 
     def renew(self) -> None:
         """Extend the lease (long units call this as they make progress)."""
@@ -161,7 +163,9 @@ class WorkUnits:
                         kind, key, current.owner.split(":")[0])
         return Unit(self, kind, key, payer or rec.payer, rec.attempts,
                     review_key or f"{kind}:{key}", review_kind,
-                    {**(rec.data or {}), **(context or {})})
+                    {**(rec.data or {}), **(context or {})},
+                    earlier_review=current.review_key
+                    if current.state == UnitState.FAILED_SYSTEM else "")
 
     def take_each(self, kind: UnitKind, *, payer: str | None = None,
                   **take: Any) -> Iterator[Unit]:
@@ -191,6 +195,13 @@ class WorkUnits:
                                         and unit.kind in REARMED):
             log.warning("%s %s: not released as %s: the lease was taken over meanwhile",
                         unit.kind, unit.key, state)
+        elif state == UnitState.DONE and unit.earlier_review:
+            # a system failure that cleared: its review item needs no one any more
+            if self.ledger.resolve_open_item(
+                    unit.earlier_review, f"cleared: attempt {unit.attempt} of {unit.kind} "
+                    f"{unit.key} succeeded on {self.clock():%Y-%m-%d %H:%M} UTC"):
+                log.info("%s %s: review item %s resolved (the failure cleared)", unit.kind,
+                         unit.key, unit.earlier_review)
 
     def retry(self, kind: UnitKind, key: str) -> bool:
         """A person's "retry now": a failed unit is pending again, its attempts cleared."""

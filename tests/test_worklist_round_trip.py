@@ -200,5 +200,7 @@ def test_an_unreadable_workbook_loses_nothing_and_its_side_file_is_merged(first_
     assert list((path.parent / ".versions").glob("coding-worklist.waiting.merged-*.xlsx"))  # kept
     assert ctx.ledger.pending_outputs(WORKLIST_ROW, str(path)) == []
     assert ctx.ledger.unit(UnitKind.WORKLIST, path.name).state == UnitState.DONE
+    (item,) = [i for i in ctx.queue.items(None) if i.id == items[0].id]
+    assert item.status == "resolved" and item.resolution.startswith("cleared: attempt")
     again = _night(ctx, NEXT_DAY)
     assert again.worklist_added == 0 and len(_rows(path)) == len(rows)  # nothing twice

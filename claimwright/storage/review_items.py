@@ -56,3 +56,13 @@ class ReviewLedger:
             item.resolution = resolution
             item.resolved_at = utcnow()
             return item
+
+    def resolve_open_item(self, key: str, resolution: str) -> bool:
+        """Resolve the open item with ``key`` (if any); True when one was resolved."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            item = s.scalars(select(ReviewItemRecord).where(
+                ReviewItemRecord.key == key, ReviewItemRecord.status == "open")).first()
+            if item is None:
+                return False
+            item.status, item.resolution, item.resolved_at = "resolved", resolution, utcnow()
+            return True
