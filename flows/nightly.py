@@ -31,6 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from bots.config import configured_payers
 from claimwright.pipeline import (Context, Counts, process_documents, pull_payer,
                                   write_appeals_queue, write_outputs)
+from claimwright.pipeline.worklist_status import worklist_status
 
 #: browsers one nightly run may drive at once (one per payer)
 MAX_PARALLEL_PULLS = 4
@@ -137,6 +138,15 @@ def publish_summary(results: list[Counts], start: dt.date, end: dt.date) -> None
             for c in results]
     create_table_artifact(table=rows, key="nightly-run-summary",
                           description=f"Remittances {start} to {end}, by payer")
+    ctx = Context.from_settings()
+    try:
+        books = worklist_status(ctx.ledger)
+    finally:
+        ctx.ledger.close()
+    if books:  # where people are with the worklists: counts and dollars only
+        create_table_artifact(table=[r for b in books for r in b.as_rows()],
+                              key="worklist-status",
+                              description="Worklist rows by status, as this run read them back")
     errors = [e for c in results for e in c.errors]
     if errors:
         body = "\n".join(f"- {e}" for e in errors)

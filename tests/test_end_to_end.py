@@ -144,7 +144,7 @@ def _assert_prefect_holds_no_secrets_or_phi(portal, truths) -> None:
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
         logs = client.read_logs()
-    assert {a.key for a in artifacts} >= {"nightly-run-summary"}
+    assert {a.key for a in artifacts} >= {"nightly-run-summary", "worklist-status"}
     texts = [json.dumps(a.data, default=str) + (a.description or "") for a in artifacts]
     texts += [log.message for log in logs]
     assert len(logs) > 5  # the flow's own logs were read
