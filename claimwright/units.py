@@ -103,6 +103,13 @@ class Unit:
         """Extend the lease (long units call this as they make progress)."""
         self.work.renew(self)
 
+    def note(self, **data: Any) -> None:
+        """Keep ``data`` with the unit for later runs (merged into what it was queued with)."""
+        self.context.update(data)
+        current = self.work.ledger.unit(self.kind, self.key)
+        self.work.ledger.note_unit(self.kind, self.key, self.work.owner,
+                                   {**((current.data if current else None) or {}), **data})
+
     def __enter__(self) -> Unit:
         return self
 

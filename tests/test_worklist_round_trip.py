@@ -204,3 +204,26 @@ def test_an_unreadable_workbook_loses_nothing_and_its_side_file_is_merged(first_
     assert item.status == "resolved" and item.resolution.startswith("cleared: attempt")
     again = _night(ctx, NEXT_DAY)
     assert again.worklist_added == 0 and len(_rows(path)) == len(rows)  # nothing twice
+
+
+def test_a_workbook_read_today_and_untouched_since_is_not_opened_again(first_night,
+                                                                       monkeypatch):
+    ctx, _, _ = first_night
+    path = ctx.settings.worklist_for("coding")
+    import claimwright.worklists as worklists
+
+    calls = []
+    real = worklists.upsert_worklist
+    monkeypatch.setattr(worklists, "upsert_worklist",
+                        lambda p, *a, **k: calls.append(p.name) or real(p, *a, **k))
+    write_worklist(ctx, Counts(PAYER), as_of=SAMPLE_ANCHOR)  # the same day, nothing new
+    assert calls == []
+    wb, ws = _sheet(path)  # a person saves the coding worklist
+    ws.cell(2, _header(ws)["Status"], "In progress")
+    wb.save(path)
+    write_worklist(ctx, Counts(PAYER), as_of=SAMPLE_ANCHOR)
+    assert calls == ["coding-worklist.xlsx"]
+    key = ws.cell(2, _header(ws)["Key"]).value
+    assert {m.key: m.status for m in ctx.ledger.marks()}[key] == "In progress"
+    write_worklist(ctx, Counts(PAYER), as_of=NEXT_DAY)  # a new day: every workbook is read
+    assert len(calls) == 1 + len(list(path.parent.glob("*-worklist.xlsx")))

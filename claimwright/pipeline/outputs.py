@@ -25,7 +25,7 @@ from ..models import Remittance
 from ..review import Opened
 from ..renditions import CODE as RENDITIONS_CODE
 from ..storage import Document
-from ..types import FaultCode, ReviewKind, Route, UnitKind
+from ..types import FaultCode, ReviewKind, Route, UnitKind, UnitState
 from .context import Context, Counts
 from .parse import pdf_rendition
 from .routing import WORKLIST_ROUTES, count_field, route
@@ -135,6 +135,11 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
     side = side_file(path)
     if not (pending or path.exists() or side.exists()):
         return
+    if not (pending or side.exists()):
+        last = ctx.ledger.unit(UnitKind.WORKLIST, path.name)
+        if (last is not None and last.state == UnitState.DONE
+                and (last.data or {}).get("read") == _fingerprint(path, as_of)):
+            return  # read today already and untouched since: nothing could have changed
     unit = ctx.units(counts).take(UnitKind.WORKLIST, path.name, payer=counts.payer,
                                   review_key=f"worklist:{path.name}",
                                   context={"worklist": str(path), "waiting": len(pending)})
@@ -163,6 +168,7 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
         ctx.ledger.mark_written(WORKLIST_ROW, [r.key for r in pending])
         ctx.ledger.save_marks(path.name, {k: dataclasses.asdict(m) for k, m in result.marks.items()},
                               read_on=as_of)
+        unit.note(read=_fingerprint(path, as_of))
         merged = merge_side_file(path)
         if merged is not None:
             log.info("worklist %s: side file merged (kept as %s)", path.name, merged.name)
@@ -175,6 +181,13 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
                 key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
                 payer=counts.payer, context={"worklist": str(path)},
                 evidence=[str(p) for p in (path, result.backup) if p]).created)
+
+
+def _fingerprint(path: Path, as_of: dt.date) -> str:
+    """The day and the workbook file's identity (a person saving it changes both mtime and
+    size or at least mtime)."""
+    st = path.stat()
+    return f"{as_of.isoformat()}:{st.st_mtime_ns}:{st.st_size}"
 
 
 def _rows_of_the_day(ctx: Context, path: Path, findings: dict) -> dict:

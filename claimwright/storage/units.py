@@ -71,6 +71,11 @@ class UnitLedger:
         """Extend ``owner``'s lease; False when the unit is no longer ``owner``'s."""
         return self._update_leased(kind, key, owner, lease_expires_at=lease_until)
 
+    def note_unit(self, kind: str, key: str, owner: str, data: dict[str, Any]) -> bool:
+        """Replace the unit's ``data`` while ``owner`` holds it (what the next run needs to
+        know, e.g. what it last read)."""
+        return self._update_leased(kind, key, owner, data=data)
+
     def release_unit(self, kind: str, key: str, owner: str, state: UnitState, *,
                      error_code: str = "", review_key: str = "",
                      reset_attempts: bool = False) -> bool:
