@@ -28,7 +28,7 @@ class WorkbookStatus:
     def lines(self) -> list[str]:
         head = (f"{self.workbook} (read {self.read_on}): {self.rows} row(s), {self.worked} "
                 f"worked" + (f", {self.removed} removed by people" if self.removed else ""))
-        return [head] + [f"  {status or '(blank)':<22} {n:>5}  ${amount:>12,.2f}"
+        return [head] + [f"  {status or '(blank)':<22} {n:>5}  {f'${amount:,.2f}':>14}"
                          for status, (n, amount) in self.by_status.items()]
 
     def as_rows(self) -> list[dict]:
