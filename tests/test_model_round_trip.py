@@ -50,6 +50,7 @@ def test_parsed_pdfs_of_every_layout_round_trip(parsed_pdfs):
     assert parsed_pdfs
     for name, remit in parsed_pdfs:
         assert remit.format == "pdf" and remit.layout
+        assert all(c.rendering_provider.id for c in remit.claims)  # the provider goes through too
         assert_round_trips(remit, name)
 
 
