@@ -46,6 +46,23 @@ def money(value: Any) -> Decimal:
     return (-amount if negative else amount).quantize(CENT)
 
 
+def is_npi(value: str) -> bool:
+    """Whether ``value`` is a well-formed NPI: 10 digits whose last is the Luhn check digit of
+    the first nine under the ``80840`` prefix (the NPI standard's check)."""
+    if not isinstance(value, str) or len(value) != 10 or not value.isascii() \
+            or not value.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed("80840" + value)):
+        digit = int(ch)
+        if i % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
 def fmt_money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(CENT))
 
@@ -217,7 +234,7 @@ class ProviderAdjustment:
 @dataclass
 class Party:
     name: str = ""
-    id: str = ""  # payer id for the payer, NPI for the payee
+    id: str = ""  # payer id for the payer, NPI for the payee and a rendering provider
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 Some portals (Medicare contractors) offer both. The 835 is the record the pipeline works from: it
 is exact, machine-written and has no layout to misread. The PDF is what a person and an appeal
-packet show. :func:`reconcile` compares the two claim by claim and money field by money field;
-every difference is a ``Problem`` (code ``renditions-disagree``), so the pipeline opens a review
-item instead of trusting either silently. Where they agree, each 835 claim takes the PDF pages
-that show it, for the packet.
+packet show. :func:`reconcile` compares the two claim by claim (status, rendering provider) and
+money field by money field; every difference is a ``Problem`` (code ``renditions-disagree``), so
+the pipeline opens a review item instead of trusting either silently. Where they agree, each 835
+claim takes the PDF pages that show it, for the packet.
 """
 
 from __future__ import annotations
@@ -39,6 +39,19 @@ def _money_fields(claim: Claim) -> dict[str, Decimal]:
     return fields
 
 
+def _provider_fields(ours: Claim, theirs: Claim) -> list[tuple[str, str, str]]:
+    """The rendering provider's NPI and name where both renditions print one and they differ
+    (names compared without case and spacing; a PDF that prints no name, as the SPR, says less
+    but does not disagree)."""
+    out = []
+    a, b = ours.rendering_provider, theirs.rendering_provider
+    if a.id and b.id and a.id != b.id:
+        out.append(("NPI", a.id, b.id))
+    if a.name and b.name and " ".join(a.name.upper().split()) != " ".join(b.name.upper().split()):
+        out.append(("name", a.name, b.name))
+    return out
+
+
 def reconcile(record: list[Remittance], pdf: list[Remittance]) -> list[Problem]:
     """Compare the 835 ``record`` with the ``pdf`` parse of the same remittance.
 
@@ -65,6 +78,10 @@ def reconcile(record: list[Remittance], pdf: list[Remittance]) -> list[Problem]:
             if ours.status_code != theirs.status_code:
                 problems.append(Problem(CODE, f"claim {claim_id}: status {ours.status_code} in "
                                               f"the 835, {theirs.status_code} on the PDF",
+                                        claim=ours.patient_account, page=_first(theirs.pages)))
+            for what, mine, shown in _provider_fields(ours, theirs):
+                problems.append(Problem(CODE, f"claim {claim_id}: rendering provider {what} "
+                                              f"{mine!r} in the 835, {shown!r} on the PDF",
                                         claim=ours.patient_account, page=_first(theirs.pages)))
             for name, value in _money_fields(ours).items():
                 other = _money_fields(theirs)[name]

@@ -50,6 +50,7 @@ def test_parsed_pdfs_of_every_layout_round_trip(parsed_pdfs):
     assert parsed_pdfs
     for name, remit in parsed_pdfs:
         assert remit.format == "pdf" and remit.layout
+        assert all(c.rendering_provider.id for c in remit.claims)  # the provider goes through too
         assert_round_trips(remit, name)
 
 
@@ -59,6 +60,17 @@ def test_sample_835s_round_trip(name):
     assert remits
     for remit in remits:
         assert_round_trips(remit, name)
+
+
+def test_the_rendering_providers_of_the_835_samples_survive():
+    (remit,) = parse_file(X12_DIR / "secondary-payment.835")
+    assert [c.rendering_provider.name for c in remit.claims] == ["ACME MEDICAL CENTER",
+                                                                  "SMITH JONES PA"]
+    data = (X12_DIR / "secondary-payment.835").read_text().replace(
+        "NM1*82*2*SMITH JONES PA*****BS*34426", "NM1*82*1*JONES*ALMA****XX*1234567893").encode()
+    (remit,) = parse_bytes(data)
+    assert remit.claims[1].rendering_provider.id == "1234567893"
+    assert_round_trips(remit, "secondary-payment.835 with an NPI")
 
 
 def test_an_adjustment_quantity_the_parser_read_survives():

@@ -220,8 +220,8 @@ def test_damaged_bytes_never_escape_as_other_errors(sample_pdf, data):
 def _render_with(monkeypatch, rows_hook):
     original = rn._claim_rows
 
-    def patched(index, claim):
-        return rows_hook(index, claim, original(index, claim))
+    def patched(index, claim, credentials):
+        return rows_hook(index, claim, original(index, claim, credentials))
 
     monkeypatch.setattr(rn, "_claim_rows", patched)
     plan = plan_dataset("northwind", seed=7, count=1, anchor=ANCHOR, anomalies=False)[0]
@@ -262,7 +262,7 @@ def test_printed_totals_that_disagree_are_problems(monkeypatch):
 def test_bad_values_and_unknown_adjustment_text_are_problems(monkeypatch):
     def hook(index, claim, rows):
         if index == 0:
-            line_row = rows[1]
+            line_row = next(r for r in rows if re.fullmatch(r"\d\d/\d\d/\d{4}", r.cells[0].text))
             line_row.cells[0].text = "13/45/2026"  # not a date
             line_row.cells.append(rn.Cell(560, "XX 1"))  # in the adjustments column
         return rows
@@ -270,6 +270,67 @@ def test_bad_values_and_unknown_adjustment_text_are_problems(monkeypatch):
     messages = [p.message for p in remit.problems if p.code == "layout-bad-value"]
     assert any("date_of_service" in m for m in messages)
     assert any("adjustment text not understood" in m for m in messages)
+
+
+# --- the rendering provider --------------------------------------------------------------
+
+
+def test_rendering_providers_parse_back_as_the_generator_made_them(dataset):
+    """Every claim's "Rendering Provider: NAME, CRED | NPI: n" row gives the generator's
+    provider (name without the credential, NPI); one clinician renders most claims."""
+    from collections import Counter
+
+    from claimwright.models import is_npi
+
+    out, manifest = dataset
+    plans = plan_dataset("northwind", seed=7, count=14, anchor=ANCHOR, anomalies=True)
+    assert [p.remittance_id for p in plans] == [e["remittance_id"] for e in
+                                                manifest["remittances"]]
+    seen = Counter()
+    for plan, entry in zip(plans, manifest["remittances"]):
+        remit = parse_pdf(out / entry["pdf"])
+        got = [c.rendering_provider for c in remit.claims]
+        assert got == [c.rendering_provider for c in plan.remittance.claims]
+        assert all(p.name and is_npi(p.id) for p in got)
+        assert all("," not in p.name for p in got)  # the printed credential is not the name
+        seen.update(p.id for p in got)
+    counts = [n for _, n in seen.most_common()]
+    assert 3 <= len(counts) <= 5 and counts[0] > counts[1]
+    truth = json.loads((out / manifest["remittances"][0]["truth"]).read_text())
+    assert set(truth["claims"][0]["rendering_provider"]) == {"name", "id"}
+
+
+@pytest.mark.parametrize("payer", ["northwind", "keystone", "clearpath"])
+def test_pdfs_printing_no_rendering_provider_still_parse(payer):
+    """PDFs made before the provider was printed (no row, an empty PERF PROV) parse as before:
+    every field exact, the provider empty."""
+    from claimwright.models import Party
+
+    plan = plan_dataset(payer, seed=7, count=2, anchor=ANCHOR, anomalies=False)[1]
+    for claim in plan.remittance.claims:
+        claim.rendering_provider = Party()
+    pdf, truth, _ = render_plan(plan)
+    assert b"Rendering Provider" not in pdf and all("rendering_provider" not in c
+                                                    for c in truth["claims"])
+    remit = parse_pdf(pdf)
+    assert_matches_truth(remit, truth, f"{payer} without providers")
+    assert remit.problems == [] and all(c.rendering_provider == Party() for c in remit.claims)
+
+
+def test_a_misprinted_rendering_provider_npi_is_a_problem(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 1:
+            for cell in (c for r in rows for c in r.cells if c.text.startswith("NPI: ")):
+                npi = cell.text.removeprefix("NPI: ")
+                cell.text = "NPI: " + npi[:4] + str((int(npi[4]) + 1) % 10) + npi[5:]
+        return rows
+    remit, truth = _render_with(monkeypatch, hook)
+    [problem] = remit.problems
+    assert problem.code == "layout-bad-value" and "not an NPI" in problem.message
+    assert problem.claim == truth["claims"][1]["patient_account"] and problem.page == 1
+    provider = remit.claims[1].rendering_provider
+    assert (provider.name, provider.id) == (truth["claims"][1]["rendering_provider"]["name"], "")
+    assert [c.to_json() for c in remit.claims][2:] == truth["claims"][2:]
 
 
 # --- layout files ------------------------------------------------------------------------
@@ -295,6 +356,12 @@ def _variant(tmp_path, old, new, name="variant"):
      r"claims.rows\[1\].pattern: invalid regular expression"),
     ("continuation: [adjustments, remarks]", "continuation: [adjustments, notes]",
      r"claims.table.continuation\[1\]: 'notes' must be"),
+    ("(?P<rendering_provider_npi>", "(?P<rendering_provider_id>",
+     r"variant.yaml:44: claims.rows\[3\].pattern: unknown field group\(s\) "
+     r"\['rendering_provider_id'\]"),
+    ("{field: reason, from: 26, to: 78}", "{field: rendering_provider_npi, from: 26, to: 78}",
+     r"variant.yaml:66: provider_adjustments.table.columns\[0\].field: unknown field "
+     r"'rendering_provider_npi'"),
 ])
 def test_invalid_layout_files_say_file_field_and_problem(tmp_path, old, new, message):
     path = _variant(tmp_path, old, new)
@@ -313,6 +380,11 @@ def test_invalid_layout_files_say_file_field_and_problem(tmp_path, old, new, mes
      r"glossary.headings: unknown key\(s\) \['remarks'\]"),
     ("min_overlap: 0.5", "min_overlap: 1.5", r"glossary.min_overlap: must be between 0 and 1"),
     ("OF (?P<count>\\d+)$'", "OF (\\d+)$'", r"page_numbers: pattern must capture \['count'\]"),
+    ("{field: rendering_provider_npi, from: 30, to: 90}",
+     "{field: rendering_provider, from: 30, to: 90}",
+     r"variant.yaml:57: claims.table.columns\[0\].field: unknown field 'rendering_provider'"),
+    ("REM: (?P<remarks>", "REM: (?P<rendering_provider_npi>",
+     r"claims.line_rows\[0\].pattern: unknown field group\(s\) \['rendering_provider_npi'\]"),
 ])
 def test_invalid_spr_layout_features_say_file_field_and_problem(tmp_path, old, new, message):
     text = (LAYOUT_DIR / "keystone.yaml").read_text().replace("name: keystone", "name: variant")

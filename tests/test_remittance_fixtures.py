@@ -17,7 +17,12 @@ from fixtures.remittances import (
     build_dataset,
     emitted_codes,
 )
-from fixtures.remittances.data import npi_check_digit
+from fixtures.remittances.data import (
+    PRACTICES,
+    npi_check_digit,
+    plan_dataset,
+    practice_clinicians,
+)
 
 ANCHOR = dt.date(2026, 3, 15)
 
@@ -186,3 +191,68 @@ def test_dataset_exercises_the_scenarios(dataset):
     assert len({c for c in codes if c[0] == "CO" and c[1] != "45"}) >= 6
     emitted = {(g, c) for g, c, _ in emitted_codes()}
     assert codes <= emitted  # the published code list covers everything generated
+
+
+# --- rendering providers ---------------------------------------------------------------------
+
+
+def test_each_practice_has_three_to_five_invented_clinicians():
+    npis = set()
+    for practice, _ in PRACTICES:
+        clinicians = practice_clinicians(practice)
+        assert 3 <= len(clinicians) <= 5
+        assert clinicians == practice_clinicians(practice)  # stable: the practice's roster
+        assert len({c.name for c in clinicians}) == len(clinicians)
+        for c in clinicians:
+            words = c.name.split()
+            assert len(words) in (2, 3) and all(w[0].isupper() for w in words)
+            assert c.credential in ("MD", "DO", "NP", "PA-C")
+            assert len(c.npi) == 10 and npi_check_digit(c.npi[:9]) == c.npi[9]
+        npis.update(c.npi for c in clinicians)
+    assert len(npis) == sum(len(practice_clinicians(p)) for p, _ in PRACTICES)
+
+
+@pytest.mark.parametrize("payer", ["northwind", "keystone", "clearpath"])
+def test_every_claim_has_one_of_its_practices_clinicians_one_more_often(payer):
+    from collections import Counter
+
+    plans = plan_dataset(payer, seed=7, count=14, anchor=ANCHOR, anomalies=True)
+    roster = {c.party.id: c.party for c in practice_clinicians(plans[0].remittance.payee.name)}
+    seen = Counter()
+    for plan in plans:
+        for claim in plan.remittance.claims:
+            assert roster[claim.rendering_provider.id] == claim.rendering_provider
+            seen[claim.rendering_provider.id] += 1
+        assert plan.credentials.keys() == roster.keys()
+    counts = [n for _, n in seen.most_common()]
+    assert len(counts) == len(roster)  # every clinician renders some claims
+    assert counts[0] >= 1.5 * counts[1]  # skewed: one clinician carries most
+
+
+def test_providers_come_from_their_own_random_stream():
+    """Drawing the providers did not shift any other generated value: with the providers left
+    out, the content of every payer's default dataset hashes as generator 5 (before rendering
+    providers) made it. If a deliberate content change breaks this, update the digest."""
+    digest = hashlib.sha256()
+    for payer in ("northwind", "keystone", "clearpath"):
+        for plan in plan_dataset(payer, seed=7, count=14, anchor=ANCHOR, anomalies=True):
+            content = plan.remittance.to_json()
+            for claim in content["claims"]:
+                assert claim.pop("rendering_provider")
+            digest.update(json.dumps([plan.remittance_id, plan.payee_address, content],
+                                     sort_keys=True).encode())
+    assert digest.hexdigest() == \
+        "8681656dc4741c1949c91064aaecb1a720829e9b2c1db8558e54adad82f28033"
+
+
+def test_the_835_names_every_claims_rendering_provider(tmp_path):
+    manifest = build_dataset("keystone", tmp_path, count=2, anchor=ANCHOR, anomalies=False)
+    plans = plan_dataset("keystone", seed=7, count=2, anchor=ANCHOR, anomalies=False)
+    for plan, entry in zip(plans, manifest["remittances"], strict=True):
+        segments = (tmp_path / entry["x12"]).read_text().replace("\n", "").split("~")
+        providers = [s.split("*") for s in segments if s.startswith("NM1*82*")]
+        assert len(providers) == len(plan.remittance.claims)
+        for seg, claim in zip(providers, plan.remittance.claims):
+            first, *middle, last = claim.rendering_provider.name.split()
+            assert seg[1:6] == ["82", "1", last, first, " ".join(middle)]
+            assert seg[8:] == ["XX", claim.rendering_provider.id]

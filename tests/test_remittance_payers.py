@@ -44,13 +44,25 @@ def _comparable(truth: dict) -> dict:
 
 def test_keystone_offers_each_remittance_as_an_835_too(tmp_path):
     from claimwright.parsing.x12 import parse_835
+    from fixtures.remittances.data import plan_dataset
 
     manifest = build_dataset("keystone", tmp_path, count=6, anchor=ANCHOR)
-    for entry in manifest["remittances"]:
+    plans = plan_dataset("keystone", seed=7, count=6, anchor=ANCHOR, anomalies=True)
+    for plan, entry in zip(plans, manifest["remittances"], strict=True):
         truth = json.loads((tmp_path / entry["truth"]).read_text())
         (remit,) = parse_835((tmp_path / entry["x12"]).read_bytes())
         assert remit.format == "x12-835"
-        assert _comparable(remit.to_json()) == _comparable(truth)
+        # the 835 names each claim's rendering provider (NM1*82 with the NPI) as generated ...
+        assert [c.rendering_provider for c in remit.claims] == [
+            c.rendering_provider for c in plan.remittance.claims]
+        assert all(c.rendering_provider.name and c.rendering_provider.id for c in remit.claims)
+        # ... the SPR prints only the NPI (PERF PROV): otherwise the two say the same
+        got = remit.to_json()
+        for claim, shown in zip(got["claims"], truth["claims"], strict=True):
+            assert shown["rendering_provider"] == {"name": "",
+                                                   "id": claim["rendering_provider"]["id"]}
+            claim["rendering_provider"]["name"] = ""
+        assert _comparable(got) == _comparable(truth)
         assert bool(remit.problems) == bool(truth["problems"])
 
 
@@ -149,6 +161,53 @@ def test_spr_line_amounts_of_thousands_and_negative_reversals_parse(spr_plans):
         assert remit.to_json() == truth and remit.problems == []
     line = next(ln for c in remit.claims for ln in c.lines if ln.billed < 0)
     assert line.paid <= 0 and all(a.amount <= 0 for a in line.adjustments)
+
+
+def test_spr_perf_prov_is_the_claims_rendering_provider_npi(spr_plans):
+    """PERF PROV prints the NPI on every service line (never the name): each claim reads back
+    with the generator's NPI and an empty name."""
+    from claimwright.models import Party
+    from claimwright.parsing.pdf import extract_pages
+
+    for plan in spr_plans[:3]:
+        plan, pdf = _spr(plan)
+        remit = parse_pdf(pdf)
+        assert remit.problems == []
+        want = [Party("", c.rendering_provider.id) for c in plan.remittance.claims]
+        assert [c.rendering_provider for c in remit.claims] == want
+        assert all(p.id for p in want)
+        text = "\n".join(p.text for p in extract_pages(pdf))
+        for claim in plan.remittance.claims:
+            assert claim.rendering_provider.name not in text
+        lines = sum(len(c.lines) for c in plan.remittance.claims)
+        assert sum(text.count(npi) for npi in {p.id for p in want}) == lines  # once per line
+
+
+def test_spr_lines_of_one_claim_naming_different_providers_conflict(spr_plans, monkeypatch):
+    """Line-level rendering providers are not modelled: a claim whose lines print different
+    PERF PROV NPIs is a layout-conflicting-value (a review item), the first line's NPI kept."""
+    import random
+
+    from fixtures.remittances import render_spr
+    from fixtures.remittances.data import make_npi
+
+    other = make_npi(random.Random("another clinician"))
+    original, printed = render_spr._line_rows, []
+
+    def second_line_other(index, line, perf_prov):
+        printed.append(index)
+        return original(index, line, other if printed.count(index) == 2 else perf_prov)
+
+    monkeypatch.setattr(render_spr, "_line_rows", second_line_other)
+    plan, pdf = _spr(spr_plans[0])
+    remit = parse_pdf(pdf)
+    several = [c for c in plan.remittance.claims if len(c.lines) > 1]
+    assert several and all(p.code == "layout-conflicting-value" for p in remit.problems)
+    assert [p.claim for p in remit.problems] == [c.patient_account for c in several]
+    assert all("rendering_provider_npi" in p.message and other in p.message
+               for p in remit.problems)
+    assert [c.rendering_provider.id for c in remit.claims] == [
+        c.rendering_provider.id for c in plan.remittance.claims]
 
 
 def test_spr_glossary_wrapped_descriptions_are_read_whole_and_match_the_tables(spr_plans):

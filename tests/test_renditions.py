@@ -55,6 +55,29 @@ def test_a_changed_amount_in_the_835_is_flagged_with_both_values(keystone):
     assert billed[0].page == parse_file(out / entry["pdf"])[0].claims[0].pages[0]
 
 
+def test_the_rendering_provider_is_compared_where_both_renditions_print_it(keystone):
+    from claimwright.models import Party
+
+    out, entry = _pair(keystone)
+    record, pdf = parse_file(out / entry["x12"]), parse_file(out / entry["pdf"])
+    ours, theirs = record[0].claims[0], pdf[0].claims[0]
+    # the 835 names the provider, the SPR prints only the NPI: the same provider
+    assert ours.rendering_provider.name and not theirs.rendering_provider.name
+    assert ours.rendering_provider.id == theirs.rendering_provider.id
+    other = "1234567893"
+    ours.rendering_provider = Party(ours.rendering_provider.name, other)
+    [problem] = reconcile(record, pdf)
+    assert problem.code == CODE and problem.claim == ours.patient_account
+    assert other in problem.message and theirs.rendering_provider.id in problem.message
+    assert problem.page == theirs.pages[0]
+    # names are compared when both print one (case and spacing aside)
+    ours.rendering_provider = Party("Dana  Whitfield", theirs.rendering_provider.id)
+    theirs.rendering_provider = Party("DANA WHITFIELD", theirs.rendering_provider.id)
+    assert reconcile(record, pdf) == []
+    theirs.rendering_provider = Party("Dana Whitfeld", theirs.rendering_provider.id)
+    assert ["name" in p.message for p in reconcile(record, pdf)] == [True]
+
+
 def test_a_claim_missing_from_the_pdf_is_flagged(keystone):
     out, entry = _pair(keystone)
     record = parse_file(out / entry["x12"])
@@ -98,6 +121,12 @@ def test_pipeline_parses_the_835_reconciles_the_pdf_and_files_a_review_item(tmp_
         good_claims = next(d for d in stored if d["payment"]["trace_number"] ==
                            parse_file(out / good["x12"])[0].payment.trace_number)["claims"]
         assert all(c.get("pages") for c in good_claims)  # pages from the PDF, for packets
+        # the record's rendering providers (835 NM1*82: name and NPI) reach the ledger's findings
+        denials = ctx.ledger.findings(denials_only=True)
+        assert denials and all(f.provider_npi and f.provider_name for f in denials)
+        named = {c["rendering_provider"]["id"]: c["rendering_provider"]["name"]
+                 for d in stored for c in d["claims"]}
+        assert all(named[f.provider_npi] == f.provider_name for f in denials)
     finally:
         ctx.ledger.close()
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from claimwright.balancing import check_remittance
 from claimwright.errors import DocumentError
-from claimwright.models import Remittance
+from claimwright.models import Party, Remittance
 from claimwright.parsing import parse_bytes, parse_file
 from claimwright.parsing.x12 import parse_835
 from claimwright.parsing.x12_segments import read_separators
@@ -386,6 +386,79 @@ def test_synthetic_mappings():
         ("AP", "", Decimal("-5.00")), ("72", "Q", Decimal("0.00"))]
     # claim: 400 - 5 (CO-253) - 130 (line 1) - 85 (line 2) = 180; payment: 180 - 5 (PLB) = 175
     assert claim.paid - sum(p.amount for p in remit.provider_adjustments) == Decimal("175.00")
+
+
+# ---------------------------------------------------------------------------------------------
+# loop 2100 NM1*82: the rendering provider
+# ---------------------------------------------------------------------------------------------
+QC = "NM1*QC*1*DOE*JANE*Q***34*123456789"
+
+
+def with_provider(*segments: str) -> str:
+    """The synthetic transaction with ``segments`` after the claim's NM1*QC."""
+    return synthetic({QC: "~".join((QC,) + segments)})
+
+
+def test_rendering_provider_person():
+    remit = parse_one(with_provider("NM1*82*1*WHITFIELD*DANA*R***XX*1234567893"))
+    assert remit.problems == []
+    assert remit.claims[0].rendering_provider == Party("DANA R WHITFIELD", "1234567893")
+    assert remit.claims[0].to_json()["rendering_provider"] == {"name": "DANA R WHITFIELD",
+                                                               "id": "1234567893"}
+    # no middle name, a generation suffix (NM107)
+    remit = parse_one(with_provider("NM1*82*1*OKAFOR*BEN***JR*XX*1234567893"))
+    assert remit.claims[0].rendering_provider == Party("BEN OKAFOR JR", "1234567893")
+
+
+def test_rendering_provider_organisation():
+    remit = parse_one(with_provider("NM1*82*2*CEDAR RIDGE PHYSICIAN GROUP*****XX*1234567893"))
+    assert remit.problems == []
+    assert remit.claims[0].rendering_provider == Party("CEDAR RIDGE PHYSICIAN GROUP",
+                                                       "1234567893")
+
+
+def test_rendering_provider_absent_is_empty_and_not_serialised():
+    (claim,) = parse_one(synthetic()).claims
+    assert claim.rendering_provider == Party()
+    assert "rendering_provider" not in claim.to_json()
+
+
+def test_rendering_provider_id_other_than_an_npi_is_not_used():
+    # BS / BD: payer-assigned provider numbers (as in the public samples), never an NPI
+    remit = parse_one(with_provider("NM1*82*1*WHITFIELD*DANA****BS*34426"))
+    assert remit.problems == []
+    assert remit.claims[0].rendering_provider == Party("DANA WHITFIELD", "")
+
+
+def test_rendering_provider_npi_with_a_wrong_check_digit_is_a_claim_problem():
+    remit = parse_one(with_provider("NM1*82*1*WHITFIELD*DANA****XX*1234567890"))
+    assert codes(remit) == [("x12-invalid-element", 13, "PA-1001")]  # the NM1*82
+    assert "NM109 '1234567890' is not an NPI" in remit.problems[0].message
+    assert remit.claims[0].rendering_provider == Party("DANA WHITFIELD", "")
+
+
+def test_rendering_provider_after_the_service_lines_is_out_of_place():
+    text = synthetic({"CAS*CO*45*85.00": "CAS*CO*45*85.00~NM1*82*1*WHITFIELD*DANA****XX*"
+                                          "1234567893"})
+    remit = parse_one(text)
+    assert [p.code for p in remit.problems] == ["x12-out-of-place"]
+    assert "NM1 (rendering provider)" in remit.problems[0].message
+    assert remit.claims[0].rendering_provider == Party()
+
+
+def test_rendering_providers_of_the_public_samples():
+    """The samples carry NM1*82 organisations with BS/BD provider numbers: names, no NPI."""
+    def providers(name):
+        return [(c.patient_account, c.rendering_provider) for c in parse_one(sample(name)).claims]
+
+    assert providers("secondary-payment.835") == [
+        ("L0004828311", Party("ACME MEDICAL CENTER", "")),
+        ("0001000053", Party("SMITH JONES PA", ""))]
+    assert providers("cob-contractural-adjustment.835") == [
+        ("0001000055", Party("PROFESSIONAL TEST 1", ""))]
+    assert providers("tertiary-payment.835") == [
+        ("0001000054", Party("JONES JONES ASSOCIATES", ""))]
+    assert all(p == Party() for _, p in providers("demo.835") + providers("managed-care.835"))
 
 
 def test_cas_with_six_trios():

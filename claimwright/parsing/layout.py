@@ -30,7 +30,11 @@ from ..types import FaultCode
 DOCUMENT_FIELDS = {"payer_name", "payer_id", "payee_name", "payee_npi", "payment_method",
                    "payment_trace_number", "payment_date", "payment_amount"}
 CLAIM_FIELDS = {"patient_name", "member_id", "patient_account", "payer_claim_id", "status_code",
-                "billed", "paid", "patient_responsibility", "adjustments", "remarks"}
+                "billed", "paid", "patient_responsibility", "adjustments", "remarks",
+                "rendering_provider_name", "rendering_provider_npi"}
+# Claim fields a service-line column may print instead (the SPR's PERF PROV: the rendering
+# provider's NPI on every line): they fill the claim, and every line must print the same value.
+CLAIM_LINE_FIELDS = {"rendering_provider_name", "rendering_provider_npi"}
 CLAIM_CHECKS = {"check_adjusted", "check_allowed", "check_lines_billed", "check_lines_paid",
                 "check_line_count", "check_patient_responsibility", "check_adjusted_listed"}
 LINE_FIELDS = {"date_of_service", "procedure", "modifiers", "units", "billed", "allowed", "paid",

@@ -16,6 +16,7 @@ from ..errors import UnknownLayout
 from .layout import (
     CLAIM_CHECKS,
     CLAIM_FIELDS,
+    CLAIM_LINE_FIELDS,
     CODE_CHECK,
     CODE_TABLES,
     DEFAULT_ADJUSTMENT,
@@ -252,7 +253,8 @@ def load_layout_file(path: str | Path) -> Layout:
     defaults = v.mapping(document.get("defaults", {}), "document.defaults", DOCUMENT_FIELDS)
     defaults = {k: v.string(val, f"document.defaults.{k}") for k, val in defaults.items()}
     claims = v.section(raw["claims"], "claims", row_groups=CLAIM_FIELDS | CLAIM_CHECKS,
-                       table_fields=LINE_FIELDS, need_start=True, claims=True, code_checks=True)
+                       table_fields=LINE_FIELDS | CLAIM_LINE_FIELDS, need_start=True,
+                       claims=True, code_checks=True)
     claim_found = set(claims.start.groupindex) | {g for r in claims.rows
                                                   for g in r.regex.groupindex}
     missing = [f for f in REQUIRED_CLAIM if f not in claim_found]

@@ -117,6 +117,8 @@ class Assembly:
             remarks=draft.remarks,
             lines=lines,
             pages=sorted(draft.pages),
+            rendering_provider=Party(v.get("rendering_provider_name", ""),
+                                     v.get("rendering_provider_npi", "")),
         )
         pr = sum((a.amount for a in claim.all_adjustments if a.group == "PR"), ZERO)
         claim.patient_responsibility = v.get("patient_responsibility", pr)

@@ -14,9 +14,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..models import Adjustment, Problem, Remittance, money
+from ..models import Adjustment, Problem, Remittance, is_npi, money
 from .glossary import GlossaryEntry
-from .layout import Column, Layout, Section, Table
+from .layout import CLAIM_LINE_FIELDS, Column, Layout, Section, Table
 from .pdf_assembly import Assembly, ClaimDraft, Record
 from .pdf_text import PageText, Row, rows_of
 
@@ -268,6 +268,10 @@ class RowReader(Assembly):
                     record.adjustments.append(adjustment)
                     record.fixed.append(adjustment)
                 continue
+            if column.field in CLAIM_LINE_FIELDS and self.claim is not None:
+                # a claim field printed on each line: the claim's (different values conflict)
+                self.set_value(self.claim, column.field, value, row)
+                continue
             self.set_value(record, column.field, value, row)
         self.record = record
         return True
@@ -335,6 +339,10 @@ class RowReader(Assembly):
                 return units
         except (ValueError, InvalidOperation):
             self.problem("layout-bad-value", f"{name}: cannot read {text[:40]!r}", row)
+            return None
+        if name == "rendering_provider_npi" and not is_npi(text):
+            self.problem("layout-bad-value", f"{name}: {text[:40]!r} is not an NPI (10 digits "
+                         "with a valid check digit)", row)
             return None
         return text
 

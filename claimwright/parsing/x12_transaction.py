@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from ..balancing import check_claim, check_remittance
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
-                      Remittance, ServiceLine, money)
+                      Remittance, ServiceLine, is_npi, money)
 from .x12_segments import Segment, Separators, parse_decimal, parse_int, split_composite
 
 FORMAT = "x12-835"
@@ -260,6 +260,9 @@ class TransactionParser:
         claim.patient_responsibility = self.amount(seg, 5, required=False) or ZERO
 
     def on_NM1(self, seg: Segment) -> None:
+        if seg.get(1) == "82":
+            self.rendering_provider(seg)
+            return
         if self.current is None or self.loop not in ("claim", "line"):
             return
         entity, qualifier, ident = seg.get(1), seg.get(8), seg.get(9)
@@ -271,6 +274,30 @@ class TransactionParser:
                 claim.member_id = ident
         elif entity == "IL" and ident and qualifier != "34":
             self.current.insured_id = ident
+
+    def rendering_provider(self, seg: Segment) -> None:
+        """Loop 2100 NM1*82: the claim's rendering provider (a person: "First Middle Last
+        Suffix"; an organisation: its name). The id is kept only when NM108 is ``XX`` (an NPI,
+        check digit verified); other qualifiers (BD, BS, FI, ...) are payer-assigned numbers."""
+        if self.current is None or self.loop != "claim":
+            self.out_of_place(seg, "(rendering provider) is not inside a claim (CLP) before its "
+                              "service lines")
+            return
+        kind, last, first = seg.get(2), seg.get(3), seg.get(4)
+        if kind == "2":
+            name = last
+        else:  # 1 = person (or missing): first, middle, last, suffix
+            name = " ".join(p for p in (first, seg.get(5), last, seg.get(7)) if p)
+        npi = ""
+        if seg.get(8) == "XX":
+            if is_npi(seg.get(9)):
+                npi = seg.get(9)
+            else:
+                self.problem("x12-invalid-element", f"segment {seg.index}: NM109 "
+                             f"{seg.get(9)[:20]!r} is not an NPI (10 digits with a valid check "
+                             "digit) though NM108 is XX; the rendering provider's id was not "
+                             "used", seg)
+        self.current.claim.rendering_provider = Party(name, npi)
 
     def on_MIA(self, seg: Segment) -> None:
         if self.current is None or self.loop != "claim":
