@@ -1,0 +1,67 @@
+"""Smoke runs of the benchmark scripts at a tiny size, so they cannot rot. Nothing here is timed:
+a busy machine is not a failure, so the exit status "over the goal" (1) passes too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_worklist_upsert_benchmark_runs_and_verifies():
+    proc = run("worklist_upsert.py", "--rows", "300", "--changes", "40", "--repeat", "1",
+               "--profile")
+    out = proc.stdout
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 2: the upsert was wrong
+    assert "verified: 320 data rows; the 20 changed rows" in out, out
+    assert "ratio upsert / baseline: wall" in out and "peak memory" in out
+    assert ("MET" if proc.returncode == 0 else "NOT MET") in out.splitlines()[-1]
+    assert "claimwright/worklists/upsert.py" in out  # the profile names the upsert's functions
+
+
+def test_worklist_upsert_verification_catches_a_wrong_upsert(tmp_path):
+    """The benchmark's check is not vacuous: a touched coder cell, a missed change or a lost row
+    are each reported."""
+    import importlib.util
+    import random
+
+    import openpyxl
+
+    spec = importlib.util.spec_from_file_location("worklist_upsert",
+                                                  ROOT / "benchmarks" / "worklist_upsert.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    source, rows, edits, _ = bench.cached_worklist(tmp_path, 60)
+    changed, new = bench.make_changes(rows, 10, random.Random(1))
+    after = tmp_path / "after.xlsx"
+    after.write_bytes(source.read_bytes())
+    result = bench.upsert_worklist(after, changed + new, title=bench.TITLE)
+    counts = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
+              "warnings": result.warnings, "written": result.written}
+    assert bench.verify(source, after, changed, new, edits, counts) == []
+
+    def tampered(edit) -> list[str]:
+        copy = tmp_path / "tampered.xlsx"
+        wb = openpyxl.load_workbook(after)
+        edit(wb[bench.TITLE])
+        wb.save(copy)
+        return bench.verify(source, copy, changed, new, edits, counts)
+
+    key_rows = {}
+    wb = openpyxl.load_workbook(after)
+    for r in range(2, wb[bench.TITLE].max_row + 1):
+        key_rows[wb[bench.TITLE].cell(r, 1).value] = r
+    headers = [c.header for c in bench.SYSTEM_COLUMNS] + [h for h, _ in bench.CODER_COLUMNS]
+    notes, amount = headers.index("Notes") + 1, headers.index("Amount at stake") + 1
+    assert any("person-owned" in p for p in tampered(lambda ws: setattr(
+        ws.cell(2, notes), "value", "overwritten")))
+    assert any("changed rows" in p for p in tampered(lambda ws: setattr(
+        ws.cell(key_rows[changed[0].key], amount), "value", 1)))
+    assert any("data rows" in p for p in tampered(lambda ws: ws.delete_rows(ws.max_row)))
