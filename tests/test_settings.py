@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
-from claimwright.settings import PACKAGE_DIR, PROJECT_DIR, VARIABLES, Settings
+import pytest
+
+from claimwright.settings import PACKAGE_DIR, PROJECT_DIR, VARIABLES, Settings, SettingsError
 
 
 def test_defaults_without_any_variable(tmp_path):
@@ -20,19 +23,28 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.selectors_dir == PROJECT_DIR / "selectors"
     assert s.session_dir == tmp_path / "claimwright" / "sessions"
     assert s.chromium is None and s.portal_url("northwind") is None
-    for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir):
+    assert s.documentation == PACKAGE_DIR / "rules" / "documentation.yaml"
+    assert s.reports == s.out / "reports"
+    assert s.rework_cost == Decimal("25.00")
+    for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir,
+                 s.documentation):
         assert path.exists(), path
+
+
+NOT_PATHS = {"CLAIMWRIGHT_DATABASE_URL", "CLAIMWRIGHT_REWORK_COST"}
 
 
 def test_every_variable_is_read(tmp_path):
     env = {v.name: str(tmp_path / v.field) for v in VARIABLES}
     env["CLAIMWRIGHT_DATABASE_URL"] = "sqlite:///elsewhere.db"
+    env["CLAIMWRIGHT_REWORK_COST"] = " 31.5 "
     env["CLAIMWRIGHT_NORTHWIND_URL"] = "http://127.0.0.1:8001 "
     s = Settings.from_env(env)
     for v in VARIABLES:
-        if v.name != "CLAIMWRIGHT_DATABASE_URL":
+        if v.name not in NOT_PATHS:
             assert getattr(s, v.field) == tmp_path / v.field, v.name
     assert s.database_url == "sqlite:///elsewhere.db"
+    assert s.rework_cost == Decimal("31.50") and isinstance(s.rework_cost, Decimal)
     assert s.portal_url("northwind") == "http://127.0.0.1:8001"
     assert s.portal_urls == {"northwind": "http://127.0.0.1:8001"}  # DATABASE_URL is no portal
 
@@ -42,3 +54,17 @@ def test_the_docstring_table_lists_every_variable():
 
     documented = set(re.findall(r"^\| (CLAIMWRIGHT_[A-Z_<>]+) \|", mod.__doc__, re.M))
     assert {v.name for v in VARIABLES} | {"CLAIMWRIGHT_<PAYER>_URL"} == documented
+
+
+def test_reports_follow_out_unless_set(tmp_path):
+    s = Settings.from_env({"CLAIMWRIGHT_OUT": str(tmp_path / "elsewhere")})
+    assert s.reports == tmp_path / "elsewhere" / "reports"
+    assert s.feedback_report("2026-10", ".pdf") == s.reports / "feedback-2026-10.pdf"
+    built = Settings(home=tmp_path / "h", out=tmp_path / "o", database_url="sqlite://")
+    assert built.reports == tmp_path / "o" / "reports"
+
+
+@pytest.mark.parametrize("text", ["abc", "-5", "1e3x", "nan"])
+def test_a_rework_cost_that_is_no_amount_names_the_variable(text):
+    with pytest.raises(SettingsError, match="CLAIMWRIGHT_REWORK_COST"):
+        Settings.from_env({"CLAIMWRIGHT_REWORK_COST": text})
