@@ -96,8 +96,9 @@ class Entry:
         return True
 
     def conditions(self) -> str:
-        """How the entry reads in a report: ``CO-50 with N115 on 992*``."""
-        text = f"{self.group or '*'}-{self.carc}"
+        """How the entry reads in a report: ``CARC 50 with N115 on 992*`` (``CO-50`` when the
+        entry names the group)."""
+        text = f"{self.group}-{self.carc}" if self.group else f"CARC {self.carc}"
         if self.rarcs:
             text += " with " + "/".join(sorted(self.rarcs))
         if self.procedures:
