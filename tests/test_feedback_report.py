@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from pathlib import Path
 from decimal import Decimal as D
 
 import pytest
@@ -609,3 +610,91 @@ def test_a_month_without_data_still_writes_a_report_that_says_so(workspace):
     assert "No remittance paid in 2026-10 is in the ledger" in text
     assert "Claims no data no data no data no data no data" in text
     assert _png_stats(files.charts["categories"].read_bytes())[0] > 10  # "no data" is drawn
+
+
+# ---------------------------------------------------------------------------------------------
+# The command and the monthly flow
+
+
+def test_the_command_writes_the_report_and_prints_headlines(hand_ledger, workspace):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    out = CliRunner().invoke(app, ["report", "feedback", "--month", "2026-10"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[:4] == [f"wrote {workspace.reports / name}" for name in (
+        "feedback-2026-10.xlsx", "feedback-2026-10.pdf", "feedback-2026-10-categories.png",
+        "feedback-2026-10-patterns.png")]
+    assert lines[4] == ("2026-10: 5 claims, 4 denied (80.0% by count, 62.5% by dollars); "
+                        "$785.00 denied, $194.14 recovered so far; appeal overturn rate 50.0%; "
+                        "rework cost estimate $100.00")
+    assert lines[5] == "top pattern: 99214 · CO-50 N115 · Rivera, Ana MD (2 denial(s), $490.00)"
+    assert all(name not in out.output for name, _, _ in PATIENTS.values())
+
+
+@pytest.mark.parametrize("month", ["2026-13", "10-2026", "last"])
+def test_the_command_refuses_a_bad_month(workspace, month):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    out = CliRunner().invoke(app, ["report", "feedback", "--month", month])
+    assert out.exit_code == 2
+    assert out.output.startswith("error: --month: ") and month in out.output
+    assert not workspace.reports.exists()  # nothing written
+
+
+def test_the_command_refuses_a_bad_rework_cost(workspace, monkeypatch):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    monkeypatch.setenv("CLAIMWRIGHT_REWORK_COST", "twenty-five")
+    out = CliRunner().invoke(app, ["report", "feedback", "--month", "2026-10"])
+    assert out.exit_code == 2 and "CLAIMWRIGHT_REWORK_COST" in out.output
+
+
+@pytest.mark.e2e
+def test_the_monthly_flow_writes_the_report_and_a_kpi_artifact_without_phi(
+        hand_ledger, workspace, prefect_api):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.feedback_report import ARTIFACT_KEY, monthly_feedback_report
+
+    result = monthly_feedback_report(month="2026-10")
+    assert result["month"] == "2026-10" and result["patterns"] == 3
+    assert all(Path(p).exists() for p in result["files"])
+
+    async def latest():
+        async with get_client() as client:
+            [artifact] = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])),
+                limit=1, sort="CREATED_DESC")
+            return artifact
+
+    artifact = asyncio.run(latest())
+    assert artifact.type == "markdown"
+    assert "| Denial rate by count | 80.0% | +55.0 pts | no data |" in artifact.data
+    assert "| Appeal overturn rate | 50.0% | -50.0 pts | no data |" in artifact.data
+    for name, member, account in PATIENTS.values():
+        assert name not in artifact.data and member not in artifact.data
+        assert account not in artifact.data
+    for claim_id in PATIENTS:
+        assert f"{claim_id} " not in artifact.data
+    # no month given (the schedule's way): the month before today
+    assert monthly_feedback_report()["month"] == str(Month.before(dt.date.today()))
+
+
+def test_without_a_month_the_command_and_the_flow_take_the_previous_one():
+    from claimwright.reports import month_or_previous
+    from flows.feedback_report import monthly_feedback_report
+
+    assert month_or_previous(None, dt.date(2026, 1, 1)) == Month(2025, 12)
+    assert month_or_previous("  ", dt.date(2026, 11, 30)) == Month(2026, 10)
+    assert month_or_previous("2024-02", dt.date(2026, 11, 30)) == Month(2024, 2)
+    assert monthly_feedback_report.parameters.properties["month"].get("default") is None

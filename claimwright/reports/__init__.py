@@ -4,10 +4,11 @@ the files; :mod:`.render`: writing them). docs/reports.md defines every figure."
 
 from .feedback import (CODING_CATEGORIES, KPIS, FeedbackReport, MonthFigures, Pattern,
                        build_feedback)
-from .months import Month, MonthError
+from .months import Month, MonthError, month_or_previous
 
 __all__ = ["CODING_CATEGORIES", "KPIS", "FeedbackReport", "Month", "MonthError",
-           "MonthFigures", "Pattern", "build_feedback", "write_feedback_report"]
+           "MonthFigures", "Pattern", "build_feedback", "month_or_previous",
+           "write_feedback_report"]
 
 
 def __getattr__(name: str):

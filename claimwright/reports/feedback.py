@@ -495,7 +495,8 @@ def kpi_markdown(report: FeedbackReport) -> str:
     claim, patient, member or account."""
     m = report.month
     rows = [f"# Denial feedback report {m}", "",
-            f"| measure | {m} | vs {m.previous} | vs {m.minus(12)} |", "| --- | ---: | ---: | ---: |"]
+            f"| measure | {m} | vs {m.previous} | vs {m.minus(12)} |",
+            "| --- | ---: | ---: | ---: |"]
     for t in report.trends():
         rows.append(f"| {t.kpi.name} | {show(t.kpi.kind, t.current)} | "
                     f"{show_change(t.kpi.kind, t.change_from_previous)} | "
@@ -503,3 +504,23 @@ def kpi_markdown(report: FeedbackReport) -> str:
     rows += ["", f"{len(report.patterns)} denial patterns; data through "
                  f"{report.data_through.isoformat() if report.data_through else NO_DATA}."]
     return "\n".join(rows) + "\n"
+
+
+def headline(report: FeedbackReport) -> list[str]:
+    """A few lines for the terminal and the flow's log: figures and the top pattern, no PHI."""
+    cur, m = report.current, report.month
+    if not cur.has_data:
+        return [f"{m}: no remittance paid in the month is in the ledger (every figure: no data)"]
+    lines = [f"{m}: {cur.claims:,} claims, {cur.denied_claims:,} denied "
+             f"({show('rate', cur.denial_rate_by_count)} by count, "
+             f"{show('rate', cur.denial_rate_by_dollars)} by dollars); "
+             f"{show('money', cur.denied)} denied, {show('money', cur.recovered)} recovered so "
+             f"far; appeal overturn rate {show('rate', cur.overturn_rate)}; rework cost "
+             f"estimate {show('money', cur.rework_cost)}"]
+    if report.patterns:
+        p = report.patterns[0]
+        lines.append(f"top pattern: {p.label(200)} ({p.count} denial(s), "
+                     f"{show('money', p.denied)})")
+    if cur.undecided:
+        lines.append(f"note: {cur.undecided} adjustment(s) have no decision yet and are left out")
+    return lines

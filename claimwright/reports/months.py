@@ -66,3 +66,11 @@ class Month:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+def month_or_previous(text: str | None, today: dt.date | None = None) -> Month:
+    """The month ``text`` names, or the one before ``today`` when none is given (the monthly
+    report, run on the 1st, covers the month that just ended)."""
+    if text is None or not text.strip():
+        return Month.before(today or dt.date.today())
+    return Month.parse(text)
