@@ -698,3 +698,99 @@ def test_without_a_month_the_command_and_the_flow_take_the_previous_one():
     assert month_or_previous("  ", dt.date(2026, 11, 30)) == Month(2026, 10)
     assert month_or_previous("2024-02", dt.date(2026, 11, 30)) == Month(2024, 2)
     assert monthly_feedback_report.parameters.properties["month"].get("default") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the real pipeline: synthetic PDFs parsed, categorized and stored by the stages
+
+
+def test_the_report_of_a_ledger_the_pipeline_filled_agrees_with_its_findings(
+        workspace, remittance_dataset):
+    from collections import Counter
+
+    from claimwright.models import Remittance
+    from claimwright.pipeline import Context, import_document, process_documents, write_outputs
+    from claimwright.reports import write_feedback_report
+    from claimwright.reports.feedback import PatternKey
+
+    anchor = dt.date(2024, 6, 28)
+    folder, _ = remittance_dataset("northwind", anchor, count=6, anomalies=False)
+    ctx = Context.from_settings()
+    for pdf in sorted(folder.glob("*.pdf")):
+        assert import_document(ctx, "northwind", pdf)
+    process_documents(ctx, "northwind")
+    write_outputs(ctx, "northwind", as_of=anchor)
+    days = ctx.ledger.remittance_payment_dates()
+    month = Counter(Month.of(d) for d in days).most_common(1)[0][0]
+    files = write_feedback_report(workspace, ctx.ledger, month)
+    cur = files.report.current
+
+    # the same figures counted another way: the ledger's findings dated in the month, and the
+    # claims of the month's remittances (every adjustment of them has a decision)
+    denials = [f for f in ctx.ledger.findings(denials_only=True)
+               if f.denial_date and Month.of(f.denial_date) == month and f.amount > 0]
+    claims = [c for doc in ctx.ledger.documents() for rec in ctx.ledger.remittances(doc.id)
+              if rec.payment_date and Month.of(rec.payment_date) == month
+              for c in Remittance.from_json(rec.data).claims if c.status_code != "22"]
+    assert cur.undecided == 0 and cur.claims == len(claims) > 0
+    assert cur.denied == sum((f.amount for f in denials), D("0.00")) > 0
+    assert cur.denied_claims == len({(f.payer_id, f.payer_claim_id) for f in denials})
+    assert sum(p.count for p in files.report.patterns) == len(denials)
+    assert sum(p.denied for p in files.report.patterns) == cur.denied
+    # each pattern names the rendering provider the parser read from the claim (none yet when
+    # the remittance does not give one: "(not on the remittance)")
+    denied_ids = {f.payer_claim_id for f in denials}
+    providers = {PatternKey(c.rendering_provider.id, c.rendering_provider.name, "", (), "", "",
+                            ()).provider for c in claims if c.payer_claim_id in denied_ids}
+    assert {p.key.provider for p in files.report.patterns} == providers
+    assert all(p.element.specific for p in files.report.patterns
+               if p.key.carc != "Z98"), [p.key.reason for p in files.report.patterns]
+    text = " ".join(_pdf_text(files.pdf)) + _xlsx_text(files.xlsx)
+    for claim in claims:
+        assert claim.patient_name not in text and claim.patient_account not in text
+        assert claim.member_id not in text
+    ctx.ledger.close()
+
+
+def test_a_year_of_data_charts_twelve_months_and_surfaces_the_repeated_patterns(workspace):
+    from claimwright.reports import write_feedback_report
+    from claimwright.storage import Ledger
+    from fixtures.reports import CLINICIANS, HABITS, sample_ledger
+
+    ledger = Ledger(workspace.database_url)
+    sample_ledger(ledger, OCT.last, per_month=2)
+    files = write_feedback_report(workspace, ledger, OCT)
+    ledger.close()
+    report = files.report
+    assert report.chart_months == [OCT.minus(n) for n in range(11, -1, -1)]
+    assert report.last_year.has_data and all(t.last_year is not None for t in report.trends()
+                                             if t.kpi.needs_remittances)
+    # the clinicians' habits (fixtures.reports.HABITS) come out on top, element attached
+    habits = {(CLINICIANS[who].name, "-".join((proc, *mods)), " ".join((f"{g}-{c}", *rarcs)))
+              for who, proc, mods, g, c, rarcs, _ in HABITS}
+    for p in report.patterns[:3]:
+        assert (p.key.provider_name, p.key.service, p.key.reason) in habits and p.count >= 2
+        assert p.element.specific
+    # twelve stacked bars of several categories: many colours in the plot area
+    _, colours = _png_stats(files.charts["categories"].read_bytes(), box=(0.1, 0.1, 0.75, 0.8))
+    assert colours > 8 and len(report.categories()) >= 5
+
+
+def test_rules_check_validates_the_documentation_elements(tmp_path):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    ok = CliRunner().invoke(app, ["rules", "check"])
+    assert ok.exit_code == 0 and "documentation elements" in ok.output
+    assert f"{len(load_documentation().entries)} entries" in ok.output
+    bad = tmp_path / "documentation.yaml"
+    bad.write_text(textwrap.dedent(GOOD_HEAD + """\
+      - carc: "50"
+        group: XY
+        element: A group that does not exist.
+    """))
+    out = CliRunner().invoke(app, ["rules", "check", "--documentation", str(bad)])
+    assert out.exit_code == 1
+    assert "documentation.yaml:5: elements[0].group: group 'XY' is not in the code tables" \
+        in out.output
