@@ -776,6 +776,16 @@ def test_a_year_of_data_charts_twelve_months_and_surfaces_the_repeated_patterns(
     assert colours > 8 and len(report.categories()) >= 5
 
 
+def test_the_docs_show_the_report_as_it_renders():
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "reports.md").read_text()
+    for name in ("feedback-report-page1.png", "feedback-report-categories.png",
+                 "feedback-report-patterns.png"):
+        assert f"images/{name}" in doc, name
+        variance, colours = _png_stats((root / "docs" / "images" / name).read_bytes())
+        assert variance > 100 and colours > 10, name
+
+
 def test_rules_check_validates_the_documentation_elements(tmp_path):
     from typer.testing import CliRunner
 
