@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Callable
 
 from ..metrics import REVERSAL, Rate, _rate
-from ..models import ZERO, Remittance
+from ..models import ZERO, Claim, Remittance
 from ..rules.documentation import DocumentationElements, ElementMatch, load_documentation
 from ..rules.engine import claim_adjustments
 from ..rules.findings import finding_key
@@ -321,19 +321,21 @@ def build_feedback(ledger: Ledger, month: Month, *,
     data_through: dt.date | None = None
 
     for stored in ledger.remittances_paid_from(last_year.first):
-        remit = Remittance.from_json(stored.data)
         day = stored.payment_date
         data_through = day
-        for claim in remit.claims:  # payments that may recover earlier denials
-            ck = (remit.payer.id, claim.payer_claim_id)
+        payer_id = (stored.data.get("payer") or {}).get("id", "")
+        for raw in stored.data.get("claims") or ():  # payments recovering earlier denials
+            ck = (payer_id, raw.get("payer_claim_id"))
             if ck in watched:
+                claim = Claim.from_json(raw)
                 lines: dict[tuple[dt.date | None, str], Decimal] = defaultdict(lambda: ZERO)
                 for ln in claim.lines:
                     lines[(ln.date_of_service, ln.procedure)] += ln.paid
                 paid_later[ck].append(_Paid(day, claim.paid, dict(lines)))
         m = Month.of(day)
         if m not in figures or m > month:
-            continue
+            continue  # after the report month: read only for the payments above
+        remit = Remittance.from_json(stored.data)
         _add_remittance(ledger, figures[m], remit, day, documentation,
                         patterns if m == month else None,
                         lines_of if m == month else None,
