@@ -438,8 +438,9 @@ def _png_stats(png: bytes, box=None):
     if box:
         w, h = image.size
         image = image.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)))
-    pixels = np.asarray(image)
-    return float(pixels.var()), len(np.unique(pixels.reshape(-1, 3), axis=0))
+    pixels = np.asarray(image).astype(np.uint32)
+    packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    return float(pixels.var()), len(np.unique(packed))
 
 
 def _pdf_text(path) -> list[str]:
