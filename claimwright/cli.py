@@ -27,12 +27,15 @@ units_app = typer.Typer(help="Units of work: what each stage has done, holds or 
                         no_args_is_help=True)
 worklists_app = typer.Typer(help="The owners' Excel worklists (out/worklists/).",
                             no_args_is_help=True)
+report_app = typer.Typer(help="Reports for people who look at patterns, not claims.",
+                         no_args_is_help=True)
 app.add_typer(portals_app, name="portals")
 app.add_typer(worklists_app, name="worklists")
 app.add_typer(units_app, name="units")
 app.add_typer(payers_app, name="payers")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
+app.add_typer(report_app, name="report")
 app.command()(categorize)
 
 
@@ -273,6 +276,35 @@ def worklists_status() -> None:
         typer.echo("No worklist has been read yet (a run writes them: claimwright run).")
     for book in books:
         typer.echo("\n".join(book.lines()))
+@report_app.command("feedback")
+def report_feedback(month: Annotated[Optional[str], typer.Option(
+                        help="The month, YYYY-MM (default: the previous month).")] = None
+                    ) -> None:
+    """Write the month's denial feedback report for clinical leadership (xlsx, pdf, charts)."""
+    from .reports import MonthError, month_or_previous, write_feedback_report
+    from .reports.feedback import headline
+    from .settings import Settings, SettingsError
+    from .storage import Ledger
+
+    try:
+        target = month_or_previous(month)
+    except MonthError as exc:
+        _fail(f"--month: {exc}")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        _fail(str(exc))
+    ledger = Ledger(settings.database_url)
+    try:
+        files = write_feedback_report(settings, ledger, target)
+    except ClaimwrightError as exc:
+        _fail(f"{exc.code}: {exc}")
+    finally:
+        ledger.close()
+    for path in files.paths:
+        typer.echo(f"wrote {path}")
+    for line in headline(files.report):
+        typer.echo(line)
 
 
 def _item_json(item, redact) -> dict:

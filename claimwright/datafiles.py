@@ -2,7 +2,8 @@
 
 Every admin-edited data file goes through here: PDF layouts (``claimwright/layouts/*.yaml``),
 denial rules and deadlines (``claimwright/rules/rules.yaml``, ``deadlines.yaml``), follow-up
-rules (``claimwright/rules/followup.yaml``), the packet letter data (``claimwright/packets/*.yaml``,
+rules (``claimwright/rules/followup.yaml``), the documentation elements of the feedback report
+(``claimwright/rules/documentation.yaml``), the packet letter data (``claimwright/packets/*.yaml``,
 ``cover_letter.txt``), the code tables (``claimwright/codes/``) and the payer selectors
 (``selectors/<payer>.yaml``, through ``bots.config.load_payer_config``).
 

@@ -14,6 +14,9 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_DEADLINES | claimwright/rules/deadlines.yaml | appeal and resubmission windows per payer |
 | CLAIMWRIGHT_CODES | claimwright/codes/ | directory of the code tables (CSV files + tables.yaml) |
 | CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
+| CLAIMWRIGHT_DOCUMENTATION | claimwright/rules/documentation.yaml | the documentation or coding element each denial reason points to (feedback report) |
+| CLAIMWRIGHT_REPORTS | $CLAIMWRIGHT_OUT/reports | the monthly feedback reports (xlsx, pdf, chart images) |
+| CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
 | CLAIMWRIGHT_WORKLIST_VERSIONS | 5 | previous versions of each worklist workbook kept in ``out/worklists/.versions/`` (0: none) |
@@ -30,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Mapping
 
@@ -37,6 +41,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 _PORTAL_URL = re.compile(r"^CLAIMWRIGHT_([A-Z0-9_]+)_URL$")
 _NOT_PORTALS = {"DATABASE"}
+DEFAULT_REWORK_COST = Decimal("25.00")
+
+
+class SettingsError(ValueError):
+    """A ``CLAIMWRIGHT_*`` variable holds a value that cannot be used; names the variable."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class Variable:
     name: str
     field: str  # the Settings attribute it sets
     meaning: str
-    kind: str = "path"  # "path", "url" (text) or "count" (a whole number >= 0)
+    kind: str = "path"  # "path", "url" (text), "count" (a whole number >= 0), "money" (dollars)
 
 
 #: The variables :meth:`Settings.from_env` reads, for help texts and checks.
@@ -58,6 +67,10 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_DEADLINES", "deadlines", "appeal windows file"),
     Variable("CLAIMWRIGHT_CODES", "codes", "code table directory"),
     Variable("CLAIMWRIGHT_FOLLOWUP", "followup", "follow-up rules file"),
+    Variable("CLAIMWRIGHT_DOCUMENTATION", "documentation", "documentation elements file"),
+    Variable("CLAIMWRIGHT_REPORTS", "reports", "feedback reports directory"),
+    Variable("CLAIMWRIGHT_REWORK_COST", "rework_cost", "cost of reworking one denied claim",
+             kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
     Variable("CLAIMWRIGHT_SESSION_DIR", "session_dir", "saved portal sign-ins"),
     Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
@@ -81,11 +94,18 @@ class Settings:
     deadlines: Path = PACKAGE_DIR / "rules" / "deadlines.yaml"
     codes: Path = PACKAGE_DIR / "codes"
     followup: Path = PACKAGE_DIR / "rules" / "followup.yaml"
+    documentation: Path = PACKAGE_DIR / "rules" / "documentation.yaml"
+    reports: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_OUT/reports
+    rework_cost: Decimal = DEFAULT_REWORK_COST  # dollars per denied claim worked again
     selectors_dir: Path = PROJECT_DIR / "selectors"
     session_dir: Path = field(default_factory=lambda: _default_session_dir(os.environ))
     chromium: Path | None = None  # None: /usr/bin/chromium when present, else Playwright's
     portal_urls: Mapping[str, str] = field(default_factory=dict)  # payer -> base URL
     worklist_versions: int = 5
+
+    def __post_init__(self) -> None:
+        if self.reports is None:
+            object.__setattr__(self, "reports", self.out / "reports")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,7 +122,7 @@ class Settings:
             if not text:
                 return default
             if not text.isdigit():
-                raise ValueError(f"{name}={text!r}: expected a whole number (0 or more)")
+                raise SettingsError(f"{name}={text!r}: expected a whole number (0 or more)")
             return int(text)
 
         home = Path(given("CLAIMWRIGHT_HOME") or "var").resolve()
@@ -118,6 +138,10 @@ class Settings:
             deadlines=path("CLAIMWRIGHT_DEADLINES", cls.deadlines),
             codes=path("CLAIMWRIGHT_CODES", cls.codes),
             followup=path("CLAIMWRIGHT_FOLLOWUP", cls.followup),
+            documentation=path("CLAIMWRIGHT_DOCUMENTATION", cls.documentation),
+            reports=path("CLAIMWRIGHT_REPORTS", out / "reports"),
+            rework_cost=_amount("CLAIMWRIGHT_REWORK_COST", given("CLAIMWRIGHT_REWORK_COST"),
+                                DEFAULT_REWORK_COST),
             selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),
             session_dir=path("CLAIMWRIGHT_SESSION_DIR", _default_session_dir(env)),
             chromium=Path(given("CLAIMWRIGHT_CHROMIUM")).expanduser()
@@ -155,6 +179,26 @@ class Settings:
         """The worklist workbook of ``owner``: ``out/worklists/<owner>-worklist.xlsx``."""
         return self.out / "worklists" / f"{owner.replace(' ', '-')}-worklist.xlsx"
 
+    def feedback_report(self, month: str, suffix: str) -> Path:
+        """``reports/feedback-<YYYY-MM><suffix>``: ``.xlsx``, ``.pdf``, ``-patterns.png`` ..."""
+        return self.reports / f"feedback-{month}{suffix}"
+
     def ensure_dirs(self) -> None:
         for path in (self.home, self.downloads, self.evidence, self.packets, self.worklist.parent):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def _amount(name: str, text: str, default: Decimal) -> Decimal:
+    """A dollar amount from a variable ("25", "31.50"); the default when unset."""
+    if not text:
+        return default
+    from .models import money
+
+    try:
+        value = money(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a dollar amount such as 25.00, not {text!r}") \
+            from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, not {text!r}")
+    return value

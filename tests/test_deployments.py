@@ -56,3 +56,18 @@ def test_status_flow_tasks_do_not_stack_retries_on_the_bot():
 
     assert nightly_status_check.name == "nightly-status-check"
     assert status_task.retries == 0
+
+
+def test_the_feedback_report_runs_monthly_after_the_nightly_work():
+    deps = {d["name"]: d for d in load()["deployments"]}
+    report = deps["monthly-feedback-report"]
+    assert report["entrypoint"] == "flows/feedback_report.py:monthly_feedback_report"
+    assert report["parameters"] == {}  # the flow's default: the previous month
+    [schedule] = report["schedules"]
+    cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    minute, hour, day, month, weekday = cron.cron.split()
+    assert (day, month, weekday) == ("1", "*", "*") and schedule["active"] is True
+    # after the night's pull (02:30) and status check (05:00): the month's last data is in
+    assert (int(hour), int(minute)) > (5, 0) and cron.timezone == "America/New_York"
+    assert report["work_pool"]["name"] == deps["nightly-denials"]["work_pool"]["name"]
+    assert report["concurrency_limit"] == 1

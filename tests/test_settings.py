@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-
-import pytest
+from decimal import Decimal
 from pathlib import Path
 
-from claimwright.settings import PACKAGE_DIR, PROJECT_DIR, VARIABLES, Settings
+import pytest
+
+from claimwright.settings import PACKAGE_DIR, PROJECT_DIR, VARIABLES, Settings, SettingsError
 
 
 def test_defaults_without_any_variable(tmp_path):
@@ -22,7 +23,11 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.selectors_dir == PROJECT_DIR / "selectors"
     assert s.session_dir == tmp_path / "claimwright" / "sessions"
     assert s.chromium is None and s.portal_url("northwind") is None
-    for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir):
+    assert s.documentation == PACKAGE_DIR / "rules" / "documentation.yaml"
+    assert s.reports == s.out / "reports"
+    assert s.rework_cost == Decimal("25.00")
+    for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir,
+                 s.documentation):
         assert path.exists(), path
 
 
@@ -30,15 +35,17 @@ def test_every_variable_is_read(tmp_path):
     env = {v.name: str(tmp_path / v.field) for v in VARIABLES if v.kind == "path"}
     env |= {v.name: "7" for v in VARIABLES if v.kind == "count"}
     env["CLAIMWRIGHT_DATABASE_URL"] = "sqlite:///elsewhere.db"
+    env["CLAIMWRIGHT_REWORK_COST"] = " 31.5 "
     env["CLAIMWRIGHT_NORTHWIND_URL"] = "http://127.0.0.1:8001 "
     s = Settings.from_env(env)
-    assert {v.kind for v in VARIABLES} == {"path", "url", "count"}
+    assert {v.kind for v in VARIABLES} == {"path", "url", "count", "money"}
     for v in VARIABLES:
         if v.kind == "path":
             assert getattr(s, v.field) == tmp_path / v.field, v.name
         elif v.kind == "count":
             assert getattr(s, v.field) == 7, v.name
     assert s.database_url == "sqlite:///elsewhere.db"
+    assert s.rework_cost == Decimal("31.50") and isinstance(s.rework_cost, Decimal)
     assert s.portal_url("northwind") == "http://127.0.0.1:8001"
     assert s.portal_urls == {"northwind": "http://127.0.0.1:8001"}  # DATABASE_URL is no portal
 
@@ -51,6 +58,20 @@ def test_the_docstring_table_lists_every_variable():
 
 
 def test_a_count_that_is_not_a_number_names_the_variable():
-    with pytest.raises(ValueError, match="CLAIMWRIGHT_WORKLIST_VERSIONS='five'"):
+    with pytest.raises(SettingsError, match="CLAIMWRIGHT_WORKLIST_VERSIONS='five'"):
         Settings.from_env({"CLAIMWRIGHT_WORKLIST_VERSIONS": "five"})
     assert Settings.from_env({"CLAIMWRIGHT_WORKLIST_VERSIONS": "0"}).worklist_versions == 0
+
+
+def test_reports_follow_out_unless_set(tmp_path):
+    s = Settings.from_env({"CLAIMWRIGHT_OUT": str(tmp_path / "elsewhere")})
+    assert s.reports == tmp_path / "elsewhere" / "reports"
+    assert s.feedback_report("2026-10", ".pdf") == s.reports / "feedback-2026-10.pdf"
+    built = Settings(home=tmp_path / "h", out=tmp_path / "o", database_url="sqlite://")
+    assert built.reports == tmp_path / "o" / "reports"
+
+
+@pytest.mark.parametrize("text", ["abc", "-5", "1e3x", "nan"])
+def test_a_rework_cost_that_is_no_amount_names_the_variable(text):
+    with pytest.raises(SettingsError, match="CLAIMWRIGHT_REWORK_COST"):
+        Settings.from_env({"CLAIMWRIGHT_REWORK_COST": text})

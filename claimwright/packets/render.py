@@ -30,7 +30,9 @@ PAGE_WIDTH = LETTER[0] - 1.5 * inch  # 0.75 inch margins
 _FONT, _BOLD = "Helvetica", "Helvetica-Bold"
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+def styles() -> dict[str, ParagraphStyle]:
+    """The paragraph styles of Claimwright's PDFs (packets here, the reports in
+    ``claimwright/reports/pdf.py``)."""
     base = ParagraphStyle("body", fontName=_FONT, fontSize=10, leading=13, spaceAfter=7)
     return {
         "body": base,
@@ -51,7 +53,8 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-_GRID = [
+#: the table style of Claimwright's PDFs: thin grid, shaded header row
+GRID = [
     ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -86,7 +89,7 @@ def _build(doc, story, on_page) -> None:
 
 def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclosures, denied,
                    appeal_due, as_of, text: PdfText) -> bytes:
-    st = _styles()
+    st = styles()
     esc = text.esc
     denial_dates = sorted({f.denial_date for f in findings if f.denial_date})
     if not denial_dates and remit.payment.date:
@@ -174,7 +177,7 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
         widths = [0.45 * inch, 0.95 * inch, 0.95 * inch, 0.8 * inch, 0.8 * inch]
         widths.append(PAGE_WIDTH - sum(widths))
         table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
-        table.setStyle(TableStyle(_GRID + [("SPAN", (0, -1), (3, -1))]))
+        table.setStyle(TableStyle(GRID + [("SPAN", (0, -1), (3, -1))]))
         return [table, Spacer(1, 10)]
 
     def arguments():
@@ -228,7 +231,7 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
 def render_excerpt_pdf(remit: Remittance, claim: Claim, findings: list[Finding],
                     practice: Practice, text: PdfText) -> bytes:
     """The claim exactly as received: every line, adjustment and remark, amounts as sent."""
-    st = _styles()
+    st = styles()
     esc = text.esc
     source = ("the electronic remittance advice (X12 835)" if remit.format == "x12-835"
               else "the payer's remittance advice (as parsed; the original page is not attached)")
@@ -244,7 +247,7 @@ def render_excerpt_pdf(remit: Remittance, claim: Claim, findings: list[Finding],
         data = [[Paragraph(f"<b>{esc(k)}</b>", st["cell"]), Paragraph(esc(v), st["cell"])]
                 for k, v in rows]
         table = Table(data, colWidths=[1.9 * inch, PAGE_WIDTH - 1.9 * inch], hAlign="LEFT")
-        table.setStyle(TableStyle(_GRID[:1] + _GRID[2:]))
+        table.setStyle(TableStyle(GRID[:1] + GRID[2:]))
         return table
 
     story += [Paragraph("Remittance", st["h2"]), kv_table([
@@ -286,7 +289,7 @@ def render_excerpt_pdf(remit: Remittance, claim: Claim, findings: list[Finding],
     widths = [w * inch for w in widths]
     widths.append(PAGE_WIDTH - sum(widths))
     appealed = sorted({f.line_number for f in findings if f.line_number})
-    style = list(_GRID) + [("BACKGROUND", (0, n), (-1, n), colors.HexColor("#fff2b3"))
+    style = list(GRID) + [("BACKGROUND", (0, n), (-1, n), colors.HexColor("#fff2b3"))
                            for n in appealed]
     table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(style))

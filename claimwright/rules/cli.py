@@ -19,8 +19,8 @@ import typer
 
 from ..errors import ClaimwrightError
 
-rules_app = typer.Typer(help="Denial rules: validate rules.yaml and deadlines.yaml, explain "
-                             "decisions.", no_args_is_help=True)
+rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml and "
+                             "documentation.yaml, explain decisions.", no_args_is_help=True)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -36,16 +36,25 @@ def check(rules: Annotated[Optional[Path], typer.Option(
           = None,
           codes: Annotated[Optional[Path], typer.Option(
               help="Code table directory (default: $CLAIMWRIGHT_CODES or the packaged one).")]
-          = None) -> None:
-    """Validate the code tables, rules and deadlines; exit 1 naming file, line and field."""
+          = None,
+          documentation: Annotated[Optional[Path], typer.Option(
+              help="Documentation elements file (default: $CLAIMWRIGHT_DOCUMENTATION or the "
+                   "packaged documentation.yaml).")] = None) -> None:
+    """Validate the code tables, rules, deadlines and documentation elements; exit 1 naming
+    file, line and field."""
     from .. import codes as codes_mod
+    from .. import datafiles
     from .deadlines import load_deadlines
+    from .documentation import documentation_path, parse_documentation
     from .ruleset import load_rules
+    from .source import RulesError
 
     try:
         tables = codes_mod.load_tables(codes) if codes else codes_mod.tables()
         ruleset = load_rules(rules, tables=tables)
         windows = load_deadlines(deadlines)
+        elements = parse_documentation(datafiles.read_yaml(
+            documentation or documentation_path(), RulesError), tables)
     except ClaimwrightError as exc:
         where = exc.context.get("file")
         _fail(f"{exc}\n  file: {where}" if where else str(exc))
@@ -66,6 +75,8 @@ def check(rules: Annotated[Optional[Path], typer.Option(
     typer.echo(f"deadlines {windows.path} (version {windows.version}): "
                f"{len(windows.payers)} payer entries, default appeal window "
                f"{windows.default.windows['appeal_level_1_days']} days")
+    typer.echo(f"documentation elements {elements.path} (version {elements.version}): "
+               f"{len(elements.entries)} entries")
     typer.echo("OK")
 
 

@@ -121,8 +121,10 @@ def decide(ctx: Context, *, ruleset: RuleSet | None = None,
 # A whole remittance
 
 
-def _adjustments(claim: Claim) -> Iterable[tuple[int | None, ServiceLine | None, Adjustment,
-                                                 list[str]]]:
+def claim_adjustments(claim: Claim) -> Iterable[tuple[int | None, ServiceLine | None,
+                                                      Adjustment, list[str]]]:
+    """Every adjustment of ``claim`` as the rules see it: (line number or None for claim level,
+    the line, the adjustment, the remarks that apply: line remarks first, then the claim's)."""
     for adj in claim.adjustments:
         yield None, None, adj, list(claim.remarks)
     for number, line in enumerate(claim.lines, start=1):
@@ -140,7 +142,7 @@ def categorize_remittance(remit: Remittance, *, as_of: dt.date | None = None) ->
     denial_date = remit.payment.date
     findings: list[Finding] = []
     for claim in remit.claims:
-        for number, line, adj, remarks in _adjustments(claim):
+        for number, line, adj, remarks in claim_adjustments(claim):
             ctx = Context(group=adj.group, carc=adj.carc, rarcs=tuple(remarks),
                           payer=remit.payer.id, procedure=line.procedure if line else "",
                           amount=adj.amount)

@@ -31,6 +31,12 @@ class Decision:
     retired_codes: list[str] = field(default_factory=list)  # known codes not valid on that date
 
 
+def finding_key(payer_id: str, payer_claim_id: str, line_number: int | None,
+                adjustment: Adjustment) -> str:
+    """``payer id:payer claim #:line (0 = claim level):group-CARC``, the ledger's finding key."""
+    return f"{payer_id}:{payer_claim_id}:{line_number or 0}:{adjustment.group}-{adjustment.carc}"
+
+
 @dataclass
 class Finding:
     """One adjustment (claim- or line-level) of one claim, with its decision."""
@@ -55,8 +61,8 @@ class Finding:
     @property
     def key(self) -> str:
         """Stable identity of this finding across reruns."""
-        return (f"{self.payer_id}:{self.claim.payer_claim_id}:{self.line_number or 0}:"
-                f"{self.adjustment.group}-{self.adjustment.carc}")
+        return finding_key(self.payer_id, self.claim.payer_claim_id, self.line_number,
+                           self.adjustment)
 
     def to_row(self) -> dict[str, Any]:
         """The finding's one flat form, typed (Decimal, date): exactly the ledger's columns

@@ -2,8 +2,8 @@
 
 SQLAlchemy 2; SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) works. Every output has a
 natural key here so reruns add nothing twice. Every other module reads and writes the ledger
-through these methods (and those of :mod:`.units`, :mod:`.followup`, :mod:`.review_items`);
-none writes SQL of its own.
+through these methods (and those of :mod:`.units`, :mod:`.followup`, :mod:`.review_items`,
+:mod:`.reports`); none writes SQL of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .followup import FollowUpLedger
 from ..types import UnitKind, UnitState
 from .records import (Base, Document, FindingRecord, OutputRecord, RemittanceRecord,
                       WorkUnitRecord, utcnow)
+from .reports import ReportLedger
 from .review_items import ReviewLedger
 from .units import UnitLedger
 from .worklists import WorklistLedger
@@ -59,7 +60,7 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
                              "move it aside and run again to rebuild it")
 
 
-class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger):
+class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLedger):
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

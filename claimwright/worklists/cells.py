@@ -44,15 +44,15 @@ def write_row(ws, r: int, columns: dict[str, int], row: WorklistRow, *, new: boo
         value = getattr(row, col.attr)
         if not new and _same(cell.value, value, col.kind):
             continue
-        _set_cell(cell, value, col.kind)
+        set_cell(cell, value, col.kind)
         changed = True
     if new:
         status = ws.cell(row=r, column=columns["status"])
-        _set_cell(status, STATUSES[0], "text")
+        set_cell(status, STATUSES[0], "text")
     return changed
 
 
-def _set_cell(cell, value: Any, kind: str) -> None:
+def set_cell(cell, value: Any, kind: str) -> None:
     if kind in ("text", "list"):
         text = _clean_text(", ".join(value) if kind == "list" else value)
         cell.value = text or None
@@ -144,7 +144,7 @@ def write_marks(ws, r: int, columns: dict[str, int], marks: Marks) -> None:
     for col in PERSON_COLUMNS:
         value = getattr(marks, col.attr)
         if value not in (None, ""):
-            _set_cell(ws.cell(row=r, column=columns[col.header.casefold()]), value, col.kind)
+            set_cell(ws.cell(row=r, column=columns[col.header.casefold()]), value, col.kind)
 
 
 def finish_sheet(ws, columns: dict[str, int], *, last_row: int) -> None:

@@ -1,0 +1,104 @@
+"""The ledger's side of the reports: what the monthly feedback report reads (read-only).
+
+The report works from the remittances as parsed (their model JSON: every claim, line, payment
+and adjustment of a month) and the decision the rules made about each adjustment (findings, by
+key), plus the appeal decisions the nightly status check recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .records import FindingRecord, RemittanceRecord, StatusCheckRecord
+
+_CHUNK = 500  # bounded IN lists at any volume
+
+
+@dataclass(frozen=True)
+class StoredRemittance:
+    id: int                 # remittances.id
+    payment_date: dt.date
+    data: dict              # the parse contract JSON (claimwright.models.Remittance.from_json)
+
+
+@dataclass(frozen=True)
+class FindingDecision:
+    """What the rules decided about one adjustment (the finding with that key)."""
+
+    is_denial: bool
+    category: str
+    owner: str
+    action: str
+
+
+@dataclass(frozen=True)
+class AppealDecision:
+    """An appeal with a final status: the first check that saw it decided."""
+
+    payer: str              # portal payer
+    payer_id: str
+    payer_claim_id: str
+    status: str             # normalized final status (claimwright.rules.followup): overturned, ...
+    decided_on: dt.date     # the portal's status date, else the day the check saw it
+
+
+class ReportLedger:
+    """Methods of :class:`~claimwright.storage.Ledger` for reports."""
+
+    def remittance_payment_dates(self) -> list[dt.date]:
+        """Every payment date a stored remittance has, ascending (no date: not listed)."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            return list(s.scalars(select(RemittanceRecord.payment_date).distinct()
+                                  .where(RemittanceRecord.payment_date.is_not(None))
+                                  .order_by(RemittanceRecord.payment_date)))
+
+    def remittances_paid_from(self, start: dt.date, *,
+                              batch: int = 100) -> Iterator[StoredRemittance]:
+        """Stored remittances paid on ``start`` or later, by payment date then id, read
+        ``batch`` at a time (a year of remittances is never held in memory at once)."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            order = s.execute(select(RemittanceRecord.id, RemittanceRecord.payment_date)
+                              .where(RemittanceRecord.payment_date >= start)
+                              .order_by(RemittanceRecord.payment_date,
+                                        RemittanceRecord.id)).all()
+        for first in range(0, len(order), batch):
+            part = order[first:first + batch]
+            with self.session() as s:  # type: ignore[attr-defined]
+                data = dict(s.execute(select(RemittanceRecord.id, RemittanceRecord.data)
+                                      .where(RemittanceRecord.id.in_([i for i, _ in part])))
+                            .all())
+            for rec_id, day in part:
+                yield StoredRemittance(rec_id, day, data[rec_id])
+
+    def finding_decisions(self, keys: Iterable[str]) -> dict[str, FindingDecision]:
+        """The decision stored for each finding key that the ledger has."""
+        keys = list(dict.fromkeys(keys))
+        out: dict[str, FindingDecision] = {}
+        with self.session() as s:  # type: ignore[attr-defined]
+            for first in range(0, len(keys), _CHUNK):
+                for key, *decision in s.execute(
+                        select(FindingRecord.key, FindingRecord.is_denial,
+                               FindingRecord.category, FindingRecord.owner,
+                               FindingRecord.action)
+                        .where(FindingRecord.key.in_(keys[first:first + _CHUNK]))):
+                    out[key] = FindingDecision(bool(decision[0]), *decision[1:])
+        return out
+
+    def appeal_decisions(self) -> list[AppealDecision]:
+        """Every appeal the status check saw with a final status, once each (its first final
+        check), sorted by decision day."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            rows = s.scalars(select(StatusCheckRecord)
+                             .where(StatusCheckRecord.kind == "appeal",
+                                    StatusCheckRecord.final.is_(True))
+                             .order_by(StatusCheckRecord.checked_on, StatusCheckRecord.id)).all()
+        first: dict[tuple[str, str], AppealDecision] = {}
+        for r in rows:
+            first.setdefault((r.payer, r.payer_claim_id), AppealDecision(
+                r.payer, r.payer_id, r.payer_claim_id, r.status,
+                r.status_date or r.checked_on))
+        return sorted(first.values(), key=lambda a: (a.decided_on, a.payer, a.payer_claim_id))
