@@ -56,7 +56,12 @@ sys.path.insert(0, str(ROOT))
 import openpyxl  # noqa: E402
 
 from claimwright.worklists import WorklistRow, upsert_worklist  # noqa: E402
-from claimwright.worklists.rows import CODER_COLUMNS, STATUSES, SYSTEM_COLUMNS  # noqa: E402
+from claimwright.worklists.rows import PERSON_COLUMNS, STATUSES, SYSTEM_COLUMNS  # noqa: E402
+
+PERSON_HEADERS = [c.header for c in PERSON_COLUMNS]
+BLANK = ("New",) + (None,) * (len(PERSON_COLUMNS) - 1)  # a new row's person-owned cells
+AS_OF = dt.date(2024, 6, 30)  # the nightly run's day (dates the Summary sheet)
+VERSIONS = 5  # previous workbooks kept, as the nightly run does
 
 TITLE = "Coding worklist"
 SEED = 20240321
@@ -201,13 +206,13 @@ def make_changes(rows: list[WorklistRow], changes: int,
 def build_worklist(path: Path, rows: list[WorklistRow], edits: dict[str, tuple]) -> None:
     """What the owners have: the worklist ``upsert_worklist`` created, then edited by coders
     (openpyxl stands in for Excel here: the layout is upsert_worklist's own)."""
-    result = upsert_worklist(path, rows, title=TITLE)
+    result = upsert_worklist(path, rows, title=TITLE, as_of=AS_OF)
     assert result.added == len(rows) and result.written, result
     wb = openpyxl.load_workbook(path)
     ws = wb[TITLE]
     cols = {str(c.value): c.column for c in ws[1] if c.value}
     key_col = cols["Key"]
-    coder_cols = [cols[h] for h, _ in CODER_COLUMNS]
+    coder_cols = [cols[h] for h in PERSON_HEADERS]
     for r in range(2, ws.max_row + 1):
         edit = edits.get(ws.cell(row=r, column=key_col).value)
         if edit:
@@ -259,6 +264,10 @@ def peak_rss_kb() -> int:
 def child(op: str, src: str, dst: str, changes_json: str | None, profile: str | None) -> int:
     rows = ([WorklistRow.from_json(d) for d in json.loads(Path(changes_json).read_text())]
             if changes_json else [])
+    # the nightly path: every other row of the workbook is refreshed too (the day's priority)
+    refresh_json = Path(changes_json).with_name("refresh.json") if changes_json else None
+    refresh = ([WorklistRow.from_json(d) for d in json.loads(refresh_json.read_text())]
+               if refresh_json else [])
     rss_before = peak_rss_kb()
     out: dict = {}
 
@@ -267,7 +276,8 @@ def child(op: str, src: str, dst: str, changes_json: str | None, profile: str | 
         wb.save(dst)
 
     def upsert() -> None:
-        r = upsert_worklist(Path(src), rows, title=TITLE)
+        r = upsert_worklist(Path(src), rows, title=TITLE, refresh=refresh, as_of=AS_OF,
+                            versions=VERSIONS)
         out.update(added=r.added, updated=r.updated, unchanged=r.unchanged,
                    warnings=r.warnings, written=r.written)
 
@@ -340,12 +350,13 @@ def verify(before: Path, after: Path, changed: list[WorklistRow], new: list[Work
     """What is wrong with ``after`` (the upsert of ``changed + new`` into ``before``)."""
     problems: list[str] = []
     counts = (result["added"], result["updated"], result["unchanged"], result["warnings"])
-    if counts != (len(new), len(changed), 0, []) or not result["written"]:
+    unchanged = result["rows"] - len(changed)
+    if counts != (len(new), len(changed), unchanged, []) or not result["written"]:
         problems.append(f"upsert result {result}, expected added={len(new)} "
-                        f"updated={len(changed)} unchanged=0, no warnings, written")
+                        f"updated={len(changed)} unchanged={unchanged}, no warnings, written")
     h0, old_rows = _read(before)
     h1, new_rows = _read(after)
-    expected_header = [c.header for c in SYSTEM_COLUMNS] + [h for h, _ in CODER_COLUMNS]
+    expected_header = [c.header for c in SYSTEM_COLUMNS] + PERSON_HEADERS
     if h0 != expected_header or h1 != h0:
         problems.append(f"header changed: {h0} -> {h1}")
         return problems
@@ -354,7 +365,7 @@ def verify(before: Path, after: Path, changed: list[WorklistRow], new: list[Work
         problems.append(f"{len(new_rows)} data rows after the upsert, expected "
                         f"{len(old_rows)} + {len(new)}")
     # the cached workbook holds what the coders typed
-    typed = sum(1 for r in old_rows if r[n_sys:] != ("New", None, None))
+    typed = sum(1 for r in old_rows if r[n_sys:] != BLANK)
     if typed != len(edits) or any(edits[r[0]] != (r[n_sys], r[n_sys + 1], r[n_sys + 2])
                                   for r in old_rows if r[0] in edits):
         problems.append("the built workbook does not hold the coder edits")
@@ -382,7 +393,7 @@ def verify(before: Path, after: Path, changed: list[WorklistRow], new: list[Work
     appended = new_rows[len(old_rows):]
     if [r[0] for r in appended] != [r.key for r in new]:
         problems.append("the new rows are not appended at the end, in the order given")
-    elif any(cur[:n_sys] != _expected(row) or cur[n_sys:] != ("New", None, None)
+    elif any(cur[:n_sys] != _expected(row) or cur[n_sys:] != BLANK
              for cur, row in zip(appended, new)):
         problems.append("some new rows do not hold their values, or Status 'New' with blank "
                         "Assigned to / Notes")
@@ -456,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         changed, new = make_changes(rows, args.changes, random.Random(SEED + 1))
         changes_json = tmp / "changes.json"
         changes_json.write_text(json.dumps([r.to_json() for r in changed + new]))
+        changed_keys = {r.key for r in changed}
+        (tmp / "refresh.json").write_text(json.dumps([r.to_json() for r in rows
+                                                      if r.key not in changed_keys]))
         load = os.getloadavg()[0]
         print(f"openpyxl {openpyxl.__version__} ({'lxml' if openpyxl.LXML else 'no lxml'} "
               f"for writing), Python {sys.version.split()[0]}; load average {load:.1f} on "
@@ -482,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                     copy.unlink()
                 other.unlink(missing_ok=True)
 
-        problems = verify(source, first_upsert[0], changed, new, edits, first_upsert[1])
+        problems = verify(source, first_upsert[0], changed, new, edits,
+                          {**first_upsert[1], "rows": len(rows)})
         for res in runs["upsert"][1:]:
             if (res["added"], res["updated"], res["warnings"]) != (len(new), len(changed), []):
                 problems.append(f"a repeated upsert returned {res}")
@@ -501,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio upsert / baseline: wall {wall_ratio:.2f}x, peak memory {mem_ratio:.2f}x "
               f"(CPU {cpu['upsert'] / cpu['baseline']:.2f}x)")
         print("baseline = openpyxl.load_workbook + Workbook.save of the same file; upsert = "
-              f"upsert_worklist(path, {len(changed) + len(new):,} rows, title={TITLE!r})")
+              f"upsert_worklist(path, {len(changed) + len(new):,} rows, refresh=the other "
+              f"{len(rows) - len(changed):,}, versions={VERSIONS}): the nightly path, Summary "
+              "sheet and a kept version included")
         cpus, end_load = os.cpu_count() or 1, os.getloadavg()[0]  # end_load counts our child
         if load > cpus - 0.5 or end_load > cpus + 0.5:
             print(f"note: the machine was busy (load average {load:.1f} at the start, "

@@ -42,9 +42,11 @@ def test_worklist_upsert_verification_catches_a_wrong_upsert(tmp_path):
     changed, new = bench.make_changes(rows, 10, random.Random(1))
     after = tmp_path / "after.xlsx"
     after.write_bytes(source.read_bytes())
-    result = bench.upsert_worklist(after, changed + new, title=bench.TITLE)
+    changed_keys = {r.key for r in changed}
+    result = bench.upsert_worklist(after, changed + new, title=bench.TITLE, as_of=bench.AS_OF,
+                                   refresh=[r for r in rows if r.key not in changed_keys])
     counts = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
-              "warnings": result.warnings, "written": result.written}
+              "warnings": result.warnings, "written": result.written, "rows": len(rows)}
     assert bench.verify(source, after, changed, new, edits, counts) == []
 
     def tampered(edit) -> list[str]:
@@ -58,7 +60,7 @@ def test_worklist_upsert_verification_catches_a_wrong_upsert(tmp_path):
     wb = openpyxl.load_workbook(after)
     for r in range(2, wb[bench.TITLE].max_row + 1):
         key_rows[wb[bench.TITLE].cell(r, 1).value] = r
-    headers = [c.header for c in bench.SYSTEM_COLUMNS] + [h for h, _ in bench.CODER_COLUMNS]
+    headers = [c.header for c in bench.SYSTEM_COLUMNS] + bench.PERSON_HEADERS
     notes, amount = headers.index("Notes") + 1, headers.index("Amount at stake") + 1
     assert any("person-owned" in p for p in tampered(lambda ws: setattr(
         ws.cell(2, notes), "value", "overwritten")))
