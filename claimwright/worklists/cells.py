@@ -34,6 +34,19 @@ DUE_SOON_FILL = PatternFill("solid", fgColor="FFFFE08A", bgColor="FFFFE08A")  # 
 DUE_SOON_DAYS = 7
 
 
+def row_unchanged(values: tuple, columns: dict[str, int], row: WorklistRow) -> bool:
+    """True when the sheet row read as ``values`` already holds ``row``'s system cells (the
+    cheap check before :func:`write_row`: no cell objects touched)."""
+    for col in SYSTEM_COLUMNS:
+        i = columns[col.header.casefold()] - 1
+        current = values[i] if i < len(values) else None
+        if col.attr in _KEEP_ON_UPDATE and current not in (None, ""):
+            continue
+        if not _same(current, getattr(row, col.attr), col.kind):
+            return False
+    return True
+
+
 def write_row(ws, r: int, columns: dict[str, int], row: WorklistRow, *, new: bool) -> bool:
     """Write the system columns of ``row`` at sheet row ``r``; True when a cell changed."""
     changed = False
@@ -171,11 +184,11 @@ def finish_sheet(ws, columns: dict[str, int], *, last_row: int) -> None:
         if col.kind not in ("money", "number"):
             continue
         c = columns[col.header.casefold()]
-        for r in range(2, last_row + 1):
-            cell = ws.cell(row=r, column=c)
-            if isinstance(cell.value, float):
-                _set_decimal(cell, _as_decimal(cell.value).quantize(CENT)
-                             if col.kind == "money" else _as_decimal(cell.value))
+        for (cell,) in ws.iter_rows(min_row=2, max_row=max(last_row, 2), min_col=c, max_col=c):
+            value = cell.value
+            if isinstance(value, float) and "%.16g" % value != repr(value):
+                _set_decimal(cell, _as_decimal(value).quantize(CENT)
+                             if col.kind == "money" else _as_decimal(value))
 
 
 def highlight_deadlines(ws, columns: dict[str, int]) -> None:

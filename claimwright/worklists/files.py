@@ -51,7 +51,7 @@ def unsupported_features(path: Path) -> list[str]:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
-            sheet_xml = [zf.read(n).decode("utf-8", "replace") for n in sheets]
+            sheet_xml = [_extensions(zf, n) for n in sheets]
     except zipfile.BadZipFile as exc:
         raise WorklistError(f"{path.name} is not an xlsx workbook ({exc}); it was left "
                             "untouched") from exc
@@ -76,6 +76,26 @@ def unsupported_features(path: Path) -> list[str]:
         if not known:
             add("Excel extension data in a sheet (extLst)")
     return found
+
+
+def _extensions(zf: zipfile.ZipFile, name: str, chunk: int = 1 << 20) -> str:
+    """The sheet's ``<extLst>`` part and what follows (it is the worksheet's last child),
+    read as a stream: a 50 MB sheet is never held whole."""
+    marker = b"<extLst"
+    tail = b""
+    found = bytearray()
+    with zf.open(name) as fh:
+        while block := fh.read(chunk):
+            if found:
+                found += block
+                continue
+            data = tail + block
+            at = data.find(marker)
+            if at >= 0:
+                found += data[at:]
+            else:
+                tail = data[-(len(marker) - 1):]
+    return found.decode("utf-8", "replace")
 
 
 def keep_backup(path: Path) -> Path:

@@ -13,8 +13,8 @@ from pathlib import Path
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from .cells import _as_date, _as_decimal, finish_sheet, read_marks, style_header, write_marks, \
-    write_row
+from .cells import (_as_date, _as_decimal, finish_sheet, read_marks, row_unchanged, style_header,
+                    write_marks, write_row)
 from .files import (excel_owner_file, keep_backup, keep_version, locked, save_atomic,
                     unsupported_features)
 from .rows import (ALL_COLUMNS, SHEET_TITLE, STATUSES, SUMMARY_TITLE, Marks, WorklistError,
@@ -109,7 +109,7 @@ def _upsert(wb, path: Path, title: str, rows: list[WorklistRow],
                             f"column {get_column_letter(col)}")
             changed = True
 
-    existing, state, last_row = _scan(ws, columns, warnings)
+    existing, state, values_of, last_row = _scan(ws, columns, warnings)
     todo: dict[str, tuple[WorklistRow, bool]] = {key: (row, False)
                                                  for key, row in refreshed.items()}
     todo.update((row.key, (row, True)) for row in rows)  # rows may be added, refreshes not
@@ -134,7 +134,9 @@ def _upsert(wb, path: Path, title: str, rows: list[WorklistRow],
             added += 1
         else:
             marks = state[key][1]
-            if write_row(ws, r, columns, row, new=False):
+            if row_unchanged(values_of[key], columns, row):
+                unchanged += 1
+            elif write_row(ws, r, columns, row, new=False):
                 updated += 1
             else:
                 unchanged += 1
@@ -172,18 +174,18 @@ def _summary_row(row: WorklistRow, marks: Marks) -> SummaryRow:
 
 
 def _scan(ws, columns: dict[str, int], warnings: list[str]):
-    """One pass over the data rows: key -> row number, key -> (summary facts, marks), and the
-    last used row."""
+    """One pass over the data rows: key -> row number, key -> (summary facts, marks), key -> the
+    row's values, and the last used row."""
     key_col = columns["key"] - 1
     pick = {name: columns[name] - 1 for name in ("category", "payer", "amount at stake",
                                                  "denied on", "first seen")}
     existing: dict[str, int] = {}
+    values_of: dict[str, tuple] = {}
     state: dict[str, tuple[SummaryRow, Marks]] = {}
     last_row = 1
-    for r, values in enumerate(ws.iter_rows(min_row=2, values_only=True), 2):
-        if any(v not in (None, "") for v in values):
-            last_row = r
-        value = values[key_col] if key_col < len(values) else None
+    for r, values in _data_rows(ws, max(columns.values())):
+        last_row = r
+        value = values[key_col]
         if value in (None, ""):
             continue
         key = str(value)
@@ -192,6 +194,7 @@ def _scan(ws, columns: dict[str, int], warnings: list[str]):
                             f"only row {existing[key]} is updated")
             continue
         existing[key] = r
+        values_of[key] = values
 
         def get(name: str):
             i = pick[name]
@@ -202,7 +205,28 @@ def _scan(ws, columns: dict[str, int], warnings: list[str]):
                                  marks.status, _as_decimal(get("amount at stake")) or Decimal(0),
                                  _as_date(get("denied on")) or _as_date(get("first seen"))),
                       marks)
-    return existing, state, last_row
+    return existing, state, values_of, last_row
+
+
+def _data_rows(ws, width: int):
+    """(row number, values of columns 1..width) of every row from 2 on with a value in any
+    column, in row order. Reads the sheet's stored cells: ``iter_rows`` would create a cell
+    object for every empty position of the grid (a million at 50,000 rows), slowing the scan
+    and bloating the saved file."""
+    rows: dict[int, list] = {}
+    for (r, c), cell in ws._cells.items():  # noqa: SLF001 - see the docstring
+        if r < 2:
+            continue
+        value = cell.value
+        if value is None or value == "":
+            continue
+        values = rows.get(r)
+        if values is None:
+            values = rows[r] = [None] * width
+        if c <= width:
+            values[c - 1] = value
+    for r in sorted(rows):
+        yield r, tuple(rows[r])
 
 
 def _find_sheet(wb, path: Path, title: str):
