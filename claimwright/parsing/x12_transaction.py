@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..balancing import check_claim, check_remittance
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
                       Remittance, ServiceLine, is_npi, money)
-from .x12_segments import Segment, Separators, parse_decimal, parse_int, split_composite
+from .x12_checks import balance_problems, trailer_problems
+from .x12_segments import Segment, Separators, parse_decimal, split_composite
 
 FORMAT = "x12-835"
 
@@ -85,7 +85,7 @@ class TransactionParser:
             self.problems.append(Problem("x12-missing-segment", f"transaction set {st.get(2)!r} "
                                          "has no BPR: the payment amount is unknown",
                                          segment=st.index))
-        self.check_trailer(st)
+        self.problems += trailer_problems(st, self.trailer, len(self.segments))
         remit = Remittance(
             format=FORMAT,
             payer=Party(self.payer.name, self.payer_ref_id or self.payer_n1_id
@@ -95,39 +95,8 @@ class TransactionParser:
             claims=[c.claim for c in self.claims],
             provider_adjustments=self.provider_adjustments,
         )
-        remit.problems = self.problems + self.balance(remit)
+        remit.problems = self.problems + balance_problems(remit, self.claims, self.bpr_segment)
         return remit
-
-    def check_trailer(self, st: Segment) -> None:
-        se = self.trailer
-        if se is None:
-            return
-        count = len(self.segments)
-        if parse_int(se.get(1)) != count:
-            self.problems.append(Problem(
-                "x12-se-count", f"segment {se.index}: SE01 says {se.get(1)!r} segments but the "
-                f"transaction set has {count} (ST to SE): segments may be missing or extra",
-                segment=se.index))
-        if se.get(2) != st.get(2):
-            self.problems.append(Problem(
-                "x12-control-number", f"segment {se.index}: SE02 {se.get(2)!r} does not match "
-                f"ST02 {st.get(2)!r}", segment=se.index))
-
-    def balance(self, remit: Remittance) -> list[Problem]:
-        """Balancing problems with the segment of the CLP (claim) or SVC (line) concerned."""
-        found: list[Problem] = []
-        for build in self.claims:
-            for problem in check_claim(build.claim):
-                if problem.line is not None and problem.line <= len(build.lines):
-                    problem.segment = build.lines[problem.line - 1].segment
-                else:
-                    problem.segment = build.segment
-                found.append(problem)
-        for problem in check_remittance(remit):
-            if problem.claim is None:  # claim problems were attributed above
-                problem.segment = self.bpr_segment
-                found.append(problem)
-        return found
 
     # -- helpers -------------------------------------------------------------------------------
     def problem(self, code: str, message: str, seg: Segment, *,
