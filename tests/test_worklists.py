@@ -419,12 +419,16 @@ def test_previous_versions_are_kept_and_pruned(tmp_path):
     upsert_worklist(path, [row(1)], versions=2)
     assert not (tmp_path / ".versions").exists()  # nothing replaced yet
     seen = []
+    merged = tmp_path / ".versions" / "coding-worklist.waiting.merged-20240101T000000.xlsx"
     for amount in ("2.00", "3.00", "4.00"):
+        if amount == "3.00":  # a merged side file kept there is not one of the versions
+            merged.write_bytes(b"people's side file")
         seen.append(path.read_bytes())
         result = upsert_worklist(path, [row(1, amount=amount)], versions=2)
         assert result.version is not None and result.version.read_bytes() == seen[-1]
-    kept = sorted((tmp_path / ".versions").iterdir())
+    kept = sorted(p for p in (tmp_path / ".versions").iterdir() if p != merged)
     assert [p.read_bytes() for p in kept] == seen[-2:]
+    assert merged.read_bytes() == b"people's side file"
     assert (tmp_path / ".versions").stat().st_mode & 0o077 == 0  # owner-only folder
 
 

@@ -117,15 +117,22 @@ def keep_version(path: Path, keep: int) -> Path | None:
     newest copies (0: none). Returns the copy."""
     if keep <= 0 or not path.exists():
         return None
-    folder = path.parent / VERSIONS_DIR
-    folder.mkdir(mode=0o700, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    target = folder / f"{path.stem}.{stamp}{path.suffix}"
+    target = version_path(path)
     shutil.copy2(path, target)
-    old = sorted(folder.glob(f"{glob_escape(path.stem)}.*{path.suffix}"))
+    # this workbook's versions only (a merged side file, "<stem>.waiting.merged-...", is not one)
+    old = sorted(target.parent.glob(f"{glob_escape(path.stem)}.[0-9]*{path.suffix}"))
     for stale in old[:-keep]:
         stale.unlink(missing_ok=True)
     return target
+
+
+def version_path(path: Path, label: str = "") -> Path:
+    """A new name in ``.versions/`` (owner-only) for a copy of ``path``:
+    ``<stem>.<label><time><suffix>``."""
+    folder = path.parent / VERSIONS_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    return folder / f"{path.stem}.{label}{stamp}{path.suffix}"
 
 
 def glob_escape(text: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 
 from .cells import read_marks
-from .files import VERSIONS_DIR
+from .files import version_path
 from .rows import Marks, WorklistError, WorklistResult, WorklistRow
 from .upsert import upsert_worklist
 
@@ -75,10 +75,7 @@ def merge_side_file(path: Path) -> Path | None:
     side = side_file(path)
     if not side.exists():
         return None
-    folder = side.parent / VERSIONS_DIR
-    folder.mkdir(mode=0o700, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    target = folder / f"{side.stem}.merged-{stamp}{side.suffix}"
+    target = version_path(side, "merged-")
     os.replace(side, target)
     return target
 
