@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from ..rules.engine import categorize_remittance
@@ -114,18 +115,22 @@ def write_worklist(ctx: Context, counts: Counts, *, as_of: dt.date | None = None
     from .appeals_queue import refresh_priorities
 
     as_of = as_of or dt.date.today()
-    paths = {owner: ctx.settings.worklist_for(owner) for owner in WORKLIST_ROUTES}
-    if not any(p.exists() or ctx.ledger.pending_outputs(WORKLIST_ROW, str(p))
-               for p in paths.values()):
-        return
-    refresh_priorities(ctx, as_of)  # the rows get the priority of the day
-    findings = {f.key: f for f in ctx.ledger.findings(denials_only=True)}
-    for owner, path in paths.items():
-        _write_workbook(ctx, counts, owner, path, as_of, findings)
+    cache: dict[str, dict] = {}
+
+    def findings() -> dict:
+        """Denial findings by key with the day's priority: computed once, and only when a
+        workbook is really written."""
+        if "all" not in cache:
+            refresh_priorities(ctx, as_of)
+            cache["all"] = {f.key: f for f in ctx.ledger.findings(denials_only=True)}
+        return cache["all"]
+
+    for owner in WORKLIST_ROUTES:
+        _write_workbook(ctx, counts, owner, ctx.settings.worklist_for(owner), as_of, findings)
 
 
 def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
-                    as_of: dt.date, findings: dict) -> None:
+                    as_of: dt.date, findings: Callable[[], dict]) -> None:
     """Add the rows waiting in the ledger, refresh the rows still in the workbook (priority and
     due date of the day), read back what people wrote. A workbook that cannot be read or is
     open in Excel: one review item, and the waiting rows go to its side file as well."""
@@ -149,7 +154,7 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
         return
     title = f"{owner.capitalize()} worklist"
     with unit:
-        rows = _rows_of_the_day(ctx, path, findings)
+        rows = _rows_of_the_day(ctx, path, findings())
         waiting = [rows[r.key] for r in pending]
         waiting_keys = {r.key for r in pending}
         try:
@@ -166,7 +171,8 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
                               code=FaultCode.WORKLIST_UNREADABLE, worklist=str(path),
                               side_file=str(side) if side.exists() else "") from None
         ctx.ledger.mark_written(WORKLIST_ROW, [r.key for r in pending])
-        ctx.ledger.save_marks(path.name, {k: dataclasses.asdict(m) for k, m in result.marks.items()},
+        ctx.ledger.save_marks(path.name,
+                              {k: dataclasses.asdict(m) for k, m in result.marks.items()},
                               read_on=as_of)
         unit.note(read=_fingerprint(path, as_of))
         merged = merge_side_file(path)

@@ -21,14 +21,17 @@ class WorklistLedger:
         longer in it was deleted by a person: it is kept, marked ``in_workbook=False``.
         Returns how many rows changed."""
         changed = 0
+        keys = list(marks)
         with self.session() as s:
             known = {rec.key: rec for rec in s.scalars(select(WorkMarkRecord).where(
                 WorkMarkRecord.workbook == workbook))}
+            by_key = dict(known)
+            missing = [k for k in keys if k not in known]
+            for start in range(0, len(missing), 500):  # rows moved from another workbook
+                by_key |= {rec.key: rec for rec in s.scalars(select(WorkMarkRecord).where(
+                    WorkMarkRecord.key.in_(missing[start:start + 500])))}
             for key, fields in marks.items():
-                rec = known.get(key)
-                if rec is None:
-                    rec = s.scalars(select(WorkMarkRecord).where(
-                        WorkMarkRecord.key == key)).first()  # moved from another workbook
+                rec = by_key.get(key)
                 if rec is None:
                     rec = WorkMarkRecord(key=key, workbook=workbook, read_on=read_on)
                     s.add(rec)

@@ -82,19 +82,6 @@ class Marks:
         return not (self.status or self.assignee or self.notes or self.corrected_code
                     or self.date_worked)
 
-    @property
-    def worked(self) -> bool:
-        """A person has moved the row on from new (any status but blank / New)."""
-        return self.status not in ("", STATUSES[0])
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "date_worked": self.date_worked and self.date_worked.isoformat()}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Marks:
-        worked = d.get("date_worked")
-        return cls(**{**d, "date_worked": dt.date.fromisoformat(worked) if worked else None})
-
 
 @dataclass
 class WorklistResult:
