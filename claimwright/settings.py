@@ -10,6 +10,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_OUT | ./out | outputs people use: packets, worklists, reports |
 | CLAIMWRIGHT_DATABASE_URL | sqlite:///$CLAIMWRIGHT_HOME/claimwright.db | the ledger (any SQLAlchemy URL) |
 | CLAIMWRIGHT_PRACTICE | claimwright/packets/practice.yaml | the signing practice of appeal letters (replaces the shipped file whole) |
+| CLAIMWRIGHT_LETTERS | (unset: the shipped letters only) | a folder of appeal letter templates searched before claimwright/packets/letters/ (same file names; ``payers/<payer id>/`` for one payer's wording) |
 | CLAIMWRIGHT_RULES | claimwright/rules/rules.yaml | denial rules, the unknown-code decision, priority settings |
 | CLAIMWRIGHT_DEADLINES | claimwright/rules/deadlines.yaml | appeal and resubmission windows per payer |
 | CLAIMWRIGHT_CODES | claimwright/codes/ | directory of the code tables (CSV files + tables.yaml) |
@@ -63,6 +64,7 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_DATABASE_URL", "database_url", "the ledger (SQLAlchemy URL)",
              kind="url"),
     Variable("CLAIMWRIGHT_PRACTICE", "practice", "the signing practice of appeal letters"),
+    Variable("CLAIMWRIGHT_LETTERS", "letters", "appeal letter templates searched first"),
     Variable("CLAIMWRIGHT_RULES", "rules", "denial rules file"),
     Variable("CLAIMWRIGHT_DEADLINES", "deadlines", "appeal windows file"),
     Variable("CLAIMWRIGHT_CODES", "codes", "code table directory"),
@@ -90,6 +92,7 @@ class Settings:
     out: Path
     database_url: str
     practice: Path = PACKAGE_DIR / "packets" / "practice.yaml"
+    letters: Path | None = None  # None: the shipped letters only (claimwright/packets/letters)
     rules: Path = PACKAGE_DIR / "rules" / "rules.yaml"
     deadlines: Path = PACKAGE_DIR / "rules" / "deadlines.yaml"
     codes: Path = PACKAGE_DIR / "codes"
@@ -134,6 +137,8 @@ class Settings:
             home=home, out=out,
             database_url=given("CLAIMWRIGHT_DATABASE_URL") or f"sqlite:///{home / 'claimwright.db'}",
             practice=path("CLAIMWRIGHT_PRACTICE", cls.practice),
+            letters=Path(given("CLAIMWRIGHT_LETTERS")).expanduser()
+            if given("CLAIMWRIGHT_LETTERS") else None,
             rules=path("CLAIMWRIGHT_RULES", cls.rules),
             deadlines=path("CLAIMWRIGHT_DEADLINES", cls.deadlines),
             codes=path("CLAIMWRIGHT_CODES", cls.codes),

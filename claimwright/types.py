@@ -58,6 +58,7 @@ class ReviewKind(StrEnum):
     RENDITIONS_DISAGREE = "renditions-disagree"  # the 835 and the PDF of one remittance differ
     OUTPUT_FAILED = "output-failed"              # a packet or worklist could not be written
     PACKET_CHECK = "packet-check"                # a packet was written but needs a look
+    MISSING_DOCUMENT = "missing-document"        # a packet lacks a required document
     STATUS_ACTION = "status-action"              # a claim/appeal status a person must act on
     STATUS_UNREADABLE = "status-unreadable"      # the portal's status answer could not be read
     CONFIG_INVALID = "config-invalid"            # an admin-edited data file is invalid

@@ -19,11 +19,11 @@ from claimwright.models import Adjustment, Claim, Party, Payment, Remittance, Se
 from claimwright.packets import (
     PacketConfigError,
     build_appeal_packet,
-    load_letter_text,
+
     load_practice,
     packet_filename,
 )
-from claimwright.packets.config import render_string
+
 
 AS_OF = dt.date(2024, 3, 25)
 PAYER = "Acme Health & Life <Plus>"

@@ -38,27 +38,38 @@ def page_count(data: bytes) -> int:
         pdf.close()
 
 
-def merge_pdfs(letter: bytes, remittance: bytes, pages: list[int]) -> bytes:
-    """The letter followed by ``pages`` (1-based) of ``remittance``, with a stable file ID."""
-    dest = pdfium.PdfDocument(letter)
+def merge_parts(parts: list[tuple[bytes, list[int] | None]]) -> bytes:
+    """One PDF of ``parts`` in order: each (pdf bytes, its 1-based pages to take, or None for
+    every page), with a stable file ID."""
+    (first, first_pages), rest = parts[0], parts[1:]
+    dest = pdfium.PdfDocument(first)
     try:
-        try:
-            src = pdfium.PdfDocument(remittance)
-        except pdfium.PdfiumError as exc:
-            raise DocumentError(f"cannot open the source remittance PDF: {exc}") from exc
-        try:
-            bad = [p for p in pages if not 1 <= p <= len(src)]
-            if bad:
-                raise ValueError(f"claim pages {bad} are outside the source PDF "
-                                 f"({len(src)} pages)")
-            dest.import_pages(src, [p - 1 for p in pages])
-        finally:
-            src.close()
+        if first_pages is not None:
+            raise ValueError("the first part of a packet is taken whole")
+        for data, pages in rest:
+            try:
+                src = pdfium.PdfDocument(data)
+            except pdfium.PdfiumError as exc:
+                raise DocumentError(f"cannot open a PDF of the packet: {exc}") from exc
+            try:
+                if pages is not None:
+                    bad = [p for p in pages if not 1 <= p <= len(src)]
+                    if bad:
+                        raise ValueError(f"claim pages {bad} are outside the source PDF "
+                                         f"({len(src)} pages)")
+                dest.import_pages(src, None if pages is None else [p - 1 for p in pages])
+            finally:
+                src.close()
         buffer = io.BytesIO()
         dest.save(buffer)
     finally:
         dest.close()
     return _stable_id(buffer.getvalue())
+
+
+def merge_pdfs(letter: bytes, remittance: bytes, pages: list[int]) -> bytes:
+    """The letter followed by ``pages`` (1-based) of ``remittance``, with a stable file ID."""
+    return merge_parts([(letter, None), (remittance, pages)])
 
 
 _ID_RE = re.compile(rb"/ID\s*\[\s*<([0-9A-Fa-f]{32})>\s*<([0-9A-Fa-f]{32})>\s*\]")

@@ -21,9 +21,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from ..models import ZERO, Claim, Remittance
+from ..models import Claim, Remittance
 from ..rules.findings import Finding
-from .config import Practice, render_letter, render_string
+from .config import Practice
 from .text import PdfText, dos_text, finding_dates, iso, plain_amount, procedure_text, usd
 
 PAGE_WIDTH = LETTER[0] - 1.5 * inch  # 0.75 inch margins
@@ -87,28 +87,13 @@ def _build(doc, story, on_page) -> None:
     doc.build(story, onFirstPage=on_page, onLaterPages=on_page)
 
 
-def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclosures, denied,
-                   appeal_due, as_of, text: PdfText) -> bytes:
+def render_letter_pdf(letter, text: PdfText) -> bytes:
+    """The cover letter of ``letter`` (a :class:`~.builder.LetterInputs`)."""
     st = styles()
     esc = text.esc
-    denial_dates = sorted({f.denial_date for f in findings if f.denial_date})
-    if not denial_dates and remit.payment.date:
-        denial_dates = [remit.payment.date]
-    denial_date = ", ".join(d.isoformat() for d in denial_dates) or "(date not shown)"
-    payer_name = remit.payer.name or findings[0].payer_name or remit.payer.id
-    context = {
-        "letter_date": as_of.isoformat(), "appeal_level": text(texts.appeal_level),
-        "request_phrase": text(texts.request_phrase), "payer_name": text(payer_name),
-        "payer_id": text(remit.payer.id), "practice_name": text(practice.name),
-        "patient_name": text(claim.patient_name), "member_id": text(claim.member_id),
-        "patient_account": text(claim.patient_account),
-        "payer_claim_id": text(claim.payer_claim_id),
-        "dates_of_service": dos_text(claim.dates_of_service), "total_billed": usd(claim.billed),
-        "denied_amount": usd(denied), "denial_date": denial_date,
-        "appeal_due": iso(appeal_due), "contact_name": text(practice.contact_name),
-        "contact_phone": text(practice.contact_phone),
-        "contact_email": text(practice.contact_email),
-    }
+    remit, claim, findings, practice = letter.remit, letter.claim, letter.findings, letter.practice
+    context = letter.context
+    payer_name = context["payer_name"]
 
     def letterhead():
         contact = " | ".join(x for x in (
@@ -117,10 +102,13 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
         ids = " | ".join(x for x in (f"NPI {practice.npi}" if practice.npi else "",
                                      f"TIN {practice.tax_id}" if practice.tax_id else "") if x)
         lines = [esc(x) for x in (*practice.address, contact, ids) if x]
-        return [Paragraph(esc(practice.name), st["title"]),
-                Paragraph("<br/>".join(lines), st["letterhead"]),
-                HRFlowable(width="100%", thickness=0.8, color=colors.HexColor("#333333"),
-                           spaceBefore=2, spaceAfter=10)]
+        out = [Paragraph(esc(practice.name), st["title"]),
+               Paragraph("<br/>".join(lines), st["letterhead"]),
+               HRFlowable(width="100%", thickness=0.8, color=colors.HexColor("#333333"),
+                          spaceBefore=2, spaceAfter=10)]
+        if letter.missing:
+            out.insert(0, incomplete_banner(letter.missing, st, esc))
+        return out
 
     def recipient():
         address = practice.payer_addresses.get(remit.payer.id) or ("Attn: Appeals department",)
@@ -131,18 +119,22 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
 
     def re_block():
         rows = [
-            ("Patient", claim.patient_name), ("Member ID", claim.member_id),
-            ("Patient account", claim.patient_account),
+            ("Patient", claim.patient_name), ("Date of birth", context["patient_dob"]),
+            ("Member ID", claim.member_id), ("Patient account", claim.patient_account),
             ("Payer claim number", claim.payer_claim_id),
-            ("Date(s) of service", dos_text(claim.dates_of_service)),
-            ("Total billed", usd(claim.billed)), ("Denied amount", usd(denied)),
-            ("Denial (remittance) date", denial_date),
-            ("Appeal due date", iso(appeal_due) or "not determined"),
+            ("Date(s) of service", context["dates_of_service"]),
+            ("Diagnosis codes", context["diagnoses"]),
+            ("Rendering provider", context["rendering_provider"]),
+            ("Total billed", context["total_billed"]),
+            ("Denied amount", context["denied_amount"]),
+            ("Denial (remittance) date", context["denial_date"]),
+            ("Appeal level", context["level_name"]),
+            ("Appeal due date", context["appeal_due"] or "not determined"),
         ]
         if remit.payment.trace_number:
             rows.append(("Check / EFT trace number", remit.payment.trace_number))
         data = [[Paragraph(f"<b>{esc(k)}</b>", st["cell"]), Paragraph(esc(v), st["cell"])]
-                for k, v in rows]
+                for k, v in rows if v]
         table = Table(data, colWidths=[1.9 * inch, PAGE_WIDTH - 1.9 * inch], hAlign="LEFT")
         table.setStyle(TableStyle([
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -173,7 +165,7 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
                 Paragraph("<br/>".join(reason), st["cell"]),
             ])
         data.append([Paragraph("<b>Total denied</b>", st["cell"]), "", "", "",
-                     Paragraph(f"<b>{usd(denied)}</b>", st["cell_r"]), ""])
+                     Paragraph(f"<b>{esc(context['denied_amount'])}</b>", st["cell_r"]), ""])
         widths = [0.45 * inch, 0.95 * inch, 0.95 * inch, 0.8 * inch, 0.8 * inch]
         widths.append(PAGE_WIDTH - sum(widths))
         table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
@@ -182,30 +174,22 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
 
     def arguments():
         out = []
-        for cat, cat_findings in categories:
-            lines = [f.line for f in cat_findings]
-            ctx = dict(context)
-            ctx.update({
-                "codes": ", ".join(dict.fromkeys(text(f.adjustment.code) for f in cat_findings)),
-                "procedures": ", ".join(dict.fromkeys(text(procedure_text(x)) for x in lines)),
-                "dates_of_service": dos_text([d for f in cat_findings
-                                               for d in finding_dates(f)]),
-                "denied_amount": usd(sum((f.adjustment.amount for f in cat_findings), ZERO)),
-            })
-            heading = "Why the denial should be reversed" if len(categories) == 1 else \
-                f"Why the denial should be reversed: {esc(cat.label)}"
+        many = len(letter.arguments) > 1
+        for label, argument, action in letter.arguments:
+            heading = f"Why the denial should be reversed: {esc(label)}" if many else \
+                "Why the denial should be reversed"
             out.append(KeepTogether([
-                Paragraph(heading, st["h2"]),
-                Paragraph(render_string(cat.argument, ctx), st["body"]),
-                Paragraph("<b>Action requested:</b> " + render_string(cat.action, ctx),
-                          st["body"]),
+                Paragraph(heading, st["h2"]), Paragraph(argument, st["body"]),
+                Paragraph("<b>Action requested:</b> " + action, st["body"]),
             ]))
         return out
 
     def enclosure_list():
         items = [Paragraph(f"{i}. {esc(label)}", st["body"])
-                 for i, label in enumerate(enclosures, 1)]
-        return [CondPageBreak(1.2 * inch), Paragraph("Enclosures", st["h2"]), *items]
+                 for i, label in enumerate(letter.enclosures, 1)]
+        return [CondPageBreak(1.2 * inch), Paragraph("Enclosures", st["h2"]), *items,
+                Paragraph("The attachment index at the end of this packet gives the pages of "
+                          "each enclosure and the argument it supports.", st["small"])]
 
     def signature():
         lines = [esc(practice.signer_name)]
@@ -217,13 +201,66 @@ def render_letter_pdf(remit, claim, findings, practice, texts, categories, enclo
               "denied_lines": denied_lines, "arguments": arguments,
               "enclosures": enclosure_list, "signature": signature}
     story: list = []
-    for kind, value in render_letter(context):
+    for kind, value in letter.parts:
         story += blocks[value]() if kind == "block" else [Paragraph(value, st["body"])]
 
     buffer = io.BytesIO()
     doc, footer = _doc(buffer, f"Appeal, payer claim {claim.payer_claim_id}", practice.name,
-                       f"{practice.name} | {texts.appeal_level} | payer claim "
+                       f"{practice.name} | {context['level_name']} | payer claim "
                        f"{claim.payer_claim_id}", text)
+    _build(doc, story, footer)
+    return buffer.getvalue()
+
+
+def incomplete_banner(missing: list[str], st, esc) -> Table:
+    """The red box an incomplete packet carries on its cover and its index."""
+    body = Paragraph("<b>INCOMPLETE: do not send yet.</b> Missing: "
+                     + "; ".join(esc(m) for m in missing)
+                     + ". Add the document(s) to the documents folder; the next run completes "
+                     "this packet.", st["cell"])
+    table = Table([[body]], colWidths=[PAGE_WIDTH], hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor("#b00020")),
+        ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#fde7ea")),
+        ("LEFTPADDING", (0, 0), (-1, -1), 6), ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+    return table
+
+
+def render_index_pdf(letter, enclosures, text: PdfText) -> bytes:
+    """The attachment index: each enclosure, its pages in the packet, the argument it supports,
+    and whether it is attached."""
+    st = styles()
+    esc = text.esc
+    claim = letter.claim
+    story: list = [Paragraph("Attachment index", st["title"]),
+                   Paragraph(f"Appeal of payer claim {esc(claim.payer_claim_id)} "
+                             f"({esc(letter.context['level_name'])}), "
+                             f"{esc(letter.context['letter_date'])}.", st["body"])]
+    if letter.missing:
+        story += [incomplete_banner(letter.missing, st, esc), Spacer(1, 8)]
+    head = [Paragraph(h, st["head"]) for h in ("#", "Enclosure", "Pages", "Supports", "Status")]
+    data = [head]
+    style = list(GRID)
+    for n, enc in enumerate(enclosures, 1):
+        status = "MISSING" if enc.missing else "attached"
+        data.append([Paragraph(str(n), st["cell"]),
+                     Paragraph(esc(enc.label) + (f"<br/><i>{esc(enc.title)}</i>"
+                                                  if enc.title else ""), st["cell"]),
+                     Paragraph(esc(enc.page_range), st["cell"]),
+                     Paragraph(esc(enc.supports), st["cell"]),
+                     Paragraph(f"<b>{status}</b>" if enc.missing else status, st["cell"])])
+        if enc.missing:
+            style.append(("BACKGROUND", (0, n), (-1, n), colors.HexColor("#fde7ea")))
+    widths = [0.3 * inch, 2.9 * inch, 0.75 * inch]
+    widths += [PAGE_WIDTH - sum(widths) - 0.75 * inch, 0.75 * inch]
+    table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(TableStyle(style))
+    story.append(table)
+    buffer = io.BytesIO()
+    doc, footer = _doc(buffer, f"Attachment index, payer claim {claim.payer_claim_id}",
+                       letter.practice.name,
+                       f"Attachment index | payer claim {claim.payer_claim_id}", text)
     _build(doc, story, footer)
     return buffer.getvalue()
 

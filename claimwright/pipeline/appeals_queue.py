@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 from ..fileio import write_atomic
+from ..types import ReviewKind
 from .context import Context
 
 FIELDS = ["priority", "appeal_due", "payer_id", "payer_claim_id", "denied_amount", "reasons",
@@ -64,4 +66,50 @@ def write_appeals_queue(ctx: Context, as_of: dt.date | None = None) -> Path:
     writer.writerows(rows)
     path = ctx.settings.packets / "appeals-queue.csv"
     write_atomic(path, buffer.getvalue().encode(), skip_if_same=True)
+    priorities = {key: max(f.priority for f in found) for key, found in by_claim.items()}
+    write_morning_batch(ctx, as_of or dt.date.today(), priorities)
     return path
+
+
+def write_morning_batch(ctx: Context, as_of: dt.date,
+                        priorities: dict[str, Decimal] | None = None) -> Path | None:
+    """Read back what the team marked sent in the batch indexes, then write the day's index
+    (:mod:`claimwright.packets.batch`); returns its path (None: open in Excel, untouched)."""
+    from ..packets.batch import batch_rows, index_path, read_sent_marks, write_batch_index
+    from ..worklists.files import locked
+
+    packets = ctx.settings.packets
+    today = index_path(packets, as_of)
+    today.parent.mkdir(parents=True, exist_ok=True)
+    with locked(today, wait=120):
+        marks, bad = read_sent_marks(packets, as_of)
+        for mark in marks:
+            try:
+                ctx.ledger.record_sent(mark.key, sent_on=mark.sent_on, channel=mark.channel,
+                                       by=mark.by)
+            except (KeyError, ValueError) as exc:
+                bad.append(_bad(mark.where, str(exc)))
+        for b in bad:
+            ctx.queue.open(ReviewKind.OUTPUT_FAILED, f"appeal batch index {b.where}: {b.problem}",
+                           key=f"batch-index:{b.where}", context={"where": b.where})
+        listed = set()
+        json_path = today.with_suffix(".json")
+        if json_path.exists():
+            try:
+                listed = {r["key"] for r in json.loads(json_path.read_text())["packets"]}
+            except (ValueError, KeyError, TypeError):
+                listed = set()
+        appeals = [a for a in ctx.ledger.appeals()
+                   if (a.status == "prepared" and a.packet_path) or a.key in listed]
+        if priorities is None:
+            priorities = {}
+            for f in ctx.ledger.findings(denials_only=True):
+                key = f"{f.payer_id}:{f.payer_claim_id}"
+                priorities[key] = max(priorities.get(key, Decimal(0)), f.priority)
+        return write_batch_index(packets, batch_rows(appeals, priorities, as_of), as_of)
+
+
+def _bad(where: str, problem: str):
+    from ..packets.batch import BadMark
+
+    return BadMark(where, problem)

@@ -62,6 +62,7 @@ class Counts(RunCounts):
     to_review: int = 0
     packets_written: int = 0
     packets_existing: int = 0
+    packets_incomplete: int = 0
     worklist_added: int = 0
     worklist_updated: int = 0
     review_opened: int = 0

@@ -1,8 +1,9 @@
 """Stage 3, outputs: each parsed document's findings, appeal packets, worklist rows, review items.
 
 One unit per document (``UnitKind.OUTPUTS``), done only when all its outputs exist: findings
-saved (refreshed by key), packets written (atomic files, recorded by claim), review items filed
-(deduplicated by key), and its worklist rows queued in the ledger (an outbox). The rows waiting
+saved (refreshed by key), review items filed (deduplicated by key), and its packet inputs and
+worklist rows queued in the ledger (an outbox). The packets are then brought up to date by
+:mod:`.packets` (built when their inputs changed, never once sent). The rows waiting
 for a workbook are then written by one more unit (``UnitKind.WORKLIST``): a workbook that cannot
 be written (corrupt, locked) is one review item, the rows stay queued, and the next run that can
 write it does. No row is lost between a document and a coder.
@@ -28,6 +29,7 @@ from ..renditions import CODE as RENDITIONS_CODE
 from ..storage import Document
 from ..types import FaultCode, ReviewKind, Route, UnitKind, UnitState
 from .context import Context, Counts
+from .packets import queue_packet, write_packets
 from .parse import pdf_rendition
 from .routing import WORKLIST_ROUTES, count_field, route
 
@@ -49,15 +51,14 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
         with unit:
             _document_outputs(ctx, ctx.ledger.document(unit.context["document_id"]), as_of,
                               counts)
+    write_packets(ctx, payer, counts, as_of=as_of)
     write_worklist(ctx, counts, as_of=as_of)
     return counts
 
 
 def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Counts) -> None:
-    from ..packets import build_appeal_packet, packet_filename
     from ..worklists import worklist_row_from_finding
 
-    packets_done = ctx.ledger.output_keys("packet")
     for rec in ctx.ledger.remittances(doc.id):
         remit = Remittance.from_json(rec.data)
         trusted = _review_problems(ctx, doc, remit, counts)
@@ -88,26 +89,7 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
             if routes[f.key] is Route.PACKET:
                 packets[f.claim.payer_claim_id].append(f)
         for claim_id, claim_findings in packets.items():
-            key = f"{remit.payer.id}:{claim_id}"
-            if key in packets_done:
-                counts.packets_existing += 1
-                continue
-            out = ctx.settings.packets / doc.payer / packet_filename(remit.payer.id, claim_id)
-            info = build_appeal_packet(
-                remit, claim_findings[0].claim, claim_findings, out,
-                source_pdf=Path(doc.path) if remit.format == "pdf" else pdf_rendition(doc),
-                as_of=as_of)
-            ctx.ledger.record_outputs("packet", [(key, str(info.path), info.sha256)])
-            packets_done.add(key)
-            counts.packets_written += 1
-            if info.warnings:
-                counts.note_review(ctx.queue.open(
-                    ReviewKind.PACKET_CHECK,
-                    f"appeal packet {info.path.name}: " + "; ".join(info.warnings),
-                    key=f"packet-check:{key}", payer=doc.payer,
-                    context={**doc.context(), "payer_claim_id": claim_id,
-                             "warnings": list(info.warnings)},
-                    evidence=[str(info.path)]).created)
+            queue_packet(ctx, doc, rec.id, remit, claim_id, claim_findings)
 
 
 def write_worklist(ctx: Context, counts: Counts, *, as_of: dt.date | None = None) -> None:

@@ -200,6 +200,26 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
                     added += 1
             return added
 
+    def save_packet(self, key: str, path: str, sha256: str) -> bool:
+        """Record the packet written for ``key`` (its path and hash replace an earlier build's);
+        True when it is new."""
+        with self.session() as s:
+            rec = s.scalar(select(OutputRecord).where(OutputRecord.kind == "packet",
+                                                      OutputRecord.key == key))
+            if rec is None:
+                s.add(OutputRecord(kind="packet", key=key, path=path, sha256=sha256))
+                return True
+            rec.path, rec.sha256 = path, sha256
+            return False
+
+    def remittance_data(self, remittance_record_id: int) -> dict:
+        """The parse contract JSON of one stored remittance."""
+        with self.session() as s:
+            rec = s.get(RemittanceRecord, remittance_record_id)
+            if rec is None:
+                raise KeyError(f"no remittance {remittance_record_id} in the ledger")
+            return rec.data
+
     def outputs(self, kind: str) -> list[OutputRecord]:
         with self.session() as s:
             return list(s.scalars(select(OutputRecord).where(OutputRecord.kind == kind)
