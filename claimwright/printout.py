@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import typer
 
+from .packets.batch import index_path
 from .settings import Settings
 
 _LINES = [
@@ -68,6 +71,9 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
     print_worklist_status(settings)
     typer.echo("\nOutputs:")
     typer.echo(f"  appeal packets   {settings.packets}/")
+    batch = index_path(settings.packets, dt.date.today())
+    if batch.exists():
+        typer.echo(f"  morning batch    {batch}  (packets to send, most urgent first)")
     typer.echo(f"  appeals queue    {settings.packets / 'appeals-queue.csv'}  (most urgent first)")
     typer.echo(f"  worklists        {settings.worklist.parent}/  (coding, registration, "
                "clinical-documentation, billing)")

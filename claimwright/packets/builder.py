@@ -392,17 +392,21 @@ def _remittance_part(remit, claim, findings, practice, text, source_pdf, warning
                             "excerpt was rendered instead of copying the pages")
         return render_excerpt_pdf(remit, claim, findings, practice, text), None, \
             sorted({f.line_number for f in findings if f.line_number})
-    from .highlight import highlighted_pages, locate_lines
+    from ..errors import UnknownLayout
+    from .highlight import Located, highlighted_pages, locate_lines
 
     source = load_pdf(source_pdf)
-    wanted = sorted({f.line_number for f in findings if f.line_number})
-    located = locate_lines(source, claim, wanted) if wanted else None
-    if located is not None and located.missing:
-        warnings.append("denied line(s) " + ", ".join(map(str, located.missing)) + " could not "
-                        "be found on the remittance page to mark them: mark them by hand")
-    boxes = located.boxes if located is not None else []
-    return highlighted_pages(source, pages, boxes), None, \
-        sorted({b.line_number for b in boxes if b.line_number})
+    wanted = sorted({f.line_number for f in findings}, key=lambda n: (n is not None, n or 0))
+    try:
+        located = locate_lines(source, claim, wanted, layout=remit.layout or None)
+    except UnknownLayout:  # pages copied unmarked: the packet says so
+        located = Located([], wanted)
+    if located.missing:
+        lines = ", ".join("claim level" if n is None else f"line {n}" for n in located.missing)
+        warnings.append(f"denied {lines} could not be found on the remittance page to mark "
+                        "them: mark them by hand")
+    return highlighted_pages(source, pages, located.boxes), None, \
+        sorted({b.line_number for b in located.boxes if b.line_number})
 
 
 def _check_inputs(remit: Remittance, claim: Claim, findings: list[Finding]) -> None:
