@@ -16,7 +16,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
 | CLAIMWRIGHT_DOCUMENTATION | claimwright/rules/documentation.yaml | the documentation or coding element each denial reason points to (feedback report) |
 | CLAIMWRIGHT_REPORTS | $CLAIMWRIGHT_OUT/reports | the monthly feedback reports (xlsx, pdf, chart images) |
-| CLAIMWRIGHT_CLAIM_EXPORT | $CLAIMWRIGHT_HOME/claim-export.csv | the practice's claim export (CSV from the practice-management system): dates of birth, diagnosis codes, rendering providers the remittances do not print; no file: no enrichment (``claimwright.claim_export``) |
+| CLAIMWRIGHT_CLAIM_EXPORT | $CLAIMWRIGHT_HOME/claim-export.csv | the practice's claim export (CSV from the practice-management system): dates of birth, diagnosis codes, rendering providers the remittances do not print; no file: no enrichment (docs/claim-export.md) |
 | CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |

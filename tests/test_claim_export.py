@@ -233,3 +233,101 @@ def test_disagreements_are_noted_without_values_and_the_remittance_wins(export):
     # another NPI alone: the printed name is not completed with the export's
     out, notes = export.enrich(claim("CR1", "ICN1", rendering_provider=Party("", OTHER_NPI)))
     assert out.rendering_provider == Party("", OTHER_NPI) and len(notes) == 1
+
+
+# --- the synthetic practice's export and the demo ---------------------------------------------
+
+ANCHOR = dt.date(2026, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def datasets(remittance_dataset):
+    return {payer: remittance_dataset(payer, ANCHOR, count=3)
+            for payer in ("northwind", "keystone")}
+
+
+def test_the_fixture_export_has_every_claim_and_agrees_with_what_remittances_print(
+        tmp_path, datasets):
+    from claimwright.parsing import parse_file
+    from fixtures.remittances.claim_export import write_claim_export
+    from fixtures.remittances.data import plan_dataset
+
+    path = tmp_path / "claim-export.csv"
+    count = write_claim_export(path, [m for _, m in datasets.values()])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    export = load_claim_export(path)
+    claims = {p: [c for plan in plan_dataset(p, seed=7, count=3, anchor=ANCHOR, anomalies=True)
+                  for c in plan.remittance.claims] for p in datasets}
+    assert len(export) == count == sum(len(c) for c in claims.values())
+    # northwind prints date of birth and diagnoses: the export agrees, nothing to add or note
+    out, manifest = datasets["northwind"]
+    for entry in manifest["remittances"]:
+        for parsed in parse_file(out / entry["pdf"])[0].claims:
+            assert parsed.patient_dob and export.enrich(parsed) == (parsed, [])
+    # the SPR prints neither, and providers by NPI: the export completes them all
+    out, manifest = datasets["keystone"]
+    plans = plan_dataset("keystone", seed=7, count=3, anchor=ANCHOR, anomalies=True)
+    for plan, entry in zip(plans, manifest["remittances"], strict=True):
+        for parsed, made in zip(parse_file(out / entry["pdf"])[0].claims,
+                                plan.remittance.claims, strict=True):
+            assert parsed.patient_dob is None and parsed.diagnoses == []
+            filled, notes = export.enrich(parsed)
+            assert notes == []
+            assert (filled.patient_dob, filled.diagnoses, filled.rendering_provider) == (
+                made.patient_dob, made.diagnoses, made.rendering_provider)
+    # same datasets, same bytes
+    again = tmp_path / "again.csv"
+    write_claim_export(again, [m for _, m in datasets.values()])
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_an_edited_fixture_export_shows_the_disagreement_with_the_printed_values(
+        tmp_path, datasets):
+    from claimwright.parsing import parse_file
+    from fixtures.remittances.claim_export import write_claim_export
+
+    path = tmp_path / "claim-export.csv"
+    write_claim_export(path, [datasets["northwind"][1]])
+    out, manifest = datasets["northwind"]
+    truth = json.loads((out / manifest["remittances"][0]["truth"]).read_text())["claims"][0]
+    lines = path.read_text().splitlines(keepends=True)
+    number = next(i for i, ln in enumerate(lines) if ln.startswith(
+        f"{truth['patient_account']},{truth['payer_claim_id']},"))
+    cells = lines[number].split(",")
+    cells[2] = "1901-01-01"
+    lines[number] = ",".join(cells)
+    path.write_text("".join(lines))
+    parsed = parse_file(out / manifest["remittances"][0]["pdf"])[0].claims[0]
+    kept, notes = load_claim_export(path).enrich(parsed)
+    assert kept.patient_dob == dt.date.fromisoformat(truth["patient_dob"])
+    assert notes == ["date of birth on the remittance differs from the claim export "
+                     f"(claim-export.csv:{number + 1})"]
+
+
+def test_a_stale_dataset_is_refused(datasets):
+    from fixtures.remittances.claim_export import claim_export_rows
+
+    stale = {**datasets["northwind"][1], "generator": 1}
+    with pytest.raises(ValueError, match="generator 1"):
+        claim_export_rows(stale)
+
+
+def test_the_demo_writes_the_export_where_the_pipeline_looks(tmp_path, monkeypatch, datasets):
+    from claimwright.demo import write_demo_claim_export
+    from claimwright.settings import Settings
+
+    monkeypatch.setenv("CLAIMWRIGHT_HOME", str(tmp_path / "var"))
+    monkeypatch.delenv("CLAIMWRIGHT_CLAIM_EXPORT", raising=False)
+    manifests = [m for _, m in datasets.values()]
+    settings = Settings.from_env()
+    path = write_demo_claim_export(settings, manifests)
+    assert path == settings.claim_export == tmp_path / "var" / "claim-export.csv"
+    assert "CLAIMWRIGHT_CLAIM_EXPORT" not in os.environ  # found through the default
+    assert load_claim_export().path == path and len(load_claim_export()) > 0
+    # a practice's own export named by the variable is never overwritten by the demo
+    real = write(tmp_path, HEADER + "CR1,,,,,\n", name="practice.csv")
+    monkeypatch.setenv("CLAIMWRIGHT_CLAIM_EXPORT", str(real))
+    path = write_demo_claim_export(Settings.from_env(), manifests)
+    assert real.read_text() == HEADER + "CR1,,,,,\n"
+    assert os.environ["CLAIMWRIGHT_CLAIM_EXPORT"] == str(path)
+    assert load_claim_export().path == path
