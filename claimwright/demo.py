@@ -1,9 +1,8 @@
 """``claimwright demo``: the whole product once, end to end, on this machine only.
 
 Builds the synthetic remittances and the practice's claim export of them, starts the mock payer
-portal and a Prefect server on
-127.0.0.1, runs the nightly flow once through real Chromium, stops what it started, and says
-what happened. A second run downloads and writes nothing new, and says so.
+portal and a Prefect server on 127.0.0.1, runs the nightly flow once through real Chromium, stops
+what it started, and says what happened. A second run downloads and writes nothing new, and says so.
 """
 
 from __future__ import annotations
