@@ -1,20 +1,21 @@
 """``claimwright demo``: the whole product once, end to end, on this machine only.
 
-Builds the synthetic remittances, starts the mock payer portal and a Prefect server on
-127.0.0.1, runs the nightly flow once through real Chromium, stops what it started, and says
-what happened. A second run downloads and writes nothing new, and says so.
+Builds the synthetic remittances and the practice's claim export of them, starts the mock payer
+portal and a Prefect server on 127.0.0.1, runs the nightly flow once through real Chromium, stops
+what it started, and says what happened. A second run downloads and writes nothing new, and says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import typer
 
 from .printout import print_run_summary, print_status_summary
 from .services import prefect_server
-from .settings import Settings
+from .settings import CLAIM_EXPORT_NAME, Settings
 
 
 def run_demo(payers: list[str] | None = None, ui: bool = False,
@@ -28,15 +29,17 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
     settings.ensure_dirs()
     anchor = anchor or dt.date.today()
     payers = list(payers or PAYERS)
-    data_dirs = {}
+    data_dirs, manifests = {}, []
     for payer in payers:
         data_dirs[payer] = settings.portal_data / payer
         manifest = build_dataset(payer, data_dirs[payer], anchor=anchor)
+        manifests.append(manifest)
         typer.echo(f"Mock portal '{payer}': {len(manifest['remittances'])} synthetic remittances "
                    f"(payment dates up to {anchor - dt.timedelta(days=1)}).")
         # The demo portals accept demo credentials only; they reach the bot the way real ones
         # would, through the environment variables named in selectors/<payer>.yaml.
         os.environ.update(demo_environment(payer))
+    write_demo_claim_export(settings, manifests)
     with running_portals(data_dirs) as urls:
         typer.echo("Mock portals at " + ", ".join(f"{p} {u}" for p, u in urls.items())
                    + "; starting a local Prefect server ...")
@@ -56,3 +59,17 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
     print_status_summary(statuses)
     failed = [c for c in results if any(e.startswith("pull") for e in c["errors"])]
     return 1 if failed else 0
+
+
+def write_demo_claim_export(settings: Settings, manifests: list[dict]) -> Path:
+    """The synthetic practice's claim export of the demo data, written where the pipeline looks
+    by default: ``$CLAIMWRIGHT_HOME/claim-export.csv``. A ``CLAIMWRIGHT_CLAIM_EXPORT`` naming
+    another file (a practice's real export) is neither read nor touched: for this process the
+    variable then names the demo's file."""
+    from fixtures.remittances.claim_export import write_claim_export
+
+    path = settings.home / CLAIM_EXPORT_NAME
+    write_claim_export(path, manifests)
+    if settings.claim_export.resolve() != path.resolve():
+        os.environ["CLAIMWRIGHT_CLAIM_EXPORT"] = str(path)
+    return path

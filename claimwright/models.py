@@ -10,6 +10,7 @@ Money is always ``Decimal`` (quantized to cents when serialized), dates are ``da
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -61,6 +62,37 @@ def is_npi(value: str) -> bool:
                 digit -= 9
         total += digit
     return total % 10 == 0
+
+
+#: An ICD-10-CM code as printed without the dot: a letter, a digit, then 1-5 letters or digits
+#: ("E119", "I10", "Z0000", "S83241A"). The format only: whether the code exists on a given date
+#: is the code set's business, not the parser's.
+ICD10CM = re.compile(r"[A-Z][0-9][A-Z0-9]{1,5}")
+_DIAGNOSIS_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def diagnosis_code(text: str) -> str | None:
+    """``text`` as a diagnosis code of the model (upper case, no dot: ``"e11.9"`` gives
+    ``"E119"``), or ``None`` when it is not shaped like an ICD-10-CM code."""
+    code = text.strip().upper()
+    if len(code) > 4 and code[3] == ".":  # the dot printed after the category ("E11.9")
+        code = code[:3] + code[4:]
+    return code if ICD10CM.fullmatch(code) else None
+
+
+def add_diagnoses(into: list[str], codes: str | list[str]) -> list[str]:
+    """Append the diagnosis codes in ``codes`` (a list, or text separated by spaces, commas or
+    semicolons) to ``into``, normalized, in order, each once; return the tokens that are not
+    ICD-10-CM codes (for the caller's problem or error: nothing malformed is kept)."""
+    tokens = _DIAGNOSIS_SEPARATORS.split(codes) if isinstance(codes, str) else codes
+    bad = []
+    for token in (t for t in tokens if t and t.strip()):
+        code = diagnosis_code(token)
+        if code is None:
+            bad.append(token)
+        elif code not in into:
+            into.append(code)
+    return bad
 
 
 def fmt_money(value: Decimal | None) -> str | None:
@@ -164,6 +196,12 @@ class Claim:
     # the clinician who rendered the service (835 loop 2100 NM1*82; the SPR's PERF PROV):
     # name and NPI; empty when the remittance does not say
     rendering_provider: Party = field(default_factory=lambda: Party())
+    # the patient's date of birth (835 loop 2100 DMG, a portal PDF's claim header, the
+    # practice's claim export); None when unknown
+    patient_dob: dt.date | None = None
+    # ICD-10-CM codes without the dot, principal first, each once (835 HI, a portal PDF, the
+    # claim export); empty when unknown
+    diagnoses: list[str] = field(default_factory=list)
 
     @property
     def all_adjustments(self) -> list[Adjustment]:
@@ -192,6 +230,10 @@ class Claim:
         if self.rendering_provider.name or self.rendering_provider.id:
             out["rendering_provider"] = {"name": self.rendering_provider.name,
                                          "id": self.rendering_provider.id}
+        if self.patient_dob is not None:  # new keys only when set: older JSON stays as it was
+            out["patient_dob"] = fmt_date(self.patient_dob)
+        if self.diagnoses:
+            out["diagnoses"] = list(self.diagnoses)
         return out
 
     @classmethod
@@ -211,6 +253,8 @@ class Claim:
             lines=[ServiceLine.from_json(x) for x in d.get("lines") or []],
             pages=list(d.get("pages") or []),
             rendering_provider=Party(provider.get("name") or "", provider.get("id") or ""),
+            patient_dob=parse_date(d.get("patient_dob")),
+            diagnoses=list(d.get("diagnoses") or []),
         )
 
 

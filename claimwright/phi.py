@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 _SECRET_KEYS = re.compile(r"pass(word)?|secret|token|totp|otp|credential|cookie|auth", re.I)
-_PHI_KEYS = {"patient_name", "member_id", "patient_account", "name", "dob"}
+_PHI_KEYS = {"patient_name", "member_id", "patient_account", "name", "dob", "patient_dob"}
+_BIRTH_DATE_KEYS = {"dob", "patient_dob"}  # no part of a date of birth is shown
 
 
 def mask_name(name: str) -> str:
@@ -33,7 +34,8 @@ def redact(data):
             if _SECRET_KEYS.search(k):
                 out[key] = "[redacted]"
             elif k in _PHI_KEYS and isinstance(value, str):
-                out[key] = mask_name(value) if "name" in k else mask_id(value)
+                out[key] = ("*" * len(value) if k in _BIRTH_DATE_KEYS
+                            else mask_name(value) if "name" in k else mask_id(value))
             else:
                 out[key] = redact(value)
         return out

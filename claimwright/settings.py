@@ -17,6 +17,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
 | CLAIMWRIGHT_DOCUMENTATION | claimwright/rules/documentation.yaml | the documentation or coding element each denial reason points to (feedback report) |
 | CLAIMWRIGHT_REPORTS | $CLAIMWRIGHT_OUT/reports | the monthly feedback reports (xlsx, pdf, chart images) |
+| CLAIMWRIGHT_CLAIM_EXPORT | $CLAIMWRIGHT_HOME/claim-export.csv | the practice's claim export (CSV from the practice-management system): dates of birth, diagnosis codes, rendering providers the remittances do not print; no file: no enrichment (docs/claim-export.md) |
 | CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
@@ -43,6 +44,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 _PORTAL_URL = re.compile(r"^CLAIMWRIGHT_([A-Z0-9_]+)_URL$")
 _NOT_PORTALS = {"DATABASE"}
 DEFAULT_REWORK_COST = Decimal("25.00")
+CLAIM_EXPORT_NAME = "claim-export.csv"  # the claim export's default name, in CLAIMWRIGHT_HOME
 
 
 class SettingsError(ValueError):
@@ -71,6 +73,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_FOLLOWUP", "followup", "follow-up rules file"),
     Variable("CLAIMWRIGHT_DOCUMENTATION", "documentation", "documentation elements file"),
     Variable("CLAIMWRIGHT_REPORTS", "reports", "feedback reports directory"),
+    Variable("CLAIMWRIGHT_CLAIM_EXPORT", "claim_export",
+             "the practice's claim export (CSV): dates of birth, diagnoses, providers"),
     Variable("CLAIMWRIGHT_REWORK_COST", "rework_cost", "cost of reworking one denied claim",
              kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
@@ -100,6 +104,7 @@ class Settings:
     documentation: Path = PACKAGE_DIR / "rules" / "documentation.yaml"
     reports: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_OUT/reports
     rework_cost: Decimal = DEFAULT_REWORK_COST  # dollars per denied claim worked again
+    claim_export: Path = None  # type: ignore[assignment]  # None: home / claim-export.csv
     selectors_dir: Path = PROJECT_DIR / "selectors"
     session_dir: Path = field(default_factory=lambda: _default_session_dir(os.environ))
     chromium: Path | None = None  # None: /usr/bin/chromium when present, else Playwright's
@@ -109,6 +114,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.reports is None:
             object.__setattr__(self, "reports", self.out / "reports")
+        if self.claim_export is None:
+            object.__setattr__(self, "claim_export", self.home / CLAIM_EXPORT_NAME)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +152,7 @@ class Settings:
             followup=path("CLAIMWRIGHT_FOLLOWUP", cls.followup),
             documentation=path("CLAIMWRIGHT_DOCUMENTATION", cls.documentation),
             reports=path("CLAIMWRIGHT_REPORTS", out / "reports"),
+            claim_export=path("CLAIMWRIGHT_CLAIM_EXPORT", home / CLAIM_EXPORT_NAME),
             rework_cost=_amount("CLAIMWRIGHT_REWORK_COST", given("CLAIMWRIGHT_REWORK_COST"),
                                 DEFAULT_REWORK_COST),
             selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),

@@ -18,6 +18,7 @@ from claimwright.balancing import check_remittance
 from claimwright.errors import UnknownLayout
 from claimwright.parsing import pdf_rows as pdf_module  # where the row interpreter calls rows_of
 from claimwright.parsing.pdf import parse_pdf
+from fixtures.remittances import shown_truth
 from fixtures.remittances.data import plan_dataset
 from fixtures.remittances.render_northwind import render
 
@@ -42,7 +43,7 @@ def large_remittance(min_claims: int = 4300):
     for claim, claim_pages in zip(remit.claims, pages):
         claim.pages = claim_pages
     remit.problems = check_remittance(remit)
-    return pdf, remit.to_json(), page_count
+    return pdf, shown_truth(plan, remit.to_json()), page_count
 
 
 def tiny_objects_pdf(count: int = 10_000) -> bytes:

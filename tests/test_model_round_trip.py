@@ -84,3 +84,72 @@ def test_an_adjustment_quantity_the_parser_read_survives():
     rebuilt = Remittance.from_json(remit.to_json())
     assert [a.quantity for c in rebuilt.claims for a in c.all_adjustments
             if a.quantity is not None] == [read[0].quantity]
+
+
+# --- the patient's date of birth and the diagnosis codes (new keys, only when set) -------------
+
+
+def _claim_json(**extra) -> dict:
+    claim = {"patient_account": "CR1000001", "payer_claim_id": "ICN1", "status_code": "1",
+             "patient_name": "DOE, JANE", "member_id": "W123", "billed": "100.00",
+             "paid": "80.00", "patient_responsibility": "20.00",
+             "adjustments": [{"group": "PR", "carc": "2", "amount": "20.00"}], "remarks": [],
+             "lines": []}
+    return {**claim, **extra}
+
+
+def _remittance_json(claim: dict) -> dict:
+    return {"format": "x12-835", "payer": {"name": "ACME", "id": "A1"},
+            "payee": {"name": "Clinic", "npi": "1234567893"},
+            "payment": {"method": "CHK", "trace_number": "T1", "date": "2026-01-05",
+                        "amount": "80.00"},
+            "claims": [claim], "provider_adjustments": [], "balanced": True, "problems": []}
+
+
+def test_json_without_dob_or_diagnoses_loads_and_is_written_back_unchanged():
+    """Stored JSON from before the fields existed: read as unknown, written back key for key
+    (no ``patient_dob`` / ``diagnoses`` keys appear)."""
+    import json
+
+    old = _remittance_json(_claim_json())
+    remit = Remittance.from_json(old)
+    assert remit.claims[0].patient_dob is None and remit.claims[0].diagnoses == []
+    assert json.dumps(remit.to_json()) == json.dumps(old)  # same keys, same order, same text
+
+
+def test_dob_and_diagnoses_round_trip_after_the_existing_keys():
+    data = _remittance_json(_claim_json(patient_dob="1956-03-14", diagnoses=["E119", "I10"]))
+    remit = Remittance.from_json(data)
+    claim = remit.claims[0]
+    assert claim.patient_dob == dt.date(1956, 3, 14) and claim.diagnoses == ["E119", "I10"]
+    written = remit.to_json()
+    assert written == data
+    assert list(written["claims"][0])[-2:] == ["patient_dob", "diagnoses"]
+    assert_round_trips(remit, "dob and diagnoses")
+    # each key on its own
+    only_dob = Remittance.from_json(_remittance_json(_claim_json(patient_dob="2019-07-01")))
+    assert "diagnoses" not in only_dob.to_json()["claims"][0]
+    only_dx = Remittance.from_json(_remittance_json(_claim_json(diagnoses=["J069"])))
+    assert "patient_dob" not in only_dx.to_json()["claims"][0]
+
+
+@pytest.mark.parametrize("text,code", [
+    ("E119", "E119"), ("e11.9", "E119"), (" I10 ", "I10"), ("Z0000", "Z0000"),
+    ("S83241A", "S83241A"), ("Z23", "Z23"),
+    ("250.00", None), ("E1", None), ("EE119", None), ("E11.", None), ("E1190000", None),
+    ("E11-9", None), ("", None),
+])
+def test_diagnosis_code_format(text, code):
+    from claimwright.models import diagnosis_code
+
+    assert diagnosis_code(text) == code
+
+
+def test_add_diagnoses_keeps_order_drops_repeats_and_returns_what_is_malformed():
+    from claimwright.models import add_diagnoses
+
+    codes = ["E119"]
+    assert add_diagnoses(codes, "I10, e11.9;E785  25000") == ["25000"]
+    assert codes == ["E119", "I10", "E785"]
+    assert add_diagnoses(codes, ["Z23", "I10", "X"]) == ["X"]
+    assert codes == ["E119", "I10", "E785", "Z23"]

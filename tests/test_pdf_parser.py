@@ -333,6 +333,94 @@ def test_a_misprinted_rendering_provider_npi_is_a_problem(monkeypatch):
     assert [c.to_json() for c in remit.claims][2:] == truth["claims"][2:]
 
 
+# --- the patient's date of birth and the diagnosis codes ---------------------------------
+
+
+def test_birth_dates_and_diagnoses_parse_back_as_the_generator_made_them(dataset):
+    """Every claim's "DOB YYYY-MM-DD | Dx CODE ..." row gives the generator's values exactly,
+    principal diagnosis first, and the truth files carry them."""
+    out, manifest = dataset
+    plans = plan_dataset("northwind", seed=7, count=14, anchor=ANCHOR, anomalies=True)
+    claims = 0
+    for plan, entry in zip(plans, manifest["remittances"], strict=True):
+        remit = parse_pdf(out / entry["pdf"])
+        want = [(c.patient_dob, c.diagnoses) for c in plan.remittance.claims]
+        assert [(c.patient_dob, c.diagnoses) for c in remit.claims] == want
+        assert all(dob and dx for dob, dx in want)
+        truth = json.loads((out / entry["truth"]).read_text())
+        assert [(c["patient_dob"], c["diagnoses"]) for c in truth["claims"]] == [
+            (dob.isoformat(), dx) for dob, dx in want]
+        claims += len(want)
+    assert claims > 100
+
+
+def test_pdfs_printing_no_birth_date_or_diagnoses_still_parse():
+    """A claim printing only one of the two, or neither (older PDFs): the rest exact."""
+    plan = plan_dataset("northwind", seed=7, count=1, anchor=ANCHOR, anomalies=False)[0]
+    first, second, third = plan.remittance.claims[:3]
+    first.patient_dob = None
+    second.diagnoses = []
+    third.patient_dob, third.diagnoses = None, []
+    pdf, truth, _ = render_plan(plan)
+    remit = parse_pdf(pdf)
+    assert_matches_truth(remit, truth, "partial patient details")
+    assert remit.problems == []
+    assert "patient_dob" not in truth["claims"][0] and truth["claims"][0]["diagnoses"]
+    assert "diagnoses" not in truth["claims"][1] and truth["claims"][1]["patient_dob"]
+    assert not {"patient_dob", "diagnoses"} & set(truth["claims"][2])
+
+
+def _details_cells(rows):
+    return [c for r in rows for c in r.cells if c.text.startswith(("DOB ", "Dx "))]
+
+
+def test_a_misprinted_birth_date_is_a_problem_that_does_not_quote_it(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 1:
+            for cell in _details_cells(rows):
+                if cell.text.startswith("DOB "):
+                    cell.text = "DOB 1956-13-01"
+        return rows
+    remit, truth = _render_with(monkeypatch, hook)
+    [problem] = remit.problems
+    assert problem.code == "layout-bad-value" and problem.message.startswith("patient_dob:")
+    assert "1956" not in problem.message
+    assert problem.claim == truth["claims"][1]["patient_account"] and problem.page == 1
+    assert remit.claims[1].patient_dob is None
+    assert remit.claims[1].diagnoses == truth["claims"][1]["diagnoses"]
+    assert [c.to_json() for c in remit.claims][2:] == truth["claims"][2:]
+
+
+def test_a_birth_date_after_the_date_of_service_is_a_problem(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 0:
+            for cell in _details_cells(rows):
+                if cell.text.startswith("DOB "):
+                    cell.text = f"DOB {ANCHOR.isoformat()}"  # after every service date
+        return rows
+    remit, truth = _render_with(monkeypatch, hook)
+    [problem] = remit.problems
+    assert problem.code == "layout-bad-value" and "after the first date of service" in \
+        problem.message
+    assert ANCHOR.isoformat() not in problem.message
+    assert remit.claims[0].patient_dob is None
+
+
+def test_a_malformed_diagnosis_code_is_a_problem_the_others_are_kept(monkeypatch):
+    def hook(index, claim, rows):
+        if index == 1:
+            for cell in _details_cells(rows):
+                if cell.text.startswith("Dx "):
+                    cell.text = cell.text + " 250.00, e11.9"
+        return rows
+    remit, truth = _render_with(monkeypatch, hook)
+    [problem] = remit.problems
+    assert problem.code == "layout-bad-value" and "'250.00' is not an ICD-10-CM code" in \
+        problem.message
+    want = list(dict.fromkeys(truth["claims"][1]["diagnoses"] + ["E119"]))
+    assert remit.claims[1].diagnoses == want  # the dotted, lower-case code read as E119
+
+
 # --- layout files ------------------------------------------------------------------------
 
 
@@ -360,7 +448,7 @@ def _variant(tmp_path, old, new, name="variant"):
      r"variant.yaml:44: claims.rows\[3\].pattern: unknown field group\(s\) "
      r"\['rendering_provider_id'\]"),
     ("{field: reason, from: 26, to: 78}", "{field: rendering_provider_npi, from: 26, to: 78}",
-     r"variant.yaml:66: provider_adjustments.table.columns\[0\].field: unknown field "
+     r"variant.yaml:69: provider_adjustments.table.columns\[0\].field: unknown field "
      r"'rendering_provider_npi'"),
 ])
 def test_invalid_layout_files_say_file_field_and_problem(tmp_path, old, new, message):

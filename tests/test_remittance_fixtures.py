@@ -17,6 +17,7 @@ from fixtures.remittances import (
     build_dataset,
     emitted_codes,
 )
+from fixtures.remittances.data import PAYERS as PAYERS_BY_KEY
 from fixtures.remittances.data import (
     PRACTICES,
     npi_check_digit,
@@ -229,16 +230,18 @@ def test_every_claim_has_one_of_its_practices_clinicians_one_more_often(payer):
     assert counts[0] >= 1.5 * counts[1]  # skewed: one clinician carries most
 
 
-def test_providers_come_from_their_own_random_stream():
-    """Drawing the providers did not shift any other generated value: with the providers left
-    out, the content of every payer's default dataset hashes as generator 5 (before rendering
-    providers) made it. If a deliberate content change breaks this, update the digest."""
+def test_providers_and_patient_details_come_from_their_own_random_streams():
+    """Drawing the providers, birth dates and diagnoses did not shift any other generated value:
+    with them left out, the content of every payer's default dataset hashes as generator 5
+    (before rendering providers) made it. If a deliberate content change breaks this, update the
+    digest."""
     digest = hashlib.sha256()
     for payer in ("northwind", "keystone", "clearpath"):
         for plan in plan_dataset(payer, seed=7, count=14, anchor=ANCHOR, anomalies=True):
             content = plan.remittance.to_json()
             for claim in content["claims"]:
                 assert claim.pop("rendering_provider")
+                assert claim.pop("patient_dob") and claim.pop("diagnoses")
             digest.update(json.dumps([plan.remittance_id, plan.payee_address, content],
                                      sort_keys=True).encode())
     assert digest.hexdigest() == \
@@ -256,3 +259,82 @@ def test_the_835_names_every_claims_rendering_provider(tmp_path):
             first, *middle, last = claim.rendering_provider.name.split()
             assert seg[1:6] == ["82", "1", last, first, " ".join(middle)]
             assert seg[8:] == ["XX", claim.rendering_provider.id]
+
+
+# --- patients' dates of birth and claims' diagnosis codes -------------------------------------
+
+
+@pytest.mark.parametrize("payer", ["northwind", "keystone", "clearpath"])
+def test_every_claim_has_a_plausible_birth_date_and_one_to_four_diagnoses(payer):
+    from claimwright.models import ICD10CM
+    from fixtures.remittances.patients import ADULT, CHILD, CHRONIC, SIDED
+
+    known = {c for table in (ADULT, CHILD) for codes in table.values() for c in codes}
+    known |= {c for sides in SIDED.values() for codes in sides.values() for c in codes}
+    known |= set(CHRONIC)
+    plans = plan_dataset(payer, seed=7, count=14, anchor=ANCHOR, anomalies=True)
+    born: dict[str, dt.date] = {}
+    ages = []
+    for plan in plans:
+        for claim in plan.remittance.claims:
+            dob = claim.patient_dob
+            assert isinstance(dob, dt.date) and dob < min(claim.dates_of_service)
+            # one patient, one date of birth, on every claim of the dataset
+            assert born.setdefault(claim.member_id, dob) == dob
+            ages.append((claim.dates_of_service[0] - dob).days / 365.25)
+            assert 1 <= len(claim.diagnoses) <= 4
+            assert len(set(claim.diagnoses)) == len(claim.diagnoses)
+            assert all(ICD10CM.fullmatch(c) for c in claim.diagnoses)
+            assert set(claim.diagnoses) <= known
+            if any(ln.procedure in ("90471", "90686") for ln in claim.lines) and \
+                    claim.lines[0].procedure == "90471":
+                assert claim.diagnoses[0] == "Z23"
+    assert max(ages) < 100
+    if PAYERS_BY_KEY[payer].medicare:  # Medicare: mostly 65 and over, never children
+        assert min(ages) >= 29 and sum(a >= 65 for a in ages) > 0.7 * len(ages)
+    else:  # children and adults
+        assert min(ages) < 18 and sum(18 <= a < 65 for a in ages) > 0.5 * len(ages)
+
+
+def test_diagnoses_fit_the_procedures_and_the_side():
+    """A sided procedure's principal diagnosis names the side its modifier says; a preventive
+    visit's principal diagnosis is an examination code (a child's for children)."""
+    checked = {"sided": 0, "preventive": 0}
+    for payer in ("northwind", "clearpath"):
+        for plan in plan_dataset(payer, seed=7, count=14, anchor=ANCHOR, anomalies=False):
+            for claim in plan.remittance.claims:
+                first = claim.lines[0]
+                child = (first.date_of_service - claim.patient_dob).days < 18 * 365.25
+                if first.procedure in ("99395", "G0439"):
+                    assert claim.diagnoses[0] in (("Z00129",) if child else ("Z0000", "Z0001"))
+                    checked["preventive"] += 1
+                for line in claim.lines:
+                    if line.procedure == "20610":
+                        side = {"RT": ("M1711", "M25561"), "LT": ("M1712", "M25562")}[
+                            line.modifiers[0]]
+                        assert set(side) & set(claim.diagnoses)
+                        checked["sided"] += 1
+    assert checked["sided"] >= 3 and checked["preventive"] >= 3
+
+
+def test_only_the_northwind_portal_prints_birth_dates_and_diagnoses(dataset, tmp_path):
+    from claimwright.parsing.pdf import extract_pages
+
+    out, manifest = dataset
+    for entry in manifest["remittances"]:
+        truth = json.loads((out / entry["truth"]).read_text())
+        assert all(c["patient_dob"] and c["diagnoses"] for c in truth["claims"])
+    first = json.loads((out / manifest["remittances"][0]["truth"]).read_text())["claims"][0]
+    text = extract_pages((out / manifest["remittances"][0]["pdf"]).read_bytes())[0].text
+    assert f"DOB {first['patient_dob']}" in text and f"Dx {' '.join(first['diagnoses'])}" in text
+    for payer in ("keystone", "clearpath"):  # their remittances print neither
+        other = build_dataset(payer, tmp_path / payer, count=2, anchor=ANCHOR, anomalies=False)
+        for entry in other["remittances"]:
+            truth = json.loads((tmp_path / payer / entry["truth"]).read_text())
+            assert not any({"patient_dob", "diagnoses"} & set(c) for c in truth["claims"])
+            text = " ".join(p.text for p in extract_pages(
+                (tmp_path / payer / entry["pdf"]).read_bytes()))
+            assert "DOB " not in text and "Dx " not in text
+            if "x12" in entry:  # Medicare's 835s follow the guide: no DMG, no HI
+                segments = (tmp_path / payer / entry["x12"]).read_text().replace("\n", "")
+                assert not any(s.split("*")[0] in ("DMG", "HI") for s in segments.split("~"))

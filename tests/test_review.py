@@ -74,3 +74,10 @@ def test_masking():
     assert red == {"patient_name": "D**, J***", "member_id": "******6789",
                    "password": "[redacted]", "nested": [{"totp_secret": "[redacted]"}],
                    "amount": "1"}
+
+
+def test_masking_hides_every_part_of_a_date_of_birth():
+    red = redact({"claims": [{"patient_dob": "1956-03-14", "diagnoses": ["E119"]}],
+                  "dob": "1956-03-14"})
+    assert red == {"claims": [{"patient_dob": "**********", "diagnoses": ["E119"]}],
+                   "dob": "**********"}

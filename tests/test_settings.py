@@ -26,6 +26,7 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.documentation == PACKAGE_DIR / "rules" / "documentation.yaml"
     assert s.reports == s.out / "reports"
     assert s.rework_cost == Decimal("25.00")
+    assert s.claim_export == s.home / "claim-export.csv"  # may be missing: no enrichment
     for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir,
                  s.documentation):
         assert path.exists(), path
@@ -75,3 +76,12 @@ def test_reports_follow_out_unless_set(tmp_path):
 def test_a_rework_cost_that_is_no_amount_names_the_variable(text):
     with pytest.raises(SettingsError, match="CLAIMWRIGHT_REWORK_COST"):
         Settings.from_env({"CLAIMWRIGHT_REWORK_COST": text})
+
+
+def test_the_claim_export_follows_home_unless_set(tmp_path):
+    s = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path / "h")})
+    assert s.claim_export == tmp_path / "h" / "claim-export.csv"
+    built = Settings(home=tmp_path / "h2", out=tmp_path / "o", database_url="sqlite://")
+    assert built.claim_export == tmp_path / "h2" / "claim-export.csv"
+    s = Settings.from_env({"CLAIMWRIGHT_CLAIM_EXPORT": str(tmp_path / "pm" / "claims.csv")})
+    assert s.claim_export == tmp_path / "pm" / "claims.csv"

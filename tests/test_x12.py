@@ -461,6 +461,95 @@ def test_rendering_providers_of_the_public_samples():
     assert all(p == Party() for _, p in providers("demo.835") + providers("managed-care.835"))
 
 
+# ---------------------------------------------------------------------------------------------
+# loop 2100 DMG and HI: the patient's birth date and the diagnosis codes (not in the 835 guide;
+# some payers send them)
+# ---------------------------------------------------------------------------------------------
+def test_birth_date_and_diagnoses_are_read_where_present():
+    remit = parse_one(with_provider("DMG*D8*19560314*F", "HI*ABK:E119*ABF:I10*ABF:E785",
+                                    "HI*ABF:Z23"))
+    assert remit.problems == []
+    (claim,) = remit.claims
+    assert claim.patient_dob == dt.date(1956, 3, 14)
+    assert claim.diagnoses == ["E119", "I10", "E785", "Z23"]
+    data = claim.to_json()
+    assert (data["patient_dob"], data["diagnoses"]) == ("1956-03-14", ["E119", "I10", "E785",
+                                                                       "Z23"])
+    assert Remittance.from_json(remit.to_json()).claims[0] == claim
+
+
+def test_absent_dmg_and_hi_leave_the_json_as_before():
+    (claim,) = parse_one(synthetic()).claims
+    assert claim.patient_dob is None and claim.diagnoses == []
+    assert not {"patient_dob", "diagnoses"} & set(claim.to_json())
+    for name in SAMPLES:  # none of the public samples carries them
+        assert all(not {"patient_dob", "diagnoses"} & set(c)
+                   for c in parse_one(sample(name)).to_json()["claims"]), name
+
+
+def test_principal_diagnosis_first_legacy_qualifiers_repeats_once_other_qualifiers_skipped():
+    # an "other" before the principal, a repeat, BK/BF legacy qualifiers, a dotted code,
+    # ABJ (admitting) and APR (reason for visit) are not the claim's diagnoses
+    remit = parse_one(with_provider("HI*ABF:I10*ABJ:R0789*ABK:E119*BF:i10*APR:R051",
+                                    "HI*BF:E78.5*ABF:E119"))
+    assert remit.problems == []
+    assert remit.claims[0].diagnoses == ["E119", "I10", "E785"]
+
+
+def test_hi_components_split_on_isa16():
+    text = with_provider("DMG*D8*20190701", "HI*ABK:J069*ABF:H6690")
+    for variant in (("*", ">", "^", "~", "\n"), ("|", "\\", "!", "~", "\r\n")):
+        remit = parse_one(reseparate(text, *variant))
+        assert remit.problems == []
+        assert remit.claims[0].diagnoses == ["J069", "H6690"]
+        assert remit.claims[0].patient_dob == dt.date(2019, 7, 1)
+    # a composite in another separator than the declared ':' is one component: flagged
+    remit = parse_one(with_provider("HI*ABK>J069"))
+    assert codes(remit) == [("x12-invalid-element", 13, "PA-1001")]
+    assert "HI01 'ABK>J069' is not a qualifier and a code" in remit.problems[0].message
+    assert remit.claims[0].diagnoses == []
+
+
+def test_a_malformed_diagnosis_code_is_a_claim_problem_the_others_are_kept():
+    remit = parse_one(with_provider("HI*BK:25000*ABF:I10*ABF:E1"))
+    assert codes(remit) == [("x12-invalid-element", 13, "PA-1001")] * 2
+    assert "HI01-2 '25000' is not an ICD-10-CM code" in remit.problems[0].message
+    assert "HI03-2 'E1'" in remit.problems[1].message
+    assert remit.claims[0].diagnoses == ["I10"]
+
+
+@pytest.mark.parametrize("dmg,code,message", [
+    ("DMG*D8*19561314*F", "x12-invalid-date", "DMG02 is not a CCYYMMDD date"),
+    ("DMG*D8*1956031*F", "x12-invalid-date", "DMG02 is not a CCYYMMDD date"),
+    ("DMG*D8**F", "x12-invalid-date", "DMG02 is not a CCYYMMDD date"),
+    ("DMG*RD8*19560314-19560320", "x12-invalid-element", "DMG01 'RD8' is not D8"),
+    # born after the first date of service (2025-12-01 is the claim's DTM*232 date)
+    ("DMG*D8*20251202", "x12-invalid-date", "after the claim's first date of service"),
+])
+def test_a_bad_birth_date_is_a_claim_problem_and_not_used(dmg, code, message):
+    remit = parse_one(with_provider(dmg))
+    assert [(p.code, p.segment, p.claim) for p in remit.problems] == [(code, 13, "PA-1001")]
+    assert message in remit.problems[0].message
+    assert "1956" not in remit.problems[0].message and "2025" not in remit.problems[0].message
+    assert remit.claims[0].patient_dob is None
+
+
+def test_a_second_birth_date_that_differs_is_a_problem_the_first_is_kept():
+    remit = parse_one(with_provider("DMG*D8*19560314", "DMG*D8*19560314", "DMG*D8*19650314"))
+    assert codes(remit) == [("x12-invalid-element", 15, "PA-1001")]
+    assert remit.claims[0].patient_dob == dt.date(1956, 3, 14)
+
+
+def test_dmg_and_hi_after_the_service_lines_or_outside_a_claim_are_out_of_place():
+    text = synthetic({"CAS*CO*45*85.00": "CAS*CO*45*85.00~DMG*D8*19560314~HI*ABK:E119",
+                      "LX*1": "LX*1~HI*ABK:I10"})
+    remit = parse_one(text)
+    assert [p.code for p in remit.problems] == ["x12-out-of-place"] * 3
+    assert [("DMG" in p.message, "HI" in p.message) for p in remit.problems] == [
+        (False, True), (True, False), (False, True)]
+    assert remit.claims[0].patient_dob is None and remit.claims[0].diagnoses == []
+
+
 def test_cas_with_six_trios():
     six = "CAS*CO*45*10.00**97*5.00*1*16*4.00**18*3.00**B7*2.00*2*253*1.00"
     text = synthetic({"CAS*CO*45*85.00": six})

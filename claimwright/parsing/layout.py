@@ -31,7 +31,7 @@ DOCUMENT_FIELDS = {"payer_name", "payer_id", "payee_name", "payee_npi", "payment
                    "payment_trace_number", "payment_date", "payment_amount"}
 CLAIM_FIELDS = {"patient_name", "member_id", "patient_account", "payer_claim_id", "status_code",
                 "billed", "paid", "patient_responsibility", "adjustments", "remarks",
-                "rendering_provider_name", "rendering_provider_npi"}
+                "rendering_provider_name", "rendering_provider_npi", "patient_dob", "diagnoses"}
 # Claim fields a service-line column may print instead (the SPR's PERF PROV: the rendering
 # provider's NPI on every line): they fill the claim, and every line must print the same value.
 CLAIM_LINE_FIELDS = {"rendering_provider_name", "rendering_provider_npi"}

@@ -119,7 +119,15 @@ class Assembly:
             pages=sorted(draft.pages),
             rendering_provider=Party(v.get("rendering_provider_name", ""),
                                      v.get("rendering_provider_npi", "")),
+            patient_dob=v.get("patient_dob"),
+            diagnoses=v.get("diagnoses", []),
         )
+        if claim.patient_dob and claim.dates_of_service and \
+                claim.patient_dob > claim.dates_of_service[0]:
+            claim.patient_dob = None
+            self.problem("layout-bad-value", f"claim {account}: the printed date of birth is "
+                         "after the first date of service; it was not used", page=draft.page,
+                         claim=account or None)
         pr = sum((a.amount for a in claim.all_adjustments if a.group == "PR"), ZERO)
         claim.patient_responsibility = v.get("patient_responsibility", pr)
         fixed = {id(a) for rec in draft.lines for a in rec.fixed}

@@ -14,7 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..models import Adjustment, Problem, Remittance, is_npi, money
+from ..models import Adjustment, Problem, Remittance, add_diagnoses, is_npi, money
 from .glossary import GlossaryEntry
 from .layout import CLAIM_LINE_FIELDS, Column, Layout, Section, Table
 from .pdf_assembly import Assembly, ClaimDraft, Record
@@ -299,6 +299,10 @@ class RowReader(Assembly):
         elif name == "description":  # glossary text, wrapped over several rows
             old = record.values.get("description", "")
             record.values["description"] = f"{old} {text.strip()}".strip()
+        elif name == "diagnoses":  # ICD-10-CM codes, on one row or several: each once, in order
+            for bad in add_diagnoses(record.values.setdefault("diagnoses", []), text):
+                self.problem("layout-bad-value", f"diagnoses: {bad[:20]!r} is not an ICD-10-CM "
+                             "code (a letter, a digit, then 1-5 letters or digits)", row)
         elif name == "modifiers":
             record.values.setdefault("modifiers", []).extend(t for t in _SPLIT.split(text) if t)
         elif name == "procedure":
@@ -330,15 +334,16 @@ class RowReader(Assembly):
                 return money(text)
             if name in _COUNT_FIELDS:
                 return int(text.replace(",", ""))
-            if name in ("date_of_service", "payment_date"):
+            if name in ("date_of_service", "payment_date", "patient_dob"):
                 return self.date(text)
             if name == "units":
                 units = Decimal(text.replace(",", ""))
                 if not units.is_finite():
                     raise ValueError(text)
                 return units
-        except (ValueError, InvalidOperation):
-            self.problem("layout-bad-value", f"{name}: cannot read {text[:40]!r}", row)
+        except (ValueError, InvalidOperation):  # a birth date is never quoted
+            shown = "the printed date" if name == "patient_dob" else repr(text[:40])
+            self.problem("layout-bad-value", f"{name}: cannot read {shown}", row)
             return None
         if name == "rendering_provider_npi" and not is_npi(text):
             self.problem("layout-bad-value", f"{name}: {text[:40]!r} is not an NPI (10 digits "

@@ -15,6 +15,7 @@ from decimal import Decimal
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
                       Remittance, ServiceLine, is_npi, money)
 from .x12_checks import balance_problems, trailer_problems
+from .x12_patient import PatientSegments
 from .x12_segments import Segment, Separators, parse_decimal, split_composite
 
 FORMAT = "x12-835"
@@ -41,10 +42,16 @@ class _ClaimBuild:
     dates: dict[str, dt.date] = field(default_factory=dict)
     lines: list[_LineBuild] = field(default_factory=list)
     insured_id: str = ""
+    principal_diagnoses: list[str] = field(default_factory=list)  # HI ABK / BK (x12_patient)
+    other_diagnoses: list[str] = field(default_factory=list)  # HI ABF / BF
+    dob_segment: int | None = None  # the DMG that gave the birth date
 
 
-class TransactionParser:
-    """One ST..SE body (segments after ST up to its SE) -> one balanced-checked Remittance."""
+class TransactionParser(PatientSegments):
+    """One ST..SE body (segments after ST up to its SE) -> one balanced-checked Remittance.
+
+    Loop 2100 DMG and HI (not in the 835 guide, sent by some payers) are read by
+    :class:`~.x12_patient.PatientSegments`."""
 
     def __init__(self, segments: list[Segment], seps: Separators,
                  trailer: Segment | None) -> None:
@@ -160,6 +167,7 @@ class TransactionParser:
         for lb in build.lines:
             lb.line.date_of_service = next(
                 (lb.dates[q] for q in _LINE_DATE_QUALIFIERS if q in lb.dates), claim_date)
+        self.close_patient(build)
         self.current = None
 
     def composite(self, seg: Segment, position: int, heads: frozenset[str] | None) -> list[str]:
