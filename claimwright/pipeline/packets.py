@@ -62,6 +62,7 @@ def write_packets(ctx: Context, payer: str, counts: Counts, *,
         return
     letters, practice = load_letters(ctx.settings), load_practice(ctx.settings.practice)
     source = documents_source(ctx.settings)
+    export = _claim_export(ctx, payer, counts)
     todo: list[tuple[str, int, str]] = []  # (input key, level, previous appeal key)
     for key in inputs:
         todo.append((key, 1, ""))
@@ -80,15 +81,33 @@ def write_packets(ctx: Context, payer: str, counts: Counts, *,
                                kind=ReviewKind.OUTPUT_FAILED,
                                context={"payer": payer, "appeal": appeal_key}) as failed:
             _packet(ctx, payer, inputs[key].data, level, previous, record, letters, practice,
-                    source, cache, counts, as_of)
+                    source, export, cache, counts, as_of)
         if failed.error is not None:
             counts.errors.append(f"packet {appeal_key}: {failed.error}")
             counts.note_review(failed.created)
 
 
-def _packet(ctx, payer, data, level, previous, record, letters, practice, source, cache,
-            counts, as_of) -> None:
-    from ..claim_export import load_claim_export
+def _claim_export(ctx: Context, payer: str, counts: Counts):
+    """The practice's claim export; a file that cannot be used is one review item, and the
+    packets are built from what the remittances say."""
+    from ..claim_export import ClaimExport, ClaimExportError, load_claim_export
+
+    path = ctx.settings.claim_export
+    try:
+        export = load_claim_export(path)
+    except ClaimExportError as exc:
+        counts.note_review(ctx.queue.open(
+            ReviewKind.CONFIG_INVALID, f"claim export {path.name}: {exc}; appeal packets are "
+            "built without it (no date of birth or diagnoses where the remittance has none)",
+            key=f"config:claim-export:{path}", payer=payer,
+            context={"file": str(path), "problems": exc.problems[:20]}).created)
+        return ClaimExport()
+    ctx.ledger.resolve_open_item(f"config:claim-export:{path}", "the claim export is valid")
+    return export
+
+
+def _packet(ctx, payer, data, level, previous, record, letters, practice, source, export,
+            cache, counts, as_of) -> None:
     from ..documents import ClaimRef
     from ..packets import build_appeal_packet, inputs_digest, needed_documents, packet_filename
     from ..packets.forms import form_for
@@ -99,7 +118,7 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
     mine = [f for f in findings if f.key in wanted]
     if not mine:
         raise ValueError("the findings this packet was queued for are gone from the remittance")
-    claim, notes = load_claim_export(ctx.settings.claim_export).enrich(mine[0].claim)
+    claim, notes = export.enrich(mine[0].claim)
     mine = [_with_claim(f, claim) for f in mine]
     remit = _with_claim_in(remit, mine[0].claim, claim)
     claim_id = data["payer_claim_id"]
