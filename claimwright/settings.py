@@ -16,6 +16,8 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
 | CLAIMWRIGHT_DOCUMENTATION | claimwright/rules/documentation.yaml | the documentation or coding element each denial reason points to (feedback report) |
 | CLAIMWRIGHT_REPORTS | $CLAIMWRIGHT_OUT/reports | the monthly feedback reports (xlsx, pdf, chart images) |
+| CLAIMWRIGHT_DOCUMENTS | $CLAIMWRIGHT_HOME/documents | supporting documents of appeal packets, one folder per patient account (docs/forms-and-documents.md) |
+| CLAIMWRIGHT_FORMS | claimwright/packets/forms.yaml | the payers' appeal forms and how their fields are filled (docs/forms-and-documents.md) |
 | CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
@@ -69,6 +71,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_FOLLOWUP", "followup", "follow-up rules file"),
     Variable("CLAIMWRIGHT_DOCUMENTATION", "documentation", "documentation elements file"),
     Variable("CLAIMWRIGHT_REPORTS", "reports", "feedback reports directory"),
+    Variable("CLAIMWRIGHT_DOCUMENTS", "documents", "supporting documents folder (appeal packets)"),
+    Variable("CLAIMWRIGHT_FORMS", "forms", "payer appeal forms file"),
     Variable("CLAIMWRIGHT_REWORK_COST", "rework_cost", "cost of reworking one denied claim",
              kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
@@ -96,6 +100,8 @@ class Settings:
     followup: Path = PACKAGE_DIR / "rules" / "followup.yaml"
     documentation: Path = PACKAGE_DIR / "rules" / "documentation.yaml"
     reports: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_OUT/reports
+    documents: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_HOME/documents
+    forms: Path = PACKAGE_DIR / "packets" / "forms.yaml"
     rework_cost: Decimal = DEFAULT_REWORK_COST  # dollars per denied claim worked again
     selectors_dir: Path = PROJECT_DIR / "selectors"
     session_dir: Path = field(default_factory=lambda: _default_session_dir(os.environ))
@@ -106,6 +112,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.reports is None:
             object.__setattr__(self, "reports", self.out / "reports")
+        if self.documents is None:
+            object.__setattr__(self, "documents", self.home / "documents")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +148,8 @@ class Settings:
             followup=path("CLAIMWRIGHT_FOLLOWUP", cls.followup),
             documentation=path("CLAIMWRIGHT_DOCUMENTATION", cls.documentation),
             reports=path("CLAIMWRIGHT_REPORTS", out / "reports"),
+            documents=path("CLAIMWRIGHT_DOCUMENTS", home / "documents"),
+            forms=path("CLAIMWRIGHT_FORMS", cls.forms),
             rework_cost=_amount("CLAIMWRIGHT_REWORK_COST", given("CLAIMWRIGHT_REWORK_COST"),
                                 DEFAULT_REWORK_COST),
             selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),
