@@ -29,7 +29,7 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.documents == s.home / "documents"
     assert s.forms == PACKAGE_DIR / "packets" / "forms.yaml"
     for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir,
-                 s.documentation):
+                 s.documentation, s.forms):
         assert path.exists(), path
 
 
