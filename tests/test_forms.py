@@ -298,6 +298,7 @@ def admin_form(path) -> None:
                          fontSize=10, maxlen=0)
     c.acroForm.textfield(name="claim.icn", x=72, y=660, width=200, height=18,
                          fontName="Helvetica", fontSize=10, maxlen=0)
+    c.acroForm.checkbox(name="urgent", x=72, y=620, size=14)
     c.save()
 
 
@@ -332,3 +333,23 @@ def test_an_admin_adds_a_payer_form_through_the_setting(tmp_path, monkeypatch):
     medicare_form = form_for(*KEYSTONE, 1)  # the packaged PDF, found from the admin's file
     assert medicare_form.file == FORMS_DIR / "medicare-redetermination.pdf"
     assert set(medicare_form.fields) == {"beneficiary_name"}
+
+
+def test_only_text_fields_can_be_mapped(tmp_path):
+    admin_form(tmp_path / "forms" / "northwind-appeal.pdf")
+    path = write_forms(tmp_path, """\
+        version: 1
+        forms:
+          - id: northwind-appeal
+            title: Northwind provider appeal request
+            file: northwind-appeal.pdf
+            applies: {payer_ids: [NWHP1]}
+            levels: [1]
+            fields:
+              member: member_id
+              urgent: "Yes"
+        """)
+    with pytest.raises(FormsFileError, match=r"forms\.yaml:10: forms\[0\]\.fields\.urgent: "
+                                             r"'urgent' is a check box or button in "
+                                             r"northwind-appeal\.pdf: only text fields"):
+        load_forms(path)

@@ -257,6 +257,10 @@ def parse_forms(path: Path) -> Forms:
             if key not in names:
                 shown = ", ".join(sorted(names)[:40]) + (" ..." if len(names) > 40 else "")
                 fail(f"{pdf.name} has no field {key!r} (its fields: {shown})", loc)
+            if names[key] != "/Tx":
+                what = {"/Btn": "a check box or button", "/Ch": "a choice list",
+                        "/Sig": "a signature field"}.get(names[key], f"a {names[key]} field")
+                fail(f"{key!r} is {what} in {pdf.name}: only text fields can be filled", loc)
             source = template_source(value)
             try:
                 parsed = _ENV.parse(source)
@@ -282,8 +286,9 @@ def _form_file(yaml_path: Path, name: str) -> Path | None:
     return next((p.resolve() for p in candidates if p.is_file()), None)
 
 
-def pdf_field_names(data: bytes) -> set[str]:
-    """The AcroForm field names of a PDF (fully qualified, as pypdf's ``get_fields`` keys)."""
+def pdf_field_names(data: bytes) -> dict[str, str]:
+    """The AcroForm fields of a PDF: fully qualified name (as pypdf's ``get_fields`` keys) ->
+    field type (``/Tx`` text, ``/Btn`` check box or button, ``/Ch`` choice, ``/Sig``)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -293,7 +298,7 @@ def pdf_field_names(data: bytes) -> set[str]:
         raise FormError(f"not a readable PDF ({exc})") from None
     if not fields:
         raise FormError("has no form fields")
-    return set(fields)
+    return {name: str(f.get("/FT") or "") for name, f in fields.items()}
 
 
 # ---------------------------------------------------------------------------------------------
