@@ -87,7 +87,7 @@ def fill_pdf(data: bytes, values: Mapping[str, str], *, label: str = "form",
             fieldobj[NameObject("/Ff")] = NumberObject(flags | _READ_ONLY)
     writer.set_need_appearances_writer(False)
     # flattening field by field leaves each intermediate page content behind: drop those
-    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    writer.compress_identical_objects()  # duplicates and unreferenced objects (every pypdf)
     for page in writer.pages:
         page.compress_content_streams()
     out = io.BytesIO()
