@@ -18,6 +18,8 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_DOCUMENTATION | claimwright/rules/documentation.yaml | the documentation or coding element each denial reason points to (feedback report) |
 | CLAIMWRIGHT_REPORTS | $CLAIMWRIGHT_OUT/reports | the monthly feedback reports (xlsx, pdf, chart images) |
 | CLAIMWRIGHT_CLAIM_EXPORT | $CLAIMWRIGHT_HOME/claim-export.csv | the practice's claim export (CSV from the practice-management system): dates of birth, diagnosis codes, rendering providers the remittances do not print; no file: no enrichment (docs/claim-export.md) |
+| CLAIMWRIGHT_DOCUMENTS | $CLAIMWRIGHT_HOME/documents | supporting documents of appeal packets, one folder per patient account (docs/forms-and-documents.md) |
+| CLAIMWRIGHT_FORMS | claimwright/packets/forms.yaml | the payers' appeal forms and how their fields are filled (docs/forms-and-documents.md) |
 | CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
@@ -75,6 +77,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_REPORTS", "reports", "feedback reports directory"),
     Variable("CLAIMWRIGHT_CLAIM_EXPORT", "claim_export",
              "the practice's claim export (CSV): dates of birth, diagnoses, providers"),
+    Variable("CLAIMWRIGHT_DOCUMENTS", "documents", "supporting documents folder (appeal packets)"),
+    Variable("CLAIMWRIGHT_FORMS", "forms", "payer appeal forms file"),
     Variable("CLAIMWRIGHT_REWORK_COST", "rework_cost", "cost of reworking one denied claim",
              kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
@@ -103,6 +107,8 @@ class Settings:
     followup: Path = PACKAGE_DIR / "rules" / "followup.yaml"
     documentation: Path = PACKAGE_DIR / "rules" / "documentation.yaml"
     reports: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_OUT/reports
+    documents: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_HOME/documents
+    forms: Path = PACKAGE_DIR / "packets" / "forms.yaml"
     rework_cost: Decimal = DEFAULT_REWORK_COST  # dollars per denied claim worked again
     claim_export: Path = None  # type: ignore[assignment]  # None: home / claim-export.csv
     selectors_dir: Path = PROJECT_DIR / "selectors"
@@ -116,6 +122,8 @@ class Settings:
             object.__setattr__(self, "reports", self.out / "reports")
         if self.claim_export is None:
             object.__setattr__(self, "claim_export", self.home / CLAIM_EXPORT_NAME)
+        if self.documents is None:
+            object.__setattr__(self, "documents", self.home / "documents")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +161,8 @@ class Settings:
             documentation=path("CLAIMWRIGHT_DOCUMENTATION", cls.documentation),
             reports=path("CLAIMWRIGHT_REPORTS", out / "reports"),
             claim_export=path("CLAIMWRIGHT_CLAIM_EXPORT", home / CLAIM_EXPORT_NAME),
+            documents=path("CLAIMWRIGHT_DOCUMENTS", home / "documents"),
+            forms=path("CLAIMWRIGHT_FORMS", cls.forms),
             rework_cost=_amount("CLAIMWRIGHT_REWORK_COST", given("CLAIMWRIGHT_REWORK_COST"),
                                 DEFAULT_REWORK_COST),
             selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),

@@ -27,8 +27,10 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.reports == s.out / "reports"
     assert s.rework_cost == Decimal("25.00")
     assert s.claim_export == s.home / "claim-export.csv"  # may be missing: no enrichment
+    assert s.documents == s.home / "documents"
+    assert s.forms == PACKAGE_DIR / "packets" / "forms.yaml"
     for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir,
-                 s.documentation):
+                 s.documentation, s.forms):
         assert path.exists(), path
 
 
@@ -70,6 +72,15 @@ def test_reports_follow_out_unless_set(tmp_path):
     assert s.feedback_report("2026-10", ".pdf") == s.reports / "feedback-2026-10.pdf"
     built = Settings(home=tmp_path / "h", out=tmp_path / "o", database_url="sqlite://")
     assert built.reports == tmp_path / "o" / "reports"
+
+
+def test_documents_follow_home_unless_set(tmp_path):
+    s = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path / "state")})
+    assert s.documents == tmp_path / "state" / "documents"
+    s = Settings.from_env({"CLAIMWRIGHT_DOCUMENTS": str(tmp_path / "ehr-export")})
+    assert s.documents == tmp_path / "ehr-export"
+    built = Settings(home=tmp_path / "h", out=tmp_path / "o", database_url="sqlite://")
+    assert built.documents == tmp_path / "h" / "documents"
 
 
 @pytest.mark.parametrize("text", ["abc", "-5", "1e3x", "nan"])
