@@ -40,6 +40,9 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
         # would, through the environment variables named in selectors/<payer>.yaml.
         os.environ.update(demo_environment(payer))
     write_demo_claim_export(settings, manifests)
+    missing = write_demo_documents(settings, data_dirs)
+    typer.echo(f"Supporting documents (synthetic) in {settings.home / 'documents'}; one is "
+               f"left out on purpose for {missing} claim(s), so their packets are incomplete.")
     with running_portals(data_dirs) as urls:
         typer.echo("Mock portals at " + ", ".join(f"{p} {u}" for p, u in urls.items())
                    + "; starting a local Prefect server ...")
@@ -59,6 +62,20 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
     print_status_summary(statuses)
     failed = [c for c in results if any(e.startswith("pull") for e in c["errors"])]
     return 1 if failed else 0
+
+
+def write_demo_documents(settings: Settings, data_dirs: dict[str, Path]) -> int:
+    """The synthetic supporting documents (progress notes, letters, authorizations, ...) of the
+    demo data's denied claims, in ``$CLAIMWRIGHT_HOME/documents``, with a few left out on
+    purpose; a ``CLAIMWRIGHT_DOCUMENTS`` naming another folder is not touched (for this process
+    the variable then names the demo's folder). Returns how many claims lack one."""
+    from fixtures.documents import write_documents
+
+    root = settings.home / "documents"
+    missing = sum(len(write_documents(root, folder).missing) for folder in data_dirs.values())
+    if settings.documents.resolve() != root.resolve():
+        os.environ["CLAIMWRIGHT_DOCUMENTS"] = str(root)
+    return missing
 
 
 def write_demo_claim_export(settings: Settings, manifests: list[dict]) -> Path:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from claimwright import datafiles
-from claimwright.packets.config import HERE as PACKETS_DIR
-from claimwright.packets.config import PacketConfigError, load_letter_text, render_letter
+from claimwright.packets.config import PacketConfigError
+from claimwright.packets.letters import LETTERS_DIR, load_letters
 from claimwright.parsing.layout_loader import LAYOUT_DIR, get_layout
 from claimwright.rules.followup import load_followup
 from claimwright.rules.source import RulesError
@@ -83,18 +83,16 @@ def test_an_edited_layout_is_used_without_a_restart(tmp_path):
     assert first.cell_gap == 5.0 and get_layout(path).cell_gap == 6.0
 
 
-def test_packet_letter_text_and_template_reload(tmp_path):
-    args = tmp_path / "arguments.yaml"
-    shutil.copy(PACKETS_DIR / "arguments.yaml", args)
-    assert load_letter_text(args).appeal_level
-    data = yaml.safe_load(args.read_text())
-    data["letter"]["appeal_level"] = "Second-level appeal"
-    touch_later(args, yaml.safe_dump(data))
-    assert load_letter_text(args).appeal_level == "Second-level appeal"
-    broken = PACKETS_DIR / "test-broken-letter.txt"  # render_letter reads templates from here
-    try:
-        broken.write_text("Dear payer,\n\n{% if %}\n")
-        with pytest.raises(PacketConfigError, match=re.escape("test-broken-letter.txt:3: ")):
-            render_letter({}, template=broken.name)
-    finally:
-        broken.unlink()
+def test_packet_letters_and_templates_reload(tmp_path):
+    folder = tmp_path / "letters"
+    shutil.copytree(LETTERS_DIR, folder)
+    settings = Settings.from_env({"CLAIMWRIGHT_LETTERS": str(folder)})
+    assert load_letters(settings).category("duplicate")[0].label == "Duplicate"
+    letters_file = folder / "letters.yaml"
+    touch_later(letters_file, letters_file.read_text().replace("label: Duplicate,",
+                                                               "label: Duplicate claim,"))
+    assert load_letters(settings).category("duplicate")[0].label == "Duplicate claim"
+    template = folder / "duplicate.txt"
+    touch_later(template, '{% extends "base.txt" %}\n{% block argument %}\n{% if %}\n')
+    with pytest.raises(PacketConfigError, match=re.escape("duplicate.txt:3: template error")):
+        load_letters(settings)

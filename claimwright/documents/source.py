@@ -4,7 +4,7 @@ An appeal packet encloses, besides the letter and the remittance page(s), docume
 holds elsewhere (docs/forms-and-documents.md): the progress notes of the date(s) of service, a
 letter of medical necessity, the authorization approval, proof of timely filing, the primary
 payer's remittance, and so on. The packet builder asks a :class:`DocumentsSource` for the kinds
-a denial calls for (the ``enclosures`` of ``claimwright/packets/arguments.yaml``) and attaches
+a denial calls for (the ``requires`` and ``optional`` documents of ``claimwright/packets/letters/letters.yaml``) and attaches
 what it gets.
 
 The contract every source keeps (the folder source, :class:`~.folder.FolderSource`, today; an
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..models import Claim
     from ..settings import Settings
 
-#: The document kinds, as the enclosure keys of ``claimwright/packets/arguments.yaml`` name them
+#: The document kinds, as the document keys of ``claimwright/packets/letters/letters.yaml`` name them
 #: (the copy of the remittance page(s) is not one: the packet always carries it).
 DOCUMENT_KINDS: tuple[str, ...] = (
     "medical_records",           # progress notes for the date(s) of service
