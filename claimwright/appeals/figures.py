@@ -44,12 +44,17 @@ class Tally:
     recovered: Decimal = ZERO
 
     def add(self, rec: AppealRecord) -> None:
+        self.count(rec.outcome, denied=rec.denied_amount, recovered=rec.recovered)
+
+    def count(self, outcome: str, *, denied: Decimal = ZERO,
+              recovered: Decimal | None = None) -> None:
+        """One decided appeal (an outcome other than the three counts as decided only)."""
         self.decided += 1
-        self.overturned += rec.outcome == "overturned"
-        self.partial += rec.outcome == "partial"
-        self.upheld += rec.outcome == "upheld"
-        self.denied += rec.denied_amount
-        self.recovered += rec.recovered or ZERO
+        self.overturned += outcome == "overturned"
+        self.partial += outcome == "partial"
+        self.upheld += outcome == "upheld"
+        self.denied += denied
+        self.recovered += recovered or ZERO
 
     @property
     def overturn_rate(self) -> Decimal | None:
