@@ -1,7 +1,8 @@
 """The feedback report as a workbook (openpyxl): KPIs, Patterns (all of them), By payer,
-By reason, By category (the chart's data), Appeals (the month's decisions by category and payer). Cells are written the worklists' way
-(:mod:`claimwright.worklists.cells`): text is stored as text, never as a formula, whatever it
-starts with; amounts as exact decimals with a currency format; rates as percentages."""
+By reason, By category (the chart's data), Appeals (the month's decisions by category and
+payer). Cells are written the worklists' way (:mod:`claimwright.worklists.cells`): text is stored
+as text, never as a formula, whatever it starts with; amounts as exact decimals with a currency
+format; rates as percentages."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ everything else:  D = min(1, ln(1 + amount) / ln(1 + full_scale)).
 R, recovery likelihood: the share of denials of the decision's category usually recovered
 (``priority.recovery_likelihood`` in rules.yaml), or the value learned from the practice's own
 appeal outcomes for the denial's payer and category when enough were decided
-(:mod:`claimwright.appeals.learning`; passed in as ``likelihood``). Past the payer's deadline (appeal_due before
-``as_of``) R is multiplied by ``overdue_recovery_factor``: a late appeal is usually dismissed, so an
-overdue item still scores full urgency but ranks below an equally large item that can still be
-won.
+(:mod:`claimwright.appeals.learning`; passed in as ``likelihood``). Past the payer's deadline
+(appeal_due before ``as_of``) R is multiplied by ``overdue_recovery_factor``: a late appeal is
+usually dismissed, so an overdue item still scores full urgency but ranks below an equally large
+item that can still be won.
 
 U, urgency from the days left to the internal target (80% of the window):
 U = 1 when the target is today or passed, 0 when it is ``urgency_horizon_days`` or more away, linear
