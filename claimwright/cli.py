@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .appeals.cli import appeals_app
 from .errors import ClaimwrightError
 from .rules.cli import categorize, rules_app
 
@@ -36,6 +37,7 @@ app.add_typer(payers_app, name="payers")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(report_app, name="report")
+app.add_typer(appeals_app, name="appeals")
 app.command()(categorize)
 
 

@@ -79,6 +79,8 @@ def print_run_summary(results: list[dict], settings: Settings) -> None:
                "clinical-documentation, billing)")
     typer.echo(f"  review queue     claimwright review list   (ledger: {settings.database_url})")
     typer.echo(f"  downloads        {settings.downloads}/")
+    from .appeals.figures import run_summary_lines
+    typer.echo("\n" + "\n".join(run_summary_lines(settings)))
 
 
 def print_status_summary(results: list[dict]) -> None:

@@ -357,6 +357,59 @@ def test_rework_cost_follows_the_setting(hand_ledger):
         D("31.50")
 
 
+def _decided_appeal(ledger, payer_id, claim, denied, category, outcome, on, recovered=None):
+    key = ledger.prepare_appeal(
+        payer="northwind", payer_id=payer_id, payer_claim_id=claim,
+        patient_account=PATIENTS[claim][2], level=1, categories=[category],
+        denied_amount=D(denied), denial_date=dt.date(2026, 10, 5), appeal_due=None,
+        packet_path="p", inputs_hash="h", complete=True, missing=[],
+        prepared_on=dt.date(2026, 10, 6)).key
+    ledger.record_decision(key, outcome=outcome, decided_on=on, recovered=recovered)
+    return key
+
+
+def test_appeal_measures_come_from_the_appeals_ledger_where_it_has_records(hand_ledger,
+                                                                           workspace):
+    from claimwright.reports import build_feedback, write_feedback_report
+
+    # C2: the status check saw it overturned; its record says partial ($100 of $245): the
+    # record wins. C5 (Acme) overturned for its $85. C3 upheld at level 1 (its status check
+    # still said under review), level 2 proposed and not decided. S1 has no record: its status
+    # check's decision (upheld) still counts.
+    L = hand_ledger
+    _decided_appeal(L, "NWHP1", "C2", "245.00", "medical necessity", "partial",
+                    dt.date(2026, 10, 25), D("100.00"))
+    _decided_appeal(L, "ACME9", "C5", "85.00", "coding/bundling", "overturned",
+                    dt.date(2026, 10, 28))
+    c3 = _decided_appeal(L, "NWHP1", "C3", "210.00", "modifier", "upheld",
+                         dt.date(2026, 10, 20))
+    L.propose_next_level(c3, on=dt.date(2026, 10, 21))
+    decisions = L.appeal_decisions()
+    assert [(d.payer_claim_id, d.status, d.level, d.source) for d in decisions
+            if d.decided_on.month == 10] == [
+        ("S1", "upheld", 1, "status check"), ("C3", "upheld", 1, "appeals"),
+        ("C2", "partial", 1, "appeals"), ("C5", "overturned", 1, "appeals")]
+
+    report = build_feedback(L, OCT)
+    figures = _figures(report, OCT)
+    assert (figures["Appeals decided"], figures["Appeals overturned"],
+            figures["Appeal overturn rate"]) == (4, 1, D("0.2500"))
+    assert _figures(report, OCT.previous)["Appeal overturn rate"] == D("1.0000")  # S9, as before
+    rows = [(c, p, t.decided, t.overturned, t.partial, t.upheld, t.overturn_rate,
+             t.any_recovery_rate, t.recovered) for c, p, t in report.current.appeal_rows()]
+    assert rows == [
+        ("medical necessity", "NWHP1", 2, 0, 1, 1, D("0.0000"), D("0.5000"), D("100.00")),
+        ("coding/bundling", "ACME9", 1, 1, 0, 0, D("1.0000"), D("1.0000"), D("85.00")),
+        ("modifier", "NWHP1", 1, 0, 0, 1, D("0.0000"), D("0.0000"), D("0.00"))]
+
+    files = write_feedback_report(workspace, L, OCT, today=dt.date(2026, 11, 15))
+    text = " ".join(_pdf_text(files.pdf))
+    assert "Appeals decided in 2026-10, by category and payer" in text
+    assert "medical necessity Northwind Health Plan (NWHP1) 2 0 1 1 0.0% 50.0% $100.00" in text
+    assert "coding/bundling Acme Mutual (ACME9) 1 1 0 0 100.0% 100.0% $85.00" in text
+    assert not any(p[2] in text or p[1] in text or p[0] in text for p in PATIENTS.values())
+
+
 def test_recovery_counts_only_later_payments_of_the_same_service(workspace):
     from claimwright.reports import build_feedback
     from claimwright.storage import Ledger
@@ -483,7 +536,9 @@ def test_the_workbook_opens_with_its_sheets_formats_and_figures(written):
     from openpyxl import load_workbook
 
     wb = load_workbook(written.xlsx)
-    assert wb.sheetnames == ["KPIs", "Patterns", "By payer", "By reason", "By category"]
+    # "Appeals" (the month's decided appeals by category and payer) came with the appeals ledger
+    assert wb.sheetnames == ["KPIs", "Patterns", "By payer", "By reason", "By category",
+                             "Appeals"]
     kpis = wb["KPIs"]
     assert [c.value for c in kpis[1]] == ["Measure", "2026-10", "2026-09", "Change from 2026-09",
                                           "2025-10", "Change from 2025-10", "Definition"]
@@ -519,6 +574,13 @@ def test_the_workbook_opens_with_its_sheets_formats_and_figures(written):
         min_row=2)}
     assert months == {("2026-09", "medical necessity"): 245, ("2026-10", "coding/bundling"): 85,
                       ("2026-10", "medical necessity"): 490, ("2026-10", "modifier"): 210}
+    # October's two decisions (C2 overturned, S1 upheld) are known only from status checks:
+    # their category comes from the claims' appeal findings, their amount is not known (0)
+    appeals = [[c.value for c in r] for r in wb["Appeals"].iter_rows()]
+    assert appeals == [["Category", "Payer", "Payer ID", "Decided", "Overturned", "Partial",
+                        "Upheld", "Overturn rate", "Any recovery rate", "Recovered"],
+                       ["medical necessity", "Northwind Health Plan", "NWHP1", 2, 1, 0, 1, 0.5,
+                        0.5, 0]]
 
 
 def test_the_pdf_renders_with_the_patterns_first_and_every_measure(written):

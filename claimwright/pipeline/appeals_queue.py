@@ -24,13 +24,18 @@ FIELDS = ["priority", "appeal_due", "payer_id", "payer_claim_id", "denied_amount
 
 
 def refresh_priorities(ctx: Context, as_of: dt.date) -> int:
-    """Recompute every denial's priority as of ``as_of``; returns how many changed."""
+    """Recompute every denial's priority as of ``as_of``; returns how many changed. The
+    recovery likelihood of a (payer, category) with enough decided appeals is the one learned
+    from them (:mod:`claimwright.appeals.learning`), else the table's."""
+    from ..appeals.learning import learned_likelihoods
     from ..rules.ruleset import current_rules
     from ..rules.priority import score_denial
 
     config = current_rules().priority
+    learned = learned_likelihoods(ctx.ledger, config)
     priorities = {f.key: score_denial(f.amount, f.category, f.internal_target, f.appeal_due,
-                                      config, as_of=as_of)
+                                      config, as_of=as_of,
+                                      likelihood=learned.get((f.payer_id, f.category)))
                   for f in ctx.ledger.findings(denials_only=True)
                   if f.prioritized_on != as_of}
     return ctx.ledger.set_priorities(priorities, as_of) if priorities else 0

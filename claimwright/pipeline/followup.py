@@ -1,12 +1,16 @@
 """Nightly status check: ask each portal about every open claim and appeal, record, follow up.
 
 Ledger.open_followups()  what is open for a payer: denied claims (denial findings) without a
-                 final status, and claims whose appeal packet was written (appeals) without a
-                 final decision (a claim found paid closes its appeal too)
-due_items()      the open items whose next follow-up date has come (never checked: due now)
+                 final status, and appeals not decided yet (the ``appeals`` table; packets
+                 written before appeal records: until a final check), a claim found paid
+                 closing its appeal too
+due_items()      the open items whose next follow-up date has come (never checked: due now; an
+                 appeal level proposed after the last final check: due the next day)
 check_payer_statuses()  run the bot for the due items, record each answer in ``status_checks``
-                 with its next follow-up date, and open a ``status-action`` review item for a
-                 status that needs a person (deduplicated by claim + status)
+                 with its next follow-up date, update the appeal's record (sent, decided, next
+                 level proposed: :mod:`claimwright.appeals.status`), and open a
+                 ``status-action`` review item for a status that needs a person (deduplicated by
+                 claim + status, + level from level 2)
 
 One unit of work per payer and day (``UnitKind.STATUS_QUERY``): two runs never ask one portal at
 once. Idempotent: one ``status_checks`` row per (payer, kind, claim, day) and the next follow-up
@@ -21,6 +25,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from ..appeals.status import AppealUpdate, apply_portal_answer
 from ..review import Opened
 from ..rules.followup import Outcome, interpret, load_followup
 from ..storage import OpenItem, StatusAnswer, StatusCheckRecord
@@ -45,6 +50,9 @@ class StatusCounts(RunCounts):
     closed: int = 0
     unreadable: int = 0
     portal_faults: int = 0   # queries left unanswered by a transient fault (due again next run)
+    appeals_marked_sent: int = 0       # found on the portal while recorded only as prepared
+    appeals_decided: int = 0
+    next_levels_proposed: int = 0
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
@@ -52,13 +60,20 @@ class StatusCounts(RunCounts):
 
 def due_items(ledger, payer: str, as_of: dt.date) -> list[OpenItem]:
     """Open items never checked, or whose next follow-up is on or before ``as_of`` (and not
-    already checked that day)."""
+    already checked that day). An appeal record whose last check was final, on or before the
+    day the record was prepared, is a level proposed after that decision: due."""
     latest = ledger.latest_checks(payer)
     due = []
     for item in ledger.open_followups(payer):
         last = latest.get((item.kind, item.payer_claim_id))
-        if last is None or (last.checked_on < as_of and last.next_follow_up is not None
-                            and last.next_follow_up <= as_of):
+        if last is None:
+            due.append(item)
+        elif last.checked_on >= as_of:
+            continue
+        elif last.final and item.level and item.since is not None \
+                and last.checked_on <= item.since:
+            due.append(item)
+        elif last.next_follow_up is not None and last.next_follow_up <= as_of:
             due.append(item)
     return due
 
@@ -95,6 +110,14 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         item = by_query[(report.kind, report.payer_claim_id)]
         outcome = interpret(item.kind, report.status, found=report.found, checked_on=as_of,
                             rules=rules)
+        update = None
+        if item.appeal_key:
+            update = apply_portal_answer(ctx.ledger, item, outcome, report, as_of=as_of,
+                                         rules=rules)
+            outcome = update.outcome
+            counts.appeals_marked_sent += update.sent_recorded
+            counts.appeals_decided += update.decided
+            counts.next_levels_proposed += update.proposed is not None
         ctx.ledger.record_status_check(item, _answer(outcome, report), checked_on=as_of)
         counts.checked += 1
         counts.not_found += not report.found
@@ -102,7 +125,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         last = before.get((item.kind, item.payer_claim_id))
         if outcome.needs_action and not _already_worked(item, outcome, last):
             counts.needs_action += 1
-            counts.note_review(_open_action(ctx, item, outcome, report).created)
+            counts.note_review(_open_action(ctx, item, outcome, report, update).created)
 
     unit = ctx.units(counts).take(
         UnitKind.STATUS_QUERY, f"{payer}:{as_of}", payer=payer,
@@ -159,21 +182,30 @@ _WHAT_TO_DO = {
 }
 
 
-def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report) -> Opened:
-    todo = _WHAT_TO_DO.get((item.kind, outcome.status),
-                           "status not recognized: read it on the portal and update "
-                           f"{ctx.settings.followup}")
+def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report,
+                 update: AppealUpdate | None = None) -> Opened:
+    todo = (update.todo if update is not None and update.todo else
+            _WHAT_TO_DO.get((item.kind, outcome.status),
+                            "status not recognized: read it on the portal and update "
+                            f"{ctx.settings.followup}"))
     said = f"'{outcome.portal_status}'" if report.found else "not found"
-    reason = (f"{item.payer} {item.kind} {item.payer_claim_id}: portal says {said} "
+    what = f"appeal (level {item.level})" if item.level > 1 else item.kind
+    reason = (f"{item.payer} {what} {item.payer_claim_id}: portal says {said} "
               f"({outcome.status}); {outcome.owner}: {todo}")
+    proposed = update.proposed if update is not None else None
+    appeal = {} if not item.level else {
+        "level": item.level, "appeal_key": item.appeal_key,
+        "next_level_key": proposed.key if proposed else None,
+        "next_level_due": (proposed.appeal_due.isoformat()
+                           if proposed and proposed.appeal_due else None)}
     return ctx.queue.open(
         ReviewKind.STATUS_ACTION, reason, payer=item.payer,
         key=(f"{ReviewKind.STATUS_ACTION}:{item.payer}:{item.kind}:{item.payer_claim_id}:"
-             f"{outcome.status}"),
+             f"{outcome.status}" + (f":L{item.level}" if item.level > 1 else "")),
         context={"payer": item.payer, "payer_id": item.payer_id, "kind": item.kind,
                  "payer_claim_id": item.payer_claim_id, "status": outcome.status,
                  "portal_status": outcome.portal_status,
                  "status_date": report.status_date.isoformat() if report.status_date else None,
                  "notes": report.notes[:NOTES_MAX], "owner": outcome.owner,
                  "next_follow_up": (outcome.next_follow_up.isoformat()
-                                    if outcome.next_follow_up else None)})
+                                    if outcome.next_follow_up else None)} | appeal)

@@ -16,8 +16,11 @@ track, computed from the ledger. docs/reports.md defines every figure; in short:
   payer claim number, date of service and procedure; for a claim-level denial, the claim), net
   of reversals, up to the denied amount, allocated once. An overturned appeal alone recovers no
   dollars: only a payment does.
-- **Appeal overturn rate** = appeals decided "overturned" / appeals decided, in the month of the
-  decision. **Rework cost** = denied claims x the cost per reworked claim (a setting).
+- **Appeal overturn rate** = appeals fully overturned / appeals decided, in the month of the
+  decision, from the appeals ledger (one per appeal and level; a claim without appeal records:
+  the status check's first final answer). Partial decisions are counted apart, in the Appeals
+  table (by category and payer: decided, overturned, partial, rates, recovered as recorded on
+  the appeal). **Rework cost** = denied claims x the cost per reworked claim (a setting).
 
 Nothing here names a patient, member or account: the report is about patterns.
 """
@@ -107,8 +110,7 @@ def build_feedback(ledger: Ledger, month: Month, *,
     for decision in ledger.appeal_decisions():
         m = Month.of(decision.decided_on)
         if m in figures:
-            figures[m].appeals_decided += 1
-            figures[m].appeals_overturned += decision.status == OVERTURNED
+            figures[m].add_appeal(decision)
     for p in patterns.values():
         if p.key.procedure:
             p.lines_billed = lines_of[(p.key.provider_npi, p.key.procedure, p.key.modifiers)]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
+from ..appeals.figures import Tally
 from ..metrics import Rate, _rate
 from ..models import ZERO
 from ..rules.documentation import ElementMatch
@@ -17,6 +18,8 @@ from .months import Month
 
 CODING_CATEGORIES = ("coding/bundling", "modifier")
 OVERTURNED = "overturned"
+PARTIAL = "partial"
+NOT_RECORDED = "(not recorded)"
 TOP_PATTERNS = 10
 CHART_MONTHS = 12
 NO_PROVIDER = "(not on the remittance)"
@@ -95,7 +98,11 @@ class MonthFigures:
     undecided: int = 0      # adjustments the ledger has no decision for (left out)
     recovered: Decimal = ZERO
     appeals_decided: int = 0
-    appeals_overturned: int = 0
+    appeals_overturned: int = 0     # fully overturned
+    appeals_partial: int = 0
+    #: the month's decided appeals by (category, payer id): an appeal counts toward each of its
+    #: categories ("(not recorded)" when the ledger has none)
+    appeals: dict[tuple[str, str], Tally] = field(default_factory=dict)
     rework_cost_per_claim: Decimal = DEFAULT_REWORK_COST
     by_category: dict[str, CategoryTotal] = field(default_factory=dict)
     by_payer: dict[str, Rate] = field(default_factory=dict)
@@ -131,6 +138,20 @@ class MonthFigures:
     @property
     def rework_cost(self) -> Decimal:
         return (self.denied_claims * self.rework_cost_per_claim).quantize(Decimal("0.01"))
+
+    def add_appeal(self, decision) -> None:
+        """One decided appeal (:class:`claimwright.storage.AppealDecision`) of the month."""
+        self.appeals_decided += 1
+        self.appeals_overturned += decision.status == OVERTURNED
+        self.appeals_partial += decision.status == PARTIAL
+        for category in decision.categories or (NOT_RECORDED,):
+            self.appeals.setdefault((category, decision.payer_id), Tally()).count(
+                decision.status, recovered=decision.recovered)
+
+    def appeal_rows(self) -> list[tuple[str, str, Tally]]:
+        """(category, payer id, tally), most decided first."""
+        return [(c, p, t) for (c, p), t in sorted(
+            self.appeals.items(), key=lambda kv: (-kv[1].decided, kv[0]))]
 
     def payer_label(self, payer_id: str) -> str:
         name = self.payer_names.get(payer_id, "")
@@ -172,12 +193,14 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("Recovery rate", "rate", lambda f: f.recovery_rate,
         "Recovered so far / denied dollars."),
     Kpi("Appeals decided", "count", lambda f: f.appeals_decided,
-        "Appeals the status check saw with a final decision in the month.",
+        "Appeals decided in the month, one per appeal and level (the appeals ledger; an appeal "
+        "from before appeal records: as the status check first saw it decided).",
         needs_remittances=False),
     Kpi("Appeals overturned", "count", lambda f: f.appeals_overturned,
-        "Of those, decided in our favour (status overturned).", needs_remittances=False),
+        "Of those, fully overturned (partial decisions are in the Appeals table).",
+        needs_remittances=False),
     Kpi("Appeal overturn rate", "rate", lambda f: f.overturn_rate,
-        "Appeals overturned / appeals decided (no data when none was decided).",
+        "Appeals fully overturned / appeals decided (no data when none was decided).",
         needs_remittances=False),
     Kpi("Rework cost estimate", "money", lambda f: f.rework_cost,
         "Denied claims x the cost of reworking one claim (CLAIMWRIGHT_REWORK_COST)."),

@@ -164,6 +164,9 @@ def render_pdf(report: FeedbackReport, charts: dict[str, bytes]) -> bytes:
         f"Denial rate by reason (group-CARC), {m}", reasons, "Reason", str,
         lambda code: carcs.meaning(code.split("-", 1)[1]))
 
+    # appeals -----------------------------------------------------------------------------
+    story += [Spacer(1, 8)] + _appeals(cur, cell, table, st, esc)
+
     # definitions -------------------------------------------------------------------------
     block = [Paragraph("Definitions", st["h2"])]
     for line in (
@@ -177,7 +180,11 @@ def render_pdf(report: FeedbackReport, charts: dict[str, bytes]) -> bytes:
             "Recovered so far: what later remittances of the same payer paid on the same "
             "service (payer claim number, date of service, procedure; the whole claim for a "
             "claim-level denial), net of reversals, at most the denied amount. An overturned "
-            "appeal without a payment recovers nothing yet."):
+            "appeal without a payment recovers nothing yet.",
+            "Appeals: one per appeal and level, in the month of the decision. Overturn rate = "
+            "fully overturned / decided; any recovery = (overturned + partial) / decided; "
+            "recovered = as recorded on the appeal (the portal's notes or the team's record). "
+            "An appeal counts toward each of its denial categories."):
         block.append(Paragraph(esc(line), st["small"]))
     block.append(Spacer(1, 4))
     for k in KPIS:
@@ -201,3 +208,21 @@ def render_pdf(report: FeedbackReport, charts: dict[str, bytes]) -> bytes:
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+def _appeals(cur, cell, table, st, esc) -> list:
+    """The month's decided appeals by category and payer (the appeals ledger)."""
+    title = Paragraph(esc(f"Appeals decided in {cur.month}, by category and payer"), st["h2"])
+    rows = cur.appeal_rows()
+    if not rows:
+        return [title, Paragraph("No appeal was decided this month.", st["body"])]
+    head = [cell("Category", "head"), cell("Payer", "head")]
+    head += [cell(h, "head_r") for h in ("Decided", "Overturned", "Partial", "Upheld",
+                                         "Overturn rate", "Any recovery", "Recovered")]
+    body = [[cell(category), cell(cur.payer_label(pid)), cell(f"{t.decided:,}", "cell_r"),
+             cell(f"{t.overturned:,}", "cell_r"), cell(f"{t.partial:,}", "cell_r"),
+             cell(f"{t.upheld:,}", "cell_r"), cell(show("rate", t.overturn_rate), "cell_r"),
+             cell(show("rate", t.any_recovery_rate), "cell_r"),
+             cell(show("money", t.recovered), "cell_r")] for category, pid, t in rows]
+    widths = [1.7 * inch, 2.2 * inch] + [0.7 * inch] * 4 + [0.95 * inch] * 3
+    return [CondPageBreak(1.5 * inch), title, table([head] + body, widths)]

@@ -1,7 +1,8 @@
 """The feedback report as a workbook (openpyxl): KPIs, Patterns (all of them), By payer,
-By reason, By category (the chart's data). Cells are written the worklists' way
-(:mod:`claimwright.worklists.cells`): text is stored as text, never as a formula, whatever it
-starts with; amounts as exact decimals with a currency format; rates as percentages."""
+By reason, By category (the chart's data), Appeals (the month's decisions by category and
+payer). Cells are written the worklists' way (:mod:`claimwright.worklists.cells`): text is stored
+as text, never as a formula, whatever it starts with; amounts as exact decimals with a currency
+format; rates as percentages."""
 
 from __future__ import annotations
 
@@ -131,6 +132,16 @@ def render_xlsx(report: FeedbackReport) -> bytes:
             for cat, t in sorted(report.figures[month].by_category.items())]
     _sheet(wb, "By category", [("Month", 10), ("Category", 24), ("Denials", 10),
                                ("Denied", 14)], rows, ["text", "text", "count", "money"])
+
+    # Appeals: the month's decided appeals by category and payer (the appeals ledger)
+    rows = [[cat, cur.payer_names.get(pid, ""), pid, t.decided, t.overturned, t.partial,
+             t.upheld, t.overturn_rate, t.any_recovery_rate, t.recovered]
+            for cat, pid, t in cur.appeal_rows()]
+    _sheet(wb, "Appeals", [("Category", 24), ("Payer", 26), ("Payer ID", 12), ("Decided", 9),
+                           ("Overturned", 11), ("Partial", 9), ("Upheld", 9),
+                           ("Overturn rate", 13), ("Any recovery rate", 16), ("Recovered", 14)],
+           rows, ["text", "text", "text", "count", "count", "count", "count", "rate", "rate",
+                  "money"])
 
     buffer = io.BytesIO()
     wb.save(buffer)

@@ -121,6 +121,39 @@ def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason 
     typer.echo(f"action: {d.action}")
     appealable = d.appealable + (f" ({d.condition})" if d.condition else "")
     typer.echo(f"appealable: {appealable}")
+    if d.is_denial:
+        typer.echo(f"recovery likelihood: {_likelihood(payer, d.category, ruleset.priority)}")
+
+
+def _likelihood(payer: str, category: str, config) -> str:
+    """Which recovery likelihood the priority uses for ``payer``'s denials of ``category``:
+    the table's, or the one learned from the ledger's decided appeals."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..appeals.learning import likelihood, observed_likelihood
+    from ..settings import Settings, SettingsError
+    from ..storage import Ledger, SchemaOutdated
+    from .priority import table_likelihood
+
+    default = table_likelihood(category, config)
+    if not payer:
+        return (f"table default {default} (give --payer to see what the practice's own appeal "
+                "outcomes learned)")
+    try:
+        url = Settings.from_env().database_url
+    except SettingsError as exc:
+        return f"table default {default} (no outcomes recorded: {exc})"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return f"table default {default} (no outcomes recorded: no ledger yet)"
+    try:
+        ledger = Ledger(url)
+        try:
+            observed = observed_likelihood(ledger).get((payer, category))
+        finally:
+            ledger.close()
+    except (SchemaOutdated, SQLAlchemyError) as exc:
+        return f"table default {default} (outcomes not readable: {exc})"
+    return f"{payer} / {category}: " + likelihood(default, observed, config.learning)[1]
 
 
 def _load_remittances(file: Path):

@@ -46,6 +46,7 @@ class PayerWindows:
     names: tuple[str, ...] = ()
     source: str = ""
     line: int = 0
+    later_levels: str = ""  # what comes after level 2 (Claimwright does not follow it)
 
     def matches(self, payer_id: str, payer_name: str) -> bool:
         pid = (payer_id or "").strip().upper()
@@ -157,7 +158,8 @@ def _entry(path: Path, m: Any, line: int, where: str, *, default: bool) -> Payer
     return PayerWindows(id=pid, name=str(m.get("name") or "").strip(), kind=kind,
                         effective_from=eff, windows=windows, receipt_days=receipt,
                         ids=lists["ids"], names=lists["names"],
-                        source=str(m.get("source") or ""), line=m.line)
+                        source=str(m.get("source") or ""), line=m.line,
+                        later_levels=str(m.get("later_levels") or "").strip())
 
 
 def load_deadlines(path: str | Path | None = None) -> Deadlines:

@@ -7,9 +7,9 @@ again when it changes, so an admin's edit takes effect on the next run.
 
 :func:`interpret` turns one portal answer into an :class:`Outcome`: the normalized status
 (``paid``, ``denied``, ``pending``, ``info-requested``, ``not-found`` for claims; ``received``,
-``under-review``, ``upheld``, ``overturned``, ``info-requested``, ``not-found`` for appeals;
-``unrecognized`` when no pattern matches), whether it is final, whether a person must act and
-who, and the next follow-up date.
+``under-review``, ``upheld``, ``overturned``, ``partial``, ``info-requested``, ``not-found`` for
+appeals; ``unrecognized`` when no pattern matches), whether it is final, whether a person must
+act and who, and the next follow-up date.
 """
 
 from __future__ import annotations

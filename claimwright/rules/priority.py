@@ -6,10 +6,12 @@ D, dollars at stake, log-scaled so a $5,000 denial outranks a $50 one without dr
 everything else:  D = min(1, ln(1 + amount) / ln(1 + full_scale)).
 
 R, recovery likelihood: the share of denials of the decision's category usually recovered
-(``priority.recovery_likelihood`` in rules.yaml). Past the payer's deadline (appeal_due before
-``as_of``) R is multiplied by ``overdue_recovery_factor``: a late appeal is usually dismissed, so an
-overdue item still scores full urgency but ranks below an equally large item that can still be
-won.
+(``priority.recovery_likelihood`` in rules.yaml), or the value learned from the practice's own
+appeal outcomes for the denial's payer and category when enough were decided
+(:mod:`claimwright.appeals.learning`; passed in as ``likelihood``). Past the payer's deadline
+(appeal_due before ``as_of``) R is multiplied by ``overdue_recovery_factor``: a late appeal is
+usually dismissed, so an overdue item still scores full urgency but ranks below an equally large
+item that can still be won.
 
 U, urgency from the days left to the internal target (80% of the window):
 U = 1 when the target is today or passed, 0 when it is ``urgency_horizon_days`` or more away, linear
@@ -48,11 +50,17 @@ def urgency_component(target: dt.date | None, as_of: dt.date, horizon_days: int)
     return ONE - Decimal(days_left) / Decimal(horizon_days)
 
 
+def table_likelihood(category: str, config) -> Decimal:
+    """The table's recovery likelihood of ``category`` (``unknown``'s for a category not in it)."""
+    return config.recovery_likelihood.get(category, config.recovery_likelihood.get(
+        "unknown", Decimal("0.5")))
+
+
 def score_parts(amount: Decimal, category: str, target: dt.date | None, due: dt.date | None,
-                config, *, as_of: dt.date) -> dict[str, Decimal]:
+                config, *, as_of: dt.date, likelihood: Decimal | None = None
+                ) -> dict[str, Decimal]:
     d = dollars_component(amount, config.dollars_full_scale)
-    r = config.recovery_likelihood.get(category, config.recovery_likelihood.get("unknown",
-                                                                                Decimal("0.5")))
+    r = table_likelihood(category, config) if likelihood is None else likelihood
     if due is not None and due < as_of:
         r = r * config.overdue_recovery_factor
     u = urgency_component(target, as_of, config.urgency_horizon_days)
@@ -70,11 +78,12 @@ def score(finding: Finding, config, *, as_of: dt.date) -> Decimal:
 
 
 def score_denial(amount: Decimal, category: str, target: dt.date | None, due: dt.date | None,
-                 config, *, as_of: dt.date) -> Decimal:
+                 config, *, as_of: dt.date, likelihood: Decimal | None = None) -> Decimal:
     """A denial's priority, 0-100, from what the ledger keeps of it (priority changes with
-    ``as_of``: it is recomputed every run, never kept from the day the denial was found)."""
-    total = sum(score_parts(amount, category, target, due, config, as_of=as_of).values(),
-                Decimal(0))
+    ``as_of``: it is recomputed every run, never kept from the day the denial was found).
+    ``likelihood``: the recovery likelihood to use instead of the table's (a learned one)."""
+    total = sum(score_parts(amount, category, target, due, config, as_of=as_of,
+                            likelihood=likelihood).values(), Decimal(0))
     return max(Decimal(0), min(Decimal(100), total)).quantize(TENTH, rounding=ROUND_HALF_UP)
 
 

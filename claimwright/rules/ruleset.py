@@ -47,12 +47,23 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class LearningConfig:
+    """When the practice's own appeal outcomes replace the table's recovery likelihood
+    (:mod:`claimwright.appeals.learning`): from ``min_decided`` decided appeals of a payer and
+    category on, shrunk toward the table's value with the weight of ``prior_weight`` appeals."""
+
+    min_decided: int = 10
+    prior_weight: Decimal = Decimal(10)
+
+
+@dataclass(frozen=True)
 class PriorityConfig:
     weights: dict[str, Decimal]
     dollars_full_scale: Decimal
     urgency_horizon_days: int
     overdue_recovery_factor: Decimal
     recovery_likelihood: dict[str, Decimal]
+    learning: LearningConfig = LearningConfig()
 
 
 @dataclass
@@ -270,7 +281,7 @@ def _load_rule_list(c: _Checker, doc: LMap, key: str, *, override: bool) -> list
 def _load_priority(c: _Checker, doc: LMap) -> PriorityConfig:
     p = c.mapping(doc.get("priority"), doc.line_of("priority"), "priority")
     c.unknown_keys(p, ("weights", "dollars_full_scale", "urgency_horizon_days",
-                       "overdue_recovery_factor", "recovery_likelihood"), "priority")
+                       "overdue_recovery_factor", "recovery_likelihood", "learning"), "priority")
     w = c.mapping(p.get("weights"), p.line_of("weights"), "priority.weights")
     c.unknown_keys(w, PRIORITY_WEIGHTS, "priority.weights")
     weights = {}
@@ -304,7 +315,22 @@ def _load_priority(c: _Checker, doc: LMap) -> PriorityConfig:
     if missing:
         c.fail(f"missing categories: {', '.join(missing)}", rl.line,
                "priority.recovery_likelihood")
-    return PriorityConfig(weights, scale, horizon, factor, likelihood)
+    learning = _load_learning(c, p) if "learning" in p else LearningConfig()
+    return PriorityConfig(weights, scale, horizon, factor, likelihood, learning)
+
+
+def _load_learning(c: _Checker, p: LMap) -> LearningConfig:
+    """``priority.learning`` (optional: without it, 10 and 10)."""
+    m = c.mapping(p.get("learning"), p.line_of("learning"), "priority.learning")
+    c.unknown_keys(m, ("min_decided", "prior_weight"), "priority.learning")
+    minimum = m.get("min_decided", LearningConfig.min_decided)
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
+        c.fail(f"must be a whole number of decided appeals >= 1, found {minimum!r}",
+               m.line_of("min_decided"), "priority.learning.min_decided")
+    weight = c.decimal(m.get("prior_weight", LearningConfig.prior_weight),
+                       m.line_of("prior_weight"), "priority.learning.prior_weight",
+                       low=Decimal(0), high=Decimal(10000))
+    return LearningConfig(minimum, weight)
 
 
 def default_rules_path() -> Path:

@@ -3,16 +3,20 @@
 :class:`Ledger` is the one interface to it; the ORM rows (:mod:`.records`) it returns are
 detached snapshots, read-only to callers. Tables: documents, remittances, findings, outputs
 (packets, worklist rows), work_units (states and leases), review_items, status_checks,
-worklist_marks (what people wrote in the worklists); the reports read them (:mod:`.reports`).
+worklist_marks (what people wrote in the worklists), appeals (one record per appeal and level:
+:mod:`.appeals`); the reports read them (:mod:`.reports`).
 """
 
+from .appeals import (CHANNELS, OUTCOMES, STATUSES, AppealLedger, AppealUpdateError,
+                      UnknownAppeal, appeal_key)
 from .followup import OpenItem, StatusAnswer
 from .ledger import Ledger, SchemaOutdated, jsonable
 from .reports import AppealDecision, FindingDecision, StoredRemittance
-from .records import (Document, FindingRecord, OutputRecord, RemittanceRecord, ReviewItemRecord,
-                      StatusCheckRecord, WorkMarkRecord, WorkUnitRecord, utcnow)
+from .records import (AppealRecord, Document, FindingRecord, OutputRecord, RemittanceRecord,
+                      ReviewItemRecord, StatusCheckRecord, WorkMarkRecord, WorkUnitRecord, utcnow)
 
-__all__ = ["AppealDecision", "Document", "FindingDecision", "FindingRecord", "Ledger", "OpenItem",
-           "OutputRecord", "RemittanceRecord", "ReviewItemRecord", "SchemaOutdated",
-           "StatusAnswer", "StatusCheckRecord", "StoredRemittance", "WorkMarkRecord",
-           "WorkUnitRecord", "jsonable", "utcnow"]
+__all__ = ["AppealDecision", "AppealLedger", "AppealRecord", "AppealUpdateError", "CHANNELS",
+           "Document", "FindingDecision", "FindingRecord", "Ledger", "OUTCOMES", "OpenItem",
+           "OutputRecord", "RemittanceRecord", "ReviewItemRecord", "STATUSES", "SchemaOutdated",
+           "StatusAnswer", "StatusCheckRecord", "StoredRemittance", "UnknownAppeal",
+           "WorkMarkRecord", "WorkUnitRecord", "appeal_key", "jsonable", "utcnow"]

@@ -1,26 +1,38 @@
-"""The ledger's side of the nightly claim and appeal status check (``status_checks`` table)."""
+"""The ledger's side of the nightly claim and appeal status check (``status_checks`` table).
+
+Which appeals are open comes from the ``appeals`` table (:mod:`.appeals`): each claim's highest
+level not decided yet ("prepared" or "sent": people may send an appeal without recording it).
+Transition: a packet recorded only in ``outputs`` (kind "packet", written before the packet
+stage recorded appeals) and with no appeal record stays followed as before, until a final check
+of its appeal; once the packet stage records every packet with ``prepare_appeal`` this rule
+finds nothing and can go.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .records import Document, FindingRecord, OutputRecord, RemittanceRecord, StatusCheckRecord
-from .records import utcnow
+from .records import (AppealRecord, Document, FindingRecord, OutputRecord, RemittanceRecord,
+                      StatusCheckRecord, utcnow)
 
 NOTES_MAX = 500
 
 
 @dataclass(frozen=True, order=True)
 class OpenItem:
-    """A claim or appeal the status check follows up on."""
+    """A claim or appeal the status check follows up on. An appeal with a record in the
+    ``appeals`` table carries its key, level and the day it was prepared (not compared)."""
 
     kind: str               # "claim" / "appeal"
     payer_claim_id: str
     payer: str              # portal payer
     payer_id: str           # payer id on the remittance
+    appeal_key: str = field(default="", compare=False)
+    level: int = field(default=0, compare=False)           # 0: no appeal record
+    since: dt.date | None = field(default=None, compare=False)  # the record's prepared_on
 
 
 @dataclass(frozen=True)
@@ -41,9 +53,9 @@ class FollowUpLedger:
     """Methods of :class:`~claimwright.storage.Ledger` for status checks."""
 
     def open_followups(self, payer: str) -> list[OpenItem]:
-        """Open claims and appeals of ``payer``: denied claims without a final status, and
-        claims with an appeal packet without a final decision (a claim found paid closes its
-        appeal too: nothing left to appeal); sorted."""
+        """Open claims and appeals of ``payer``, sorted: denied claims without a final status,
+        and appeals not decided yet (the module doc; a claim found paid closes its appeal
+        too: nothing left to appeal)."""
         with self.session() as s:  # type: ignore[attr-defined]
             denied = s.execute(
                 select(FindingRecord.payer_id, FindingRecord.payer_claim_id).distinct()
@@ -52,6 +64,8 @@ class FollowUpLedger:
                 .where(Document.payer == payer, FindingRecord.is_denial.is_(True))).all()
             packets = set(s.scalars(select(OutputRecord.key)
                                     .where(OutputRecord.kind == "packet")))
+            recorded = {f"{pid}:{claim}" for pid, claim in s.execute(
+                select(AppealRecord.payer_id, AppealRecord.payer_claim_id).distinct())}
             final = set(s.execute(
                 select(StatusCheckRecord.kind, StatusCheckRecord.payer_claim_id)
                 .where(StatusCheckRecord.payer == payer,
@@ -60,9 +74,14 @@ class FollowUpLedger:
         for payer_id, claim_id in denied:
             if ("claim", claim_id) not in final:
                 items.add(OpenItem("claim", claim_id, payer, payer_id))
-            if f"{payer_id}:{claim_id}" in packets and ("appeal", claim_id) not in final \
-                    and ("claim", claim_id) not in final:
+            key = f"{payer_id}:{claim_id}"
+            if key in packets and key not in recorded and ("appeal", claim_id) not in final \
+                    and ("claim", claim_id) not in final:  # a packet from before appeal records
                 items.add(OpenItem("appeal", claim_id, payer, payer_id))
+        for rec in self.open_appeals(payer):  # type: ignore[attr-defined]
+            if ("claim", rec.payer_claim_id) not in final:
+                items.add(OpenItem("appeal", rec.payer_claim_id, payer, rec.payer_id,
+                                   appeal_key=rec.key, level=rec.level, since=rec.prepared_on))
         return sorted(items)
 
     def latest_checks(self, payer: str) -> dict[tuple[str, str], StatusCheckRecord]:

@@ -3,7 +3,7 @@
 SQLAlchemy 2; SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) works. Every output has a
 natural key here so reruns add nothing twice. Every other module reads and writes the ledger
 through these methods (and those of :mod:`.units`, :mod:`.followup`, :mod:`.review_items`,
-:mod:`.reports`); none writes SQL of its own.
+:mod:`.reports`, :mod:`.appeals`); none writes SQL of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .appeals import AppealLedger
 from .followup import FollowUpLedger
 from ..types import UnitKind, UnitState
 from .records import (Base, Document, FindingRecord, OutputRecord, RemittanceRecord,
@@ -60,7 +61,8 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
                              "move it aside and run again to rebuild it")
 
 
-class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLedger):
+class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLedger,
+             AppealLedger):
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

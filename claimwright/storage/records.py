@@ -247,3 +247,45 @@ class StatusCheckRecord(Base):
     checked_on: Mapped[dt.date] = mapped_column(Date)
     checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     next_follow_up: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class AppealRecord(Base):
+    """One appeal of one claim at one level (``claimwright.storage.appeals``): its packet, when
+    and how it was sent, the payer's decision and what it recovered.
+
+    ``key`` is ``<payer id>:<payer claim id>:L<level>``. Status moves prepared -> sent -> decided
+    and never back. ``patient_account`` finds the claim's documents; it is never logged, printed
+    or put in an artifact. ``categories`` are the denial categories the appeal argues, "; "-joined.
+    """
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    payer: Mapped[str] = mapped_column(String(64))           # portal payer (selectors/<payer>.yaml)
+    payer_id: Mapped[str] = mapped_column(String(64))        # payer id on the remittance
+    payer_claim_id: Mapped[str] = mapped_column(String(64))
+    patient_account: Mapped[str] = mapped_column(String(64), default="")
+    level: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="prepared")
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    categories: Mapped[str] = mapped_column(Text, default="")
+    denied_amount: Mapped[Decimal] = mapped_column(Money)
+    recovered: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    denial_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    appeal_due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    prepared_on: Mapped[dt.date] = mapped_column(Date)
+    sent_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    decided_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    packet_path: Mapped[str] = mapped_column(Text, default="")
+    inputs_hash: Mapped[str] = mapped_column(String(64), default="")
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    missing: Mapped[list] = mapped_column(JSON, default=list)  # missing document kinds
+    previous_key: Mapped[str] = mapped_column(String(255), default="")
+    sent_by: Mapped[str] = mapped_column(String(128), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def category_list(self) -> list[str]:
+        return [c for c in (part.strip() for part in self.categories.split(";")) if c]

@@ -2,7 +2,8 @@
 
 The report works from the remittances as parsed (their model JSON: every claim, line, payment
 and adjustment of a month) and the decision the rules made about each adjustment (findings, by
-key), plus the appeal decisions the nightly status check recorded.
+key), plus the appeal decisions: those of the ``appeals`` table, and for a claim without appeal
+records (packets from before them) the first final answer the nightly status check recorded.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 
-from .records import FindingRecord, RemittanceRecord, StatusCheckRecord
+from .records import AppealRecord, FindingRecord, RemittanceRecord, StatusCheckRecord
 
 _CHUNK = 500  # bounded IN lists at any volume
 
@@ -37,13 +39,18 @@ class FindingDecision:
 
 @dataclass(frozen=True)
 class AppealDecision:
-    """An appeal with a final status: the first check that saw it decided."""
+    """A decided appeal: a decided record of the ``appeals`` table (one per level), or, for a
+    claim without appeal records, the first status check that saw its appeal decided."""
 
     payer: str              # portal payer
     payer_id: str
     payer_claim_id: str
-    status: str             # normalized final status (claimwright.rules.followup): overturned, ...
-    decided_on: dt.date     # the portal's status date, else the day the check saw it
+    status: str             # overturned, upheld, partial (a status check: its final status)
+    decided_on: dt.date     # the decision day (status check: the portal's date, else the check's)
+    level: int = 1
+    categories: tuple[str, ...] = ()   # the appeal's; a status check's: the claim's appeal findings
+    recovered: Decimal | None = None   # None: not known (a decision only a status check saw)
+    source: str = "appeals"            # "appeals" / "status check"
 
 
 class ReportLedger:
@@ -89,16 +96,43 @@ class ReportLedger:
         return out
 
     def appeal_decisions(self) -> list[AppealDecision]:
-        """Every appeal the status check saw with a final status, once each (its first final
-        check), sorted by decision day."""
+        """Every decided appeal, once per appeal and level (see :class:`AppealDecision`), sorted
+        by decision day."""
         with self.session() as s:  # type: ignore[attr-defined]
+            records = s.scalars(select(AppealRecord)).all()
             rows = s.scalars(select(StatusCheckRecord)
                              .where(StatusCheckRecord.kind == "appeal",
                                     StatusCheckRecord.final.is_(True))
                              .order_by(StatusCheckRecord.checked_on, StatusCheckRecord.id)).all()
-        first: dict[tuple[str, str], AppealDecision] = {}
+        recorded = {(r.payer_id, r.payer_claim_id) for r in records}
+        out = [AppealDecision(r.payer, r.payer_id, r.payer_claim_id, r.outcome, r.decided_on,
+                              r.level, tuple(r.category_list), r.recovered)
+               for r in records if r.status == "decided" and r.decided_on is not None]
+        first: dict[tuple[str, str], StatusCheckRecord] = {}
         for r in rows:
-            first.setdefault((r.payer, r.payer_claim_id), AppealDecision(
-                r.payer, r.payer_id, r.payer_claim_id, r.status,
-                r.status_date or r.checked_on))
-        return sorted(first.values(), key=lambda a: (a.decided_on, a.payer, a.payer_claim_id))
+            if (r.payer_id, r.payer_claim_id) not in recorded:
+                first.setdefault((r.payer, r.payer_claim_id), r)
+        categories = self._appeal_categories({(r.payer_id, r.payer_claim_id)
+                                              for r in first.values()})
+        out += [AppealDecision(r.payer, r.payer_id, r.payer_claim_id, r.status,
+                               r.status_date or r.checked_on,
+                               categories=categories.get((r.payer_id, r.payer_claim_id), ()),
+                               source="status check") for r in first.values()]
+        return sorted(out, key=lambda a: (a.decided_on, a.payer, a.payer_claim_id, a.level))
+
+    def _appeal_categories(self, claims: set[tuple[str, str]]) -> dict[tuple[str, str],
+                                                                       tuple[str, ...]]:
+        """The categories of each claim's appeal findings (denials with action "appeal")."""
+        found: dict[tuple[str, str], set[str]] = {}
+        ids = sorted({claim for _, claim in claims})
+        with self.session() as s:  # type: ignore[attr-defined]
+            for first in range(0, len(ids), _CHUNK):
+                for payer_id, claim, category in s.execute(
+                        select(FindingRecord.payer_id, FindingRecord.payer_claim_id,
+                               FindingRecord.category)
+                        .where(FindingRecord.payer_claim_id.in_(ids[first:first + _CHUNK]),
+                               FindingRecord.is_denial.is_(True),
+                               FindingRecord.action == "appeal")):
+                    if (payer_id, claim) in claims:
+                        found.setdefault((payer_id, claim), set()).add(category)
+        return {k: tuple(sorted(v)) for k, v in found.items()}
