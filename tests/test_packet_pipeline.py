@@ -79,8 +79,8 @@ def test_every_packet_holds_its_claim_in_order_with_codes_amounts_and_marked_lin
             assert f"{f.group_code}-{f.carc}" in text
         assert usd(appeal.denied_amount) in text
         # the remittance page(s): the original page, each denied line boxed and labelled
-        remittance = [p for p in pages if "Appealed: " in p]
-        assert remittance and all(appeal.payer_claim_id in p for p in remittance)
+        remittance = [p for p in pages if "Remittance ID: " in p]
+        assert remittance and appeal.payer_claim_id in " ".join(remittance)
         labels = set(re.findall(r"Appealed: line (\d+)", " ".join(remittance)))
         assert labels == {str(f.line_number) for f in mine if f.line_number}
         assert pages[-1].startswith("Attachment index")

@@ -119,8 +119,8 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
     if not mine:
         raise ValueError("the findings this packet was queued for are gone from the remittance")
     claim, notes = export.enrich(mine[0].claim)
-    mine = [_with_claim(f, claim) for f in mine]
     remit = _with_claim_in(remit, mine[0].claim, claim)
+    mine = [_with_claim(f, claim) for f in mine]
     claim_id = data["payer_claim_id"]
     required, optional = needed_documents(mine, letters)
     found = source.find(ClaimRef(claim.patient_account, remit.payer.id, claim_id,
