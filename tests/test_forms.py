@@ -57,7 +57,7 @@ def test_form_for_matches_medicare_by_level_and_not_northwind():
 
 
 def test_the_context_keys_are_the_builders():
-    assert set(sample_context()) == set(CONTEXT_KEYS) and len(CONTEXT_KEYS) == 24
+    assert set(sample_context()) == set(CONTEXT_KEYS) and len(CONTEXT_KEYS) == 25
 
 
 def test_the_filled_medicare_form_reads_back_every_field():

@@ -199,6 +199,28 @@ def test_a_medicare_packet_carries_the_redetermination_form_filled_from_the_mode
         assert appeal.payer_claim_id in form[0]
         letter = pages[0]
         assert "Request for redetermination (first level of appeal)" in letter
+
+    # upheld: the next level is proposed, and the next run builds its packet
+    first = appeals[0]
+    decided = SAMPLE_ANCHOR + dt.timedelta(days=30)
+    ctx.ledger.record_sent(first.key, sent_on=SAMPLE_ANCHOR, channel="mail")
+    ctx.ledger.record_decision(first.key, outcome="upheld", decided_on=decided)
+    proposed = ctx.ledger.propose_next_level(first.key, on=decided)
+    assert proposed.level == 2 and proposed.appeal_due == decided + dt.timedelta(days=185)
+    counts = _run(ctx, "keystone", as_of=decided)
+    assert counts.packets_written == 1
+    level2 = ctx.ledger.appeal(proposed.key)
+    assert level2.packet_path.endswith("-L2.pdf") and level2.status == "prepared"
+    pages = _pages(level2.packet_path)
+    assert "Request for reconsideration by the Qualified Independent Contractor" in pages[0]
+    assert f"The payer's decision of {decided.isoformat()} on our level 1 appeal upheld" \
+        in pages[0]
+    form = [p for p in pages if "Reconsideration Request" in p and "Medicare number" in p]
+    assert len(form) == 1 and decided.isoformat() in form[0]
+    batch = json.loads(index_path(ctx.settings.packets, decided).with_suffix(".json")
+                       .read_text())["packets"]
+    assert proposed.key in {r["key"] for r in batch}
+    assert first.key not in {r["key"] for r in batch}  # sent: no longer in the batch
     ctx.ledger.close()
 
 

@@ -561,3 +561,29 @@ def test_claim_level_denial_is_listed_with_its_own_documents(tmp_path):
     assert "Accept claim ICN-2024-0042 as timely filed" in letter
     assert "Proof of timely filing (clearinghouse acceptance report with dates)" in letter
     assert "Medical records" not in letter and info.complete
+
+
+@pytest.mark.parametrize("level, title", [(1, "Redetermination Request"),
+                                          (2, "Reconsideration Request")])
+def test_the_payers_form_follows_the_letter_filled_from_the_model(tmp_path, level, title):
+    from claimwright.packets.forms import form_for
+
+    remit, claim = make_remit()
+    remit.payer.name = "Great Lakes Medicare Part B"
+    form = form_for(remit.payer.id, remit.payer.name, level)
+    assert form is not None
+    info = build_appeal_packet(remit, claim, [finding(claim, 1)], tmp_path / "p.pdf",
+                               as_of=AS_OF, form=form, level=level,
+                               decided_on=dt.date(2024, 3, 22) if level == 2 else None,
+                               documents={"medical_records": [supporting(tmp_path,
+                                                                         "medical_records")]})
+    pages = [" ".join(p.split()) for p in pdf_pages(info.path)]
+    assert info.form_pages == 1 and [e.key for e in info.enclosures][0] == "form"
+    page = pages[info.letter_pages]
+    assert title in page
+    for value in ("W123456789", "ICN-2024-0042", "99214-25", "Jordan Avery"):
+        assert value in page, value
+    assert ("2024-03-22" in page) == (level == 2)
+    assert "Request for " + ("redetermination" if level == 1 else "reconsideration") \
+        in pages[0]
+    assert_no_residue(info.path)

@@ -156,7 +156,7 @@ def inputs_digest(remit: Remittance, claim: Claim, findings: list[Finding], *,
                   source_pdf: Path | bytes | None = None, level: int = 1,
                   documents: dict[str, list] | None = None, form: Any = None,
                   practice: Practice | None = None, previous_decision: str = "",
-                  letters: Letters | None = None) -> str:
+                  decided_on: dt.date | None = None, letters: Letters | None = None) -> str:
     """SHA-256 of everything the packet is made from (never the day it is built)."""
     source = None
     if source_pdf is not None and claim.pages:
@@ -167,6 +167,7 @@ def inputs_digest(remit: Remittance, claim: Claim, findings: list[Finding], *,
                        for p in folder.rglob("*") if p.is_file())
     payload = {
         "format": PACKET_FORMAT, "level": level, "previous": previous_decision,
+        "decided_on": iso(decided_on),
         "payer": [remit.payer.name, remit.payer.id],
         "payment": [remit.payment.trace_number, iso(remit.payment.date)],
         "claim": claim.to_json(), "source": source, "remit_format": remit.format,
@@ -199,7 +200,7 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
                         practice: Practice | None = None, level: int = 1,
                         documents: dict[str, list] | None = None, form: Any = None,
                         payer_kind: str = "", previous_decision: str = "",
-                        letters: Letters | None = None,
+                        decided_on: dt.date | None = None, letters: Letters | None = None,
                         settings: Settings | None = None) -> PacketInfo:
     """Write the appeal packet for ``claim`` (its denial ``findings``) to ``out_path``.
 
@@ -207,8 +208,9 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
     denied lines boxed); without it (835 remittances) an excerpt is rendered. ``documents``: the
     supporting documents found, by kind (:class:`claimwright.documents.SupportingDocument`);
     ``form``: the payer's form (:func:`.forms.form_for`) or None; ``payer_kind``: the payer's
-    kind in the deadlines file (default: looked up). ``as_of`` is the letter date (default
-    today). Raises ``ValueError`` when the findings do not belong to the claim or are not
+    kind in the deadlines file (default: looked up). ``previous_decision`` (a sentence) and
+    ``decided_on`` describe the decision a level-2-or-later appeal asks to review. ``as_of`` is
+    the letter date (default today). Raises ``ValueError`` when the findings do not belong to the claim or are not
     denials, ``DocumentError`` when a source PDF is unreadable, ``PacketConfigError`` /
     ``jinja2.UndefinedError`` when a letter or form cannot be filled.
     """
@@ -258,7 +260,7 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
     if form is not None:
         from .forms import fill_form
 
-        form_pdf = fill_form(form, _form_context(context, letter))
+        form_pdf = fill_form(form, _form_context(context, letter, decided_on))
         plan.append(("form", letters.documents["form"], getattr(form, "title", ""),
                      form_pdf, None))
     remittance_pdf, remittance_pages, boxed = _remittance_part(
@@ -362,7 +364,8 @@ def _category_context(context: dict[str, Any], findings: list[Finding],
             "denied_amount": usd(sum((f.adjustment.amount for f in findings), ZERO))}
 
 
-def _form_context(context: dict[str, Any], letter: LetterInputs) -> dict[str, Any]:
+def _form_context(context: dict[str, Any], letter: LetterInputs,
+                  decided_on: dt.date | None) -> dict[str, Any]:
     """The values a payer's form is filled from (plain text, no markup)."""
     practice = letter.practice
     reason = " ".join(_plain(f"{argument} Action requested: {action}")
@@ -375,7 +378,8 @@ def _form_context(context: dict[str, Any], letter: LetterInputs) -> dict[str, An
     out.update(billed=context["total_billed"], reason=reason,
                practice_address=", ".join(practice.address),
                practice_phone=practice.phone, practice_npi=practice.npi,
-               signer_name=practice.signer_name, signer_title=practice.signer_title)
+               signer_name=practice.signer_name, signer_title=practice.signer_title,
+               decision_date=iso(decided_on) or context["denial_date"])
     return out
 
 

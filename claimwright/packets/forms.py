@@ -66,6 +66,7 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "payer_claim_id", "dates_of_service", "procedures", "diagnoses", "denial_date", "billed",
     "denied_amount", "codes", "reason", "level", "level_name", "practice_name",
     "practice_address", "practice_phone", "practice_npi", "signer_name", "signer_title",
+    "decision_date",
     "letter_date",
 )
 PAYER_KINDS = KINDS  # the payer kinds of deadlines.yaml
@@ -339,6 +340,7 @@ def sample_context(**overrides: Any) -> dict[str, Any]:
         "practice_phone": "(217) 555-0142", "practice_npi": "1234567893",
         "signer_name": "Dana Whitfield", "signer_title": "Revenue Cycle Manager",
         "letter_date": dt.date(2026, 11, 24).isoformat(),
+        "decision_date": "2026-11-20",
     }
     context.update(overrides)
     return context

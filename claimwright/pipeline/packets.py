@@ -128,10 +128,11 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
     documents = {k: v for k, v in found.documents.items() if v}
     form = form_for(remit.payer.id, remit.payer.name, level)
     source_pdf = Path(doc.path) if remit.format == "pdf" else pdf_rendition(doc)
-    previous_text = _previous_decision(ctx, previous)
+    previous_text, decided_on = _previous_decision(ctx, previous)
     digest = inputs_digest(remit, claim, mine, source_pdf=source_pdf, level=level,
                            documents=documents, form=form, practice=practice,
-                           previous_decision=previous_text, letters=letters)
+                           previous_decision=previous_text, decided_on=decided_on,
+                           letters=letters)
     out = ctx.settings.packets / payer / packet_filename(remit.payer.id, claim_id, level)
     appeal_key = f"{remit.payer.id}:{claim_id}:L{level}"
     if record is not None and record.inputs_hash == digest and out.exists():
@@ -139,7 +140,8 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
         return
     info = build_appeal_packet(remit, claim, mine, out, source_pdf=source_pdf, as_of=as_of,
                                practice=practice, level=level, documents=documents, form=form,
-                               previous_decision=previous_text, letters=letters)
+                               previous_decision=previous_text, decided_on=decided_on,
+                           letters=letters)
     dues = [f.appeal_due for f in mine if f.appeal_due]
     denials = [f.denial_date for f in mine if f.denial_date]
     ctx.ledger.prepare_appeal(
@@ -208,12 +210,13 @@ def _with_claim_in(remit: Remittance, old, new) -> Remittance:
     return dataclasses.replace(remit, claims=[new if c is old else c for c in remit.claims])
 
 
-def _previous_decision(ctx: Context, previous_key: str) -> str:
-    """What the letter of a later level says about the decision it appeals."""
+def _previous_decision(ctx: Context, previous_key: str) -> tuple[str, dt.date | None]:
+    """What the letter of a later level says about the decision it appeals, and its date."""
     if not previous_key:
-        return ""
+        return "", None
     prev = ctx.ledger.appeal(previous_key)
     if prev is None or prev.decided_on is None:
-        return ""
+        return "", None
     return (f"The payer's decision of {prev.decided_on.isoformat()} on our level "
-            f"{prev.level} appeal upheld the denial; we ask for the next level of review.")
+            f"{prev.level} appeal upheld the denial; we ask for the next level of review.",
+            prev.decided_on)
