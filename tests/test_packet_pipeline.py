@@ -176,8 +176,10 @@ def test_a_sent_packet_is_never_rebuilt(northwind):
     assert ctx.ledger.appeal(appeal.key).status == "sent"
 
 
-def test_a_medicare_packet_carries_the_redetermination_form_filled_from_the_model(
-        workspace, remittance_dataset):
+def test_a_medicare_packet_carries_the_redetermination_form_filled_from_the_model_and_renders(
+        workspace, remittance_dataset, tmp_path):
+    from rendering import colour_share
+
     from fixtures.documents import write_documents
     from fixtures.remittances.claim_export import write_claim_export
 
@@ -199,6 +201,11 @@ def test_a_medicare_packet_carries_the_redetermination_form_filled_from_the_mode
         assert appeal.payer_claim_id in form[0]
         letter = pages[0]
         assert "Request for redetermination (first level of appeal)" in letter
+    form_page = next(n for n, p in enumerate(_pages(appeals[0].packet_path))
+                     if "Redetermination Request" in p and "Medicare number" in p)
+    png = _render(appeals[0].packet_path, tmp_path, {form_page: "packet-medicare-form.png"})
+    ink = colour_share(png[form_page], (0, 0, 0), tolerance=90)
+    assert 0.005 < ink < 0.3, ink
 
     # upheld: the next level is proposed, and the next run builds its packet
     first = appeals[0]
@@ -222,6 +229,42 @@ def test_a_medicare_packet_carries_the_redetermination_form_filled_from_the_mode
     assert proposed.key in {r["key"] for r in batch}
     assert first.key not in {r["key"] for r in batch}  # sent: no longer in the batch
     ctx.ledger.close()
+
+
+def _render(pdf_path, tmp_path, names: dict[int, str]) -> dict[int, object]:
+    """Render the packet's pages ``names`` maps (0-based index -> doc image name) to PNG; with
+    CLAIMWRIGHT_DOC_IMAGES set (make doc-images) they are copied to docs/images."""
+    import shutil
+    from pathlib import Path
+
+    from rendering import pdf_to_pngs
+
+    pngs = pdf_to_pngs(Path(pdf_path), tmp_path / "png", crop=False)
+    out = {n: pngs[n] for n in names}
+    if os.environ.get("CLAIMWRIGHT_DOC_IMAGES"):
+        for n, name in names.items():
+            shutil.copy(pngs[n], Path(os.environ["CLAIMWRIGHT_DOC_IMAGES"]) / name)
+    return out
+
+
+def test_a_packet_renders_its_letter_marked_remittance_and_index(northwind, tmp_path):
+    from rendering import colour_share
+
+    from claimwright.packets.highlight import HIGHLIGHT_ON_WHITE
+
+    ctx, _, _ = northwind
+    appeal = next(a for a in ctx.ledger.appeals(payer="northwind") if not a.complete)
+    pages = _pages(appeal.packet_path)
+    remittance = next(n for n, p in enumerate(pages) if "Appealed: " in p)
+    images = _render(appeal.packet_path, tmp_path, {
+        0: "packet-cover-letter.png", remittance: "packet-remittance-marked.png",
+        len(pages) - 1: "packet-attachment-index.png"})
+    for png in images.values():  # text on every page, and no page mostly dark
+        ink = colour_share(png, (0, 0, 0), tolerance=90)
+        assert 0.005 < ink < 0.3, (png.name, ink)
+    assert colour_share(images[0], (0xFD, 0xE7, 0xEA), 6) > 0.002  # the INCOMPLETE box
+    assert colour_share(images[len(pages) - 1], (0xFD, 0xE7, 0xEA), 6) > 0.002
+    assert colour_share(images[remittance], HIGHLIGHT_ON_WHITE, 10) > 0.003  # the marked line
 
 
 def _claim(ctx, appeal):
