@@ -138,11 +138,17 @@ def publish_summary(results: list[Counts], start: dt.date, end: dt.date) -> None
             for c in results]
     create_table_artifact(table=rows, key="nightly-run-summary",
                           description=f"Remittances {start} to {end}, by payer")
+    from claimwright.appeals.figures import appeal_figures, appeals_summary_lines
+
     ctx = Context.from_settings()
     try:
         books = worklist_status(ctx.ledger)
+        appeals = appeals_summary_lines(appeal_figures(ctx.ledger, end))
     finally:
         ctx.ledger.close()
+    create_markdown_artifact(  # counts, rates, dollars and days only
+        markdown="## Appeals\n" + "\n".join(f"- {line.strip()}" for line in appeals),
+        key="appeal-figures", description="Appeals prepared, sent, decided; overturn rates")
     if books:  # where people are with the worklists: counts and dollars only
         create_table_artifact(table=[r for b in books for r in b.as_rows()],
                               key="worklist-status",
