@@ -127,6 +127,9 @@ def test_the_morning_batch_index_lists_every_packet_by_due_date_and_reads_back_s
     rows = data["packets"]
     appeals = {a.key: a for a in ctx.ledger.appeals(payer="northwind")}
     assert {r["key"] for r in rows} == set(appeals)
+    for r in rows:  # relative to out/packets: the folder can move as a whole
+        assert r["packet"].startswith("northwind/appeal-NWHP1-")
+        assert (ctx.settings.packets / r["packet"]).exists()
     order = [(r["appeal_due"] or "9999", -float(r["priority"])) for r in rows]
     assert order == sorted(order)
     wb = openpyxl.load_workbook(path)
@@ -140,6 +143,8 @@ def test_the_morning_batch_index_lists_every_packet_by_due_date_and_reads_back_s
     keys = [ws.cell(row=r, column=header.index("Appeal key") + 1).value
             for r in range(2, ws.max_row + 1)]
     assert keys == [r["key"] for r in rows]
+    link = ws.cell(row=2, column=header.index("Packet") + 1).hyperlink.target
+    assert (path.parent / link).resolve() == (ctx.settings.packets / rows[0]["packet"]).resolve()
     incomplete = header.index("Complete") + 1
     for r in range(2, ws.max_row + 1):
         cell = ws.cell(row=r, column=incomplete)

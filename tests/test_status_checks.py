@@ -486,9 +486,14 @@ def test_status_check_flow_records_follows_up_and_files_once(workspace, portal, 
     due = {(i.kind, i.payer_claim_id) for i in due_items(ctx.ledger, "northwind", week)}
     paid = {n for (kind, n), r in checks.items() if kind == "claim" and r.final}
     assert paid  # some denied claims were reprocessed and paid: their appeals close with them
+    # an upheld appeal proposed its next level (never checked yet: due)
+    upheld = {n for (kind, n), r in checks.items() if kind == "appeal" and r.status == "upheld"}
+    proposed = {a.payer_claim_id for a in ctx.ledger.appeals(payer="northwind", level=2)}
+    assert proposed == upheld - paid
     assert due == {k for k, r in checks.items()
                    if not r.final and r.next_follow_up is not None and r.next_follow_up <= week
-                   and not (k[0] == "appeal" and k[1] in paid)}
+                   and not (k[0] == "appeal" and k[1] in paid)} | {("appeal", n)
+                                                                   for n in proposed}
     assert not {("appeal", n) for n in paid} & {(i.kind, i.payer_claim_id)
                                                 for i in ctx.ledger.open_followups("northwind")}
     assert ("appeal", closed_appeal) not in {(i.kind, i.payer_claim_id)

@@ -73,8 +73,10 @@ def index_path(packets: Path, day: dt.date) -> Path:
     return packets / day.isoformat() / "index.xlsx"
 
 
-def batch_rows(appeals, priorities: dict[str, Decimal], as_of: dt.date) -> list[dict]:
-    """The index rows of ``appeals`` (ledger records), sorted by due date then priority."""
+def batch_rows(appeals, priorities: dict[str, Decimal], as_of: dt.date,
+               packets: Path | None = None) -> list[dict]:
+    """The index rows of ``appeals`` (ledger records), sorted by due date then priority; packet
+    paths relative to ``packets`` (the folder can be moved or shared as a whole)."""
     rows = []
     for a in appeals:
         base = f"{a.payer_id}:{a.payer_claim_id}"
@@ -87,13 +89,22 @@ def batch_rows(appeals, priorities: dict[str, Decimal], as_of: dt.date) -> list[
             "level": a.level, "denied_amount": str(a.denied_amount), "categories": a.categories,
             "complete": bool(a.complete),
             "completeness": "yes" if a.complete else "INCOMPLETE: " + ", ".join(missing),
-            "missing": missing, "packet": a.packet_path, "status": a.status,
+            "missing": missing, "packet": _relative(a.packet_path, packets), "status": a.status,
             "sent_on": a.sent_on.isoformat() if a.sent_on else None,
             "channel": a.channel or "", "sent_by": a.sent_by or "",
         })
     rows.sort(key=lambda r: (r["appeal_due"] or "9999-12-31", -Decimal(r["priority"]),
                              r["key"]))
     return rows
+
+
+def _relative(path: str, packets: Path | None) -> str:
+    if not path or packets is None:
+        return path
+    try:
+        return Path(path).resolve().relative_to(Path(packets).resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def write_batch_index(packets: Path, rows: list[dict], as_of: dt.date) -> Path | None:
@@ -134,8 +145,9 @@ def write_batch_index(packets: Path, rows: list[dict], as_of: dt.date) -> Path |
             if fill is not None and name not in PERSON_FIELDS:
                 cell.fill = fill
         packet = ws.cell(row=r, column=[n for _, n, _, _ in COLUMNS].index("packet") + 1)
-        if row["packet"]:
-            packet.hyperlink = Path(row["packet"]).resolve().as_uri()
+        if row["packet"]:  # relative to the index's folder: works wherever the folder goes
+            packet.hyperlink = row["packet"] if Path(row["packet"]).is_absolute() \
+                else f"../{row['packet']}"
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(len(rows) + 1, 2)}"
     ws.page_setup.orientation = "landscape"

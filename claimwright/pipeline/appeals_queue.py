@@ -111,7 +111,7 @@ def write_morning_batch(ctx: Context, as_of: dt.date,
             for f in ctx.ledger.findings(denials_only=True):
                 key = f"{f.payer_id}:{f.payer_claim_id}"
                 priorities[key] = max(priorities.get(key, Decimal(0)), f.priority)
-        return write_batch_index(packets, batch_rows(appeals, priorities, as_of), as_of)
+        return write_batch_index(packets, batch_rows(appeals, priorities, as_of, packets), as_of)
 
 
 def _bad(where: str, problem: str):
