@@ -292,3 +292,20 @@ def test_the_bot_reads_the_decisions_the_ledger_records(workspace, books, tmp_pa
                                                                dt.date(2026, 3, 4))
     assert ctx.ledger.appeal("NWHP1:NW-UP:L2").appeal_due == dt.date(2026, 5, 1)
     ctx.ledger.close()
+
+
+def test_a_portal_date_after_the_check_day_is_recorded_as_the_check_day(ctx, books, portal_bot):
+    """A portal cannot have decided tomorrow: what it dates after the day of the check is
+    recorded on the day of the check (never a sent or decided date in the future)."""
+    pin = books["northwind"].pin
+    later = CHECK_DAY + dt.timedelta(days=9)
+    pin("appeal", "NW-SOON", "Decision Overturned", status_date=later,
+        notes="Denial overturned; claim reprocessed. Paid $100.00.")
+    pin("appeal", "NW-RECV2", "Appeal Received", status_date=later)
+    for claim in ("NW-SOON", "NW-RECV2"):
+        _appeal(ctx.ledger, "northwind", claim, "245.00")
+    _check(ctx, "northwind", CHECK_DAY)
+    got = {r.payer_claim_id: r for r in ctx.ledger.appeals(payer="northwind")}
+    assert (got["NW-SOON"].status, got["NW-SOON"].sent_on, got["NW-SOON"].decided_on) == \
+        ("decided", CHECK_DAY, CHECK_DAY)
+    assert (got["NW-RECV2"].status, got["NW-RECV2"].sent_on) == ("sent", CHECK_DAY)

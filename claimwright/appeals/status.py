@@ -92,7 +92,8 @@ def apply_portal_answer(ledger, item: OpenItem, outcome: Outcome, report, *, as_
     if _is_previous_decision(ledger, rec, outcome, report):
         update.outcome = _previous_level(outcome, as_of, rules)
         return update
-    day = report.status_date or as_of
+    # a portal cannot have acted after the day it is asked: a later date is the check's day
+    day = min(report.status_date, as_of) if report.status_date else as_of
     try:
         if rec.status == "prepared":
             update.sent_recorded = ledger.record_sent(rec.key, sent_on=day, channel="portal",
