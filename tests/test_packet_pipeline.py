@@ -227,6 +227,8 @@ def test_a_medicare_packet_carries_the_redetermination_form_filled_from_the_mode
     assert "Request for reconsideration by the Qualified Independent Contractor" in pages[0]
     assert f"The payer's decision of {decided.isoformat()} on our level 1 appeal upheld" \
         in pages[0]
+    assert f"Appeal due date {proposed.appeal_due.isoformat()}" in pages[0]  # the level's own
+    assert f"which ends on {proposed.appeal_due.isoformat()}" in pages[0]
     form = [p for p in pages if "Reconsideration Request" in p and "Medicare number" in p]
     assert len(form) == 1 and decided.isoformat() in form[0]
     batch = json.loads(index_path(ctx.settings.packets, decided).with_suffix(".json")

@@ -140,5 +140,6 @@ def _decide(ledger, rec: AppealRecord, outcome: Outcome, report, day: dt.date, a
     due = nxt.appeal_due.isoformat() if nxt.appeal_due else "unknown"
     name = level_name(rec.payer_id, payer_name, nxt.level, on=day)
     what = name if name.lower().startswith("level") else f"level {nxt.level} appeal ({name})"
-    update.todo = (f"appeal upheld (denial stands): a {what} is proposed, due {due}; the next "
-                   "run builds its packet: review it and send it by then")
+    update.todo = (f"appeal upheld (denial stands): a {what} is proposed, due {due}; its "
+                   "packet is built with this status check (it is in the morning batch): "
+                   "review it and send it by then")

@@ -156,7 +156,8 @@ def inputs_digest(remit: Remittance, claim: Claim, findings: list[Finding], *,
                   source_pdf: Path | bytes | None = None, level: int = 1,
                   documents: dict[str, list] | None = None, form: Any = None,
                   practice: Practice | None = None, previous_decision: str = "",
-                  decided_on: dt.date | None = None, letters: Letters | None = None) -> str:
+                  decided_on: dt.date | None = None, appeal_due: dt.date | None = None,
+                  letters: Letters | None = None) -> str:
     """SHA-256 of everything the packet is made from (never the day it is built)."""
     source = None
     if source_pdf is not None and claim.pages:
@@ -167,7 +168,7 @@ def inputs_digest(remit: Remittance, claim: Claim, findings: list[Finding], *,
                        for p in folder.rglob("*") if p.is_file())
     payload = {
         "format": PACKET_FORMAT, "level": level, "previous": previous_decision,
-        "decided_on": iso(decided_on),
+        "decided_on": iso(decided_on), "appeal_due": iso(appeal_due),
         "payer": [remit.payer.name, remit.payer.id],
         "payment": [remit.payment.trace_number, iso(remit.payment.date)],
         "claim": claim.to_json(), "source": source, "remit_format": remit.format,
@@ -200,7 +201,8 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
                         practice: Practice | None = None, level: int = 1,
                         documents: dict[str, list] | None = None, form: Any = None,
                         payer_kind: str = "", previous_decision: str = "",
-                        decided_on: dt.date | None = None, letters: Letters | None = None,
+                        decided_on: dt.date | None = None, appeal_due: dt.date | None = None,
+                        letters: Letters | None = None,
                         settings: Settings | None = None) -> PacketInfo:
     """Write the appeal packet for ``claim`` (its denial ``findings``) to ``out_path``.
 
@@ -209,8 +211,9 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
     supporting documents found, by kind (:class:`claimwright.documents.SupportingDocument`);
     ``form``: the payer's form (:func:`.forms.form_for`) or None; ``payer_kind``: the payer's
     kind in the deadlines file (default: looked up). ``previous_decision`` (a sentence) and
-    ``decided_on`` describe the decision a level-2-or-later appeal asks to review. ``as_of`` is
-    the letter date (default today). Raises ``ValueError`` when the findings do not belong to the claim or are not
+    ``decided_on`` describe the decision a level-2-or-later appeal asks to review, and
+    ``appeal_due`` its own due date (default: the findings' earliest). ``as_of`` is the letter
+    date (default today). Raises ``ValueError`` when the findings do not belong to the claim or are not
     denials, ``DocumentError`` when a source PDF is unreadable, ``PacketConfigError`` /
     ``jinja2.UndefinedError`` when a letter or form cannot be filled.
     """
@@ -225,7 +228,7 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
     warnings: list[str] = []
     denied = sum((f.adjustment.amount for f in findings), ZERO)
     dues = [f.appeal_due for f in findings if f.appeal_due]
-    appeal_due = min(dues) if dues else None
+    appeal_due = appeal_due or (min(dues) if dues else None)
     if appeal_due is None:
         warnings.append("no appeal due date was determined: check the payer's appeal window")
     elif appeal_due < as_of:

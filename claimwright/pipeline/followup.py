@@ -53,6 +53,7 @@ class StatusCounts(RunCounts):
     appeals_marked_sent: int = 0       # found on the portal while recorded only as prepared
     appeals_decided: int = 0
     next_levels_proposed: int = 0
+    next_level_packets: int = 0  # packets of the proposed levels, built the same night
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
@@ -152,6 +153,8 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
     if counts.portal_faults:
         counts.errors.append(f"status check {payer}: {counts.portal_faults} query(ies) not "
                              "answered after their retries (portal faults); due again next run")
+    if counts.next_levels_proposed:
+        _next_level_packets(ctx, payer, counts, as_of)
     log.info("%s: %d due, %d checked, %d need action, %d closed", payer, counts.due,
              counts.checked, counts.needs_action, counts.closed)
     return counts
@@ -209,3 +212,19 @@ def _open_action(ctx: Context, item: OpenItem, outcome: Outcome, report,
                  "notes": report.notes[:NOTES_MAX], "owner": outcome.owner,
                  "next_follow_up": (outcome.next_follow_up.isoformat()
                                     if outcome.next_follow_up else None)} | appeal)
+
+
+def _next_level_packets(ctx: Context, payer: str, counts: StatusCounts, as_of: dt.date) -> None:
+    """The packets of the levels an upheld decision proposed, built the same night (and the
+    morning batch index with them), so the team has them the next morning."""
+    from .appeals_queue import write_morning_batch
+    from .context import Counts
+    from .packets import write_packets
+
+    built = Counts(payer)
+    write_packets(ctx, payer, built, as_of=as_of)
+    write_morning_batch(ctx, as_of)
+    counts.next_level_packets += built.packets_written
+    counts.review_opened += built.review_opened
+    counts.review_seen_again += built.review_seen_again
+    counts.errors += built.errors

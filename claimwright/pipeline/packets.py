@@ -129,10 +129,11 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
     form = form_for(remit.payer.id, remit.payer.name, level)
     source_pdf = Path(doc.path) if remit.format == "pdf" else pdf_rendition(doc)
     previous_text, decided_on = _previous_decision(ctx, previous)
+    due = record.appeal_due if record is not None and level > 1 else None  # the level's own
     digest = inputs_digest(remit, claim, mine, source_pdf=source_pdf, level=level,
                            documents=documents, form=form, practice=practice,
                            previous_decision=previous_text, decided_on=decided_on,
-                           letters=letters)
+                           appeal_due=due, letters=letters)
     out = ctx.settings.packets / payer / packet_filename(remit.payer.id, claim_id, level)
     appeal_key = f"{remit.payer.id}:{claim_id}:L{level}"
     if record is not None and record.inputs_hash == digest and out.exists():
@@ -141,7 +142,7 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
     info = build_appeal_packet(remit, claim, mine, out, source_pdf=source_pdf, as_of=as_of,
                                practice=practice, level=level, documents=documents, form=form,
                                previous_decision=previous_text, decided_on=decided_on,
-                           letters=letters)
+                           appeal_due=due, letters=letters)
     dues = [f.appeal_due for f in mine if f.appeal_due]
     denials = [f.denial_date for f in mine if f.denial_date]
     ctx.ledger.prepare_appeal(
@@ -149,8 +150,7 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
         patient_account=claim.patient_account, level=level,
         categories="; ".join(sorted({f.decision.category for f in mine})),
         denied_amount=info.denied_amount, denial_date=min(denials) if denials else None,
-        appeal_due=(record.appeal_due if record is not None and level > 1
-                    else (min(dues) if dues else None)),
+        appeal_due=due or (min(dues) if dues else None),
         packet_path=str(out), inputs_hash=digest, complete=info.complete,
         missing=list(info.missing), prepared_on=as_of, previous_key=previous)
     ctx.ledger.save_packet(appeal_key if level > 1 else f"{remit.payer.id}:{claim_id}",
