@@ -150,6 +150,8 @@ def test_the_morning_batch_index_lists_every_packet_by_due_date_and_reads_back_s
         cell = ws.cell(row=r, column=incomplete)
         if str(cell.value).startswith("INCOMPLETE"):
             assert cell.fill.fgColor.rgb.endswith("FDE7EA")
+            assert str(cell.value).startswith("INCOMPLETE: missing Letter of medical necessity") \
+                or str(cell.value).startswith("INCOMPLETE: missing Proof of prior")
 
     # the team marks the first packet sent by fax; the next run records it
     first = keys[0]

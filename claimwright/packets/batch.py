@@ -1,8 +1,8 @@
 """The morning batch: ``out/packets/<run date>/index.xlsx`` (and ``index.json``), every appeal
 packet waiting to be sent, the most urgent first, and what the appeals team types back.
 
-Rows: every appeal still being prepared (any level), plus those already in the day's index (so a
-row a person marked sent stays where they typed). Sorted by due date, then priority (highest
+Rows: every appeal still being prepared (any level), plus those already in the day's index and
+not decided (so a row a person marked sent stays where they typed). Sorted by due date, then priority (highest
 first). The workbook has a frozen header, a filter, widths, money and date formats, and colours:
 light red when the appeal is overdue or the packet is incomplete, amber when due within 7 days.
 
@@ -74,7 +74,7 @@ def index_path(packets: Path, day: dt.date) -> Path:
 
 
 def batch_rows(appeals, priorities: dict[str, Decimal], as_of: dt.date,
-               packets: Path | None = None) -> list[dict]:
+               packets: Path | None = None, labels: dict[str, str] | None = None) -> list[dict]:
     """The index rows of ``appeals`` (ledger records), sorted by due date then priority; packet
     paths relative to ``packets`` (the folder can be moved or shared as a whole)."""
     rows = []
@@ -88,7 +88,8 @@ def batch_rows(appeals, priorities: dict[str, Decimal], as_of: dt.date,
             "payer_claim_id": a.payer_claim_id, "patient_account": a.patient_account,
             "level": a.level, "denied_amount": str(a.denied_amount), "categories": a.categories,
             "complete": bool(a.complete),
-            "completeness": "yes" if a.complete else "INCOMPLETE: " + ", ".join(missing),
+            "completeness": "yes" if a.complete else "INCOMPLETE: missing " + "; ".join(
+                (labels or {}).get(k, k) for k in missing),
             "missing": missing, "packet": _relative(a.packet_path, packets), "status": a.status,
             "sent_on": a.sent_on.isoformat() if a.sent_on else None,
             "channel": a.channel or "", "sent_by": a.sent_by or "",

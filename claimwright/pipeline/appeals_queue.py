@@ -80,6 +80,7 @@ def write_morning_batch(ctx: Context, as_of: dt.date,
                         priorities: dict[str, Decimal] | None = None) -> Path | None:
     """Read back what the team marked sent in the batch indexes, then write the day's index
     (:mod:`claimwright.packets.batch`); returns its path (None: open in Excel, untouched)."""
+    from ..packets import load_letters
     from ..packets.batch import batch_rows, index_path, read_sent_marks, write_batch_index
     from ..worklists.files import locked
 
@@ -105,13 +106,16 @@ def write_morning_batch(ctx: Context, as_of: dt.date,
             except (ValueError, KeyError, TypeError):
                 listed = set()
         appeals = [a for a in ctx.ledger.appeals()
-                   if (a.status == "prepared" and a.packet_path) or a.key in listed]
+                   if (a.status == "prepared" and a.packet_path)
+                   or (a.key in listed and a.status == "sent")]
         if priorities is None:
             priorities = {}
             for f in ctx.ledger.findings(denials_only=True):
                 key = f"{f.payer_id}:{f.payer_claim_id}"
                 priorities[key] = max(priorities.get(key, Decimal(0)), f.priority)
-        return write_batch_index(packets, batch_rows(appeals, priorities, as_of, packets), as_of)
+        labels = load_letters(ctx.settings).documents
+        return write_batch_index(packets, batch_rows(appeals, priorities, as_of, packets, labels),
+                                 as_of)
 
 
 def _bad(where: str, problem: str):
