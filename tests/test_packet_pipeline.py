@@ -19,8 +19,7 @@ from claimwright.pipeline.appeals_queue import write_appeals_queue
 from claimwright.packets.batch import index_path
 from claimwright.packets.text import usd
 from claimwright.types import ReviewKind
-
-RESIDUE = ("{{", "}}", "{%", "%}", "None", "TODO", "[[")
+from test_packets import RESIDUE
 
 
 def _run(ctx, payer, as_of=SAMPLE_ANCHOR):

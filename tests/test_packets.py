@@ -100,6 +100,7 @@ def letter_text(info) -> str:
     return " ".join(" ".join(p.split()) for p in pdf_pages(info.path)[:info.letter_pages])
 
 
+#: what a packet must never print: template syntax, Python's None, placeholders, block markers
 RESIDUE = ("{{", "}}", "{%", "%}", "None", "TODO", "[[")
 
 

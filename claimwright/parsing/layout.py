@@ -29,6 +29,13 @@ from ..types import FaultCode
 # Fields each scope may fill from a pattern's named groups or a table column.
 DOCUMENT_FIELDS = {"payer_name", "payer_id", "payee_name", "payee_npi", "payment_method",
                    "payment_trace_number", "payment_date", "payment_amount"}
+# what a field's text is read as: an amount, a count (else text, a date, ...)
+MONEY_FIELDS = {"billed", "paid", "allowed", "patient_responsibility", "payment_amount",
+                 "amount", "adjustment", "check_adjusted", "check_allowed", "check_lines_billed",
+                 "check_lines_paid", "check_patient_responsibility", "check_claims_billed",
+                 "check_claims_paid", "check_provider_adjusted", "check_payment_amount",
+                 "check_claims_patient_resp", "check_claims_allowed", "check_adjusted_listed"}
+COUNT_FIELDS = {"check_line_count", "check_claim_count"}
 CLAIM_FIELDS = {"patient_name", "member_id", "patient_account", "payer_claim_id", "status_code",
                 "billed", "paid", "patient_responsibility", "adjustments", "remarks",
                 "rendering_provider_name", "rendering_provider_npi", "patient_dob", "diagnoses"}

@@ -16,16 +16,10 @@ from typing import Any
 
 from ..models import Adjustment, Problem, Remittance, add_diagnoses, is_npi, money
 from .glossary import GlossaryEntry
-from .layout import CLAIM_LINE_FIELDS, Column, Layout, Section, Table
+from .layout import CLAIM_LINE_FIELDS, COUNT_FIELDS, MONEY_FIELDS, Column, Layout, Section, Table
 from .pdf_assembly import Assembly, ClaimDraft, Record
 from .pdf_text import PageText, Row, rows_of
 
-_MONEY_FIELDS = {"billed", "paid", "allowed", "patient_responsibility", "payment_amount",
-                 "amount", "adjustment", "check_adjusted", "check_allowed", "check_lines_billed",
-                 "check_lines_paid", "check_patient_responsibility", "check_claims_billed",
-                 "check_claims_paid", "check_provider_adjusted", "check_payment_amount",
-                 "check_claims_patient_resp", "check_claims_allowed", "check_adjusted_listed"}
-_COUNT_FIELDS = {"check_line_count", "check_claim_count"}
 _SPLIT = re.compile(r"[\s,:\-]+")
 _MAX_ROW_TEXT = 160  # characters of an unrecognized row quoted in its problem
 
@@ -330,9 +324,9 @@ class RowReader(Assembly):
     def convert(self, name: str, text: str, row: Row | None) -> Any:
         text = text.strip()
         try:
-            if name in _MONEY_FIELDS or name.startswith("check_code_"):
+            if name in MONEY_FIELDS or name.startswith("check_code_"):
                 return money(text)
-            if name in _COUNT_FIELDS:
+            if name in COUNT_FIELDS:
                 return int(text.replace(",", ""))
             if name in ("date_of_service", "payment_date", "patient_dob"):
                 return self.date(text)
