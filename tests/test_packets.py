@@ -310,6 +310,9 @@ def test_a_letter_naming_a_value_that_does_not_exist_fails_that_packet(tmp_path,
     (lambda t: t.replace("template: duplicate.txt", "template: dup.txt"),
      r"letters.yaml:\d+: categories.duplicate.template: no template 'dup.txt'"),
     (lambda t: t.replace("  default:\n", "  defaulted:\n"), r"must define 'default'"),
+    (lambda t: t.replace("  eligibility: Eligibility verification", "  xray: X-ray\n"
+                         "  eligibility: Eligibility verification"),
+     r"letters.yaml:\d+: documents.xray: the documents source knows no kind 'xray'"),
     (lambda t: t.replace("label: Duplicate,", "label: Duplicate, colour: red,"),
      r"letters.yaml:\d+: .*colour"),
 ])

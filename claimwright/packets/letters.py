@@ -162,9 +162,15 @@ def _read(path: Path, folders: tuple[Path, ...]) -> Letters:
         return PacketConfigError.at(problem, file=str(path), line=doc.line_of(loc),
                                     field=".".join(str(x) for x in loc))
 
+    from ..documents import DOCUMENT_KINDS
+
     for need in ("remittance", "form"):
         if need not in data.documents:
             raise fail(f"must define {need!r}", ("documents",))
+    for key in data.documents:  # the documents source finds these kinds only
+        if key not in ("remittance", "form", *DOCUMENT_KINDS):
+            raise fail(f"the documents source knows no kind {key!r} (known: "
+                       f"{', '.join(DOCUMENT_KINDS)})", ("documents", key))
     categories: dict[str, Category] = {}
     for raw, entry in data.categories.items():
         for group in ("requires", "optional"):
