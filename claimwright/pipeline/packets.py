@@ -21,6 +21,7 @@ review item; the other packets go on.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -63,18 +64,16 @@ def write_packets(ctx: Context, payer: str, counts: Counts, *,
     letters, practice = load_letters(ctx.settings), load_practice(ctx.settings.practice)
     source = documents_source(ctx.settings)
     export = _claim_export(ctx, payer, counts)
-    todo: list[tuple[str, int, str]] = []  # (input key, level, previous appeal key)
-    for key in inputs:
-        todo.append((key, 1, ""))
-    for appeal in ctx.ledger.appeals(payer=payer, status="prepared"):
-        if appeal.level > 1:
-            base = f"{appeal.payer_id}:{appeal.payer_claim_id}"
-            if base in inputs:
-                todo.append((base, appeal.level, appeal.previous_key))
+    records = {a.key: a for a in ctx.ledger.appeals(payer=payer)}  # one query, not one each
+    todo: list[tuple[str, int, str]] = [(key, 1, "") for key in inputs]  # (input, level, prev)
+    for appeal in records.values():
+        base = f"{appeal.payer_id}:{appeal.payer_claim_id}"
+        if appeal.level > 1 and appeal.status == "prepared" and base in inputs:
+            todo.append((base, appeal.level, appeal.previous_key))
     cache: dict[int, tuple[Remittance, list[Finding]]] = {}
     for key, level, previous in todo:
         appeal_key = f"{key}:L{level}"
-        record = ctx.ledger.appeal(appeal_key)
+        record = records.get(appeal_key)
         if record is not None and record.status != "prepared":
             continue  # sent or decided: the packet is what went to the payer
         with ctx.queue.capture(key=f"packet-failed:{appeal_key}", payer=payer,
@@ -196,15 +195,11 @@ def _remittance(ctx, record_id: int, cache: dict, as_of: dt.date):
 
 
 def _with_claim(f: Finding, claim) -> Finding:
-    import dataclasses
-
     line = claim.lines[f.line_number - 1] if f.line_number else None
     return dataclasses.replace(f, claim=claim, line=line)
 
 
 def _with_claim_in(remit: Remittance, old, new) -> Remittance:
-    import dataclasses
-
     if old is new:
         return remit
     return dataclasses.replace(remit, claims=[new if c is old else c for c in remit.claims])
