@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import sys
 from typing import Annotated
 
@@ -91,6 +92,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (default: this
     import uvicorn
 
     from .app import create_app
+
+    if not logging.getLogger().handlers:  # sign-ins, failures, lockouts: to stderr with uvicorn's
+        logging.basicConfig(level=logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("claimwright.console").setLevel(logging.INFO)
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
                 server_header=False)
