@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from .appeals.cli import appeals_app
+from .console.cli import console_app
 from .errors import ClaimwrightError
 from .rules.cli import categorize, rules_app
 
@@ -38,6 +39,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(report_app, name="report")
 app.add_typer(appeals_app, name="appeals")
+app.add_typer(console_app, name="console")
 app.command()(categorize)
 
 

@@ -24,6 +24,9 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
 | CLAIMWRIGHT_WORKLIST_VERSIONS | 5 | previous versions of each worklist workbook kept in ``out/worklists/.versions/`` (0: none) |
+| CLAIMWRIGHT_CONSOLE_USERS | $CLAIMWRIGHT_HOME/console-users.yaml | the review console's users, roles and password hashes (``claimwright console user-add``; docs/console.md) |
+| CLAIMWRIGHT_CONSOLE_IDLE_MINUTES | 15 | a console session ends after this many minutes without a request (at least 1) |
+| CLAIMWRIGHT_CONSOLE_SECURE_COOKIES | 0 | 1: the console's cookies are ``Secure`` (always behind https); 0: only when the request came over https |
 | CLAIMWRIGHT_CHROMIUM | (unset: /usr/bin/chromium, else Playwright's) | Chromium executable for the bots |
 | CLAIMWRIGHT_<PAYER>_URL | (unset: ``portal.base_url`` of the payer's selectors file) | a payer portal's base URL, e.g. CLAIMWRIGHT_NORTHWIND_URL; the selectors file names the variable (``portal.base_url_env``) |
 
@@ -47,6 +50,8 @@ _PORTAL_URL = re.compile(r"^CLAIMWRIGHT_([A-Z0-9_]+)_URL$")
 _NOT_PORTALS = {"DATABASE"}
 DEFAULT_REWORK_COST = Decimal("25.00")
 CLAIM_EXPORT_NAME = "claim-export.csv"  # the claim export's default name, in CLAIMWRIGHT_HOME
+CONSOLE_USERS_NAME = "console-users.yaml"  # the console's users file, in CLAIMWRIGHT_HOME
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 class SettingsError(ValueError):
@@ -58,7 +63,8 @@ class Variable:
     name: str
     field: str  # the Settings attribute it sets
     meaning: str
-    kind: str = "path"  # "path", "url" (text), "count" (a whole number >= 0), "money" (dollars)
+    kind: str = "path"  # "path", "url" (text), "count" (a whole number >= 0), "money" (dollars),
+    # "flag" (1/true/yes/on or 0/false/no/off)
 
 
 #: The variables :meth:`Settings.from_env` reads, for help texts and checks.
@@ -83,6 +89,11 @@ VARIABLES = (
              kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
     Variable("CLAIMWRIGHT_SESSION_DIR", "session_dir", "saved portal sign-ins"),
+    Variable("CLAIMWRIGHT_CONSOLE_USERS", "console_users", "the review console's users file"),
+    Variable("CLAIMWRIGHT_CONSOLE_IDLE_MINUTES", "console_idle_minutes",
+             "console session idle timeout, minutes", kind="count"),
+    Variable("CLAIMWRIGHT_CONSOLE_SECURE_COOKIES", "console_secure_cookies",
+             "console cookies always Secure", kind="flag"),
     Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
     Variable("CLAIMWRIGHT_WORKLIST_VERSIONS", "worklist_versions",
              "previous worklist versions kept", kind="count"),
@@ -116,6 +127,9 @@ class Settings:
     chromium: Path | None = None  # None: /usr/bin/chromium when present, else Playwright's
     portal_urls: Mapping[str, str] = field(default_factory=dict)  # payer -> base URL
     worklist_versions: int = 5
+    console_users: Path = None  # type: ignore[assignment]  # None: home / console-users.yaml
+    console_idle_minutes: int = 15
+    console_secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         if self.reports is None:
@@ -124,6 +138,8 @@ class Settings:
             object.__setattr__(self, "claim_export", self.home / CLAIM_EXPORT_NAME)
         if self.documents is None:
             object.__setattr__(self, "documents", self.home / "documents")
+        if self.console_users is None:
+            object.__setattr__(self, "console_users", self.home / CONSOLE_USERS_NAME)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +158,14 @@ class Settings:
             if not text.isdigit():
                 raise SettingsError(f"{name}={text!r}: expected a whole number (0 or more)")
             return int(text)
+
+        def flag(name: str, default: bool) -> bool:
+            text = given(name).lower()
+            if not text:
+                return default
+            if text not in _TRUE | _FALSE:
+                raise SettingsError(f"{name}={given(name)!r}: expected 1 or 0 (true/false)")
+            return text in _TRUE
 
         home = Path(given("CLAIMWRIGHT_HOME") or "var").resolve()
         out = Path(given("CLAIMWRIGHT_OUT") or "out").resolve()
@@ -170,6 +194,11 @@ class Settings:
             chromium=Path(given("CLAIMWRIGHT_CHROMIUM")).expanduser()
             if given("CLAIMWRIGHT_CHROMIUM") else None,
             worklist_versions=count("CLAIMWRIGHT_WORKLIST_VERSIONS", cls.worklist_versions),
+            console_users=path("CLAIMWRIGHT_CONSOLE_USERS", home / CONSOLE_USERS_NAME),
+            console_idle_minutes=count("CLAIMWRIGHT_CONSOLE_IDLE_MINUTES",
+                                       cls.console_idle_minutes),
+            console_secure_cookies=flag("CLAIMWRIGHT_CONSOLE_SECURE_COOKIES",
+                                        cls.console_secure_cookies),
             portal_urls=urls,
         )
 

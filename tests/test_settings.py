@@ -37,16 +37,19 @@ def test_defaults_without_any_variable(tmp_path):
 def test_every_variable_is_read(tmp_path):
     env = {v.name: str(tmp_path / v.field) for v in VARIABLES if v.kind == "path"}
     env |= {v.name: "7" for v in VARIABLES if v.kind == "count"}
+    env |= {v.name: "yes" for v in VARIABLES if v.kind == "flag"}
     env["CLAIMWRIGHT_DATABASE_URL"] = "sqlite:///elsewhere.db"
     env["CLAIMWRIGHT_REWORK_COST"] = " 31.5 "
     env["CLAIMWRIGHT_NORTHWIND_URL"] = "http://127.0.0.1:8001 "
     s = Settings.from_env(env)
-    assert {v.kind for v in VARIABLES} == {"path", "url", "count", "money"}
+    assert {v.kind for v in VARIABLES} == {"path", "url", "count", "money", "flag"}
     for v in VARIABLES:
         if v.kind == "path":
             assert getattr(s, v.field) == tmp_path / v.field, v.name
         elif v.kind == "count":
             assert getattr(s, v.field) == 7, v.name
+        elif v.kind == "flag":
+            assert getattr(s, v.field) is True, v.name
     assert s.database_url == "sqlite:///elsewhere.db"
     assert s.rework_cost == Decimal("31.50") and isinstance(s.rework_cost, Decimal)
     assert s.portal_url("northwind") == "http://127.0.0.1:8001"
@@ -64,6 +67,16 @@ def test_a_count_that_is_not_a_number_names_the_variable():
     with pytest.raises(SettingsError, match="CLAIMWRIGHT_WORKLIST_VERSIONS='five'"):
         Settings.from_env({"CLAIMWRIGHT_WORKLIST_VERSIONS": "five"})
     assert Settings.from_env({"CLAIMWRIGHT_WORKLIST_VERSIONS": "0"}).worklist_versions == 0
+
+
+def test_the_console_settings(tmp_path):
+    s = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path)})
+    assert s.console_users == tmp_path / "console-users.yaml"
+    assert s.console_idle_minutes == 15 and s.console_secure_cookies is False
+    assert Settings.from_env({"CLAIMWRIGHT_CONSOLE_SECURE_COOKIES": "0"}) \
+        .console_secure_cookies is False
+    with pytest.raises(SettingsError, match="CLAIMWRIGHT_CONSOLE_SECURE_COOKIES='maybe'"):
+        Settings.from_env({"CLAIMWRIGHT_CONSOLE_SECURE_COOKIES": "maybe"})
 
 
 def test_reports_follow_out_unless_set(tmp_path):
