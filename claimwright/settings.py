@@ -12,6 +12,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_PRACTICE | claimwright/packets/practice.yaml | the signing practice of appeal letters (replaces the shipped file whole) |
 | CLAIMWRIGHT_LETTERS | (unset: the shipped letters only) | a folder of appeal letter templates searched before claimwright/packets/letters/ (same file names; ``payers/<payer id>/`` for one payer's wording) |
 | CLAIMWRIGHT_RULES | claimwright/rules/rules.yaml | denial rules, the unknown-code decision, priority settings |
+| CLAIMWRIGHT_LOCAL_RULES | $CLAIMWRIGHT_HOME/local-rules.yaml | rules people of the practice added (``claimwright rules categorize``), tried before the shipped rules; no file: none (docs/rules.md) |
 | CLAIMWRIGHT_DEADLINES | claimwright/rules/deadlines.yaml | appeal and resubmission windows per payer |
 | CLAIMWRIGHT_CODES | claimwright/codes/ | directory of the code tables (CSV files + tables.yaml) |
 | CLAIMWRIGHT_FOLLOWUP | claimwright/rules/followup.yaml | follow-up rules: portal status text -> status, next check |
@@ -52,6 +53,7 @@ DEFAULT_REWORK_COST = Decimal("25.00")
 CLAIM_EXPORT_NAME = "claim-export.csv"  # the claim export's default name, in CLAIMWRIGHT_HOME
 CONSOLE_USERS_NAME = "console-users.yaml"  # the console's users file, in CLAIMWRIGHT_HOME
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+LOCAL_RULES_NAME = "local-rules.yaml"  # the local rules file's default name, in CLAIMWRIGHT_HOME
 
 
 class SettingsError(ValueError):
@@ -76,6 +78,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_PRACTICE", "practice", "the signing practice of appeal letters"),
     Variable("CLAIMWRIGHT_LETTERS", "letters", "appeal letter templates searched first"),
     Variable("CLAIMWRIGHT_RULES", "rules", "denial rules file"),
+    Variable("CLAIMWRIGHT_LOCAL_RULES", "local_rules",
+             "local rules (codes categorized by people), tried before the shipped rules"),
     Variable("CLAIMWRIGHT_DEADLINES", "deadlines", "appeal windows file"),
     Variable("CLAIMWRIGHT_CODES", "codes", "code table directory"),
     Variable("CLAIMWRIGHT_FOLLOWUP", "followup", "follow-up rules file"),
@@ -113,6 +117,7 @@ class Settings:
     practice: Path = PACKAGE_DIR / "packets" / "practice.yaml"
     letters: Path | None = None  # None: the shipped letters only (claimwright/packets/letters)
     rules: Path = PACKAGE_DIR / "rules" / "rules.yaml"
+    local_rules: Path = None  # type: ignore[assignment]  # None: home / local-rules.yaml
     deadlines: Path = PACKAGE_DIR / "rules" / "deadlines.yaml"
     codes: Path = PACKAGE_DIR / "codes"
     followup: Path = PACKAGE_DIR / "rules" / "followup.yaml"
@@ -140,6 +145,8 @@ class Settings:
             object.__setattr__(self, "documents", self.home / "documents")
         if self.console_users is None:
             object.__setattr__(self, "console_users", self.home / CONSOLE_USERS_NAME)
+        if self.local_rules is None:
+            object.__setattr__(self, "local_rules", self.home / LOCAL_RULES_NAME)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -179,6 +186,7 @@ class Settings:
             letters=Path(given("CLAIMWRIGHT_LETTERS")).expanduser()
             if given("CLAIMWRIGHT_LETTERS") else None,
             rules=path("CLAIMWRIGHT_RULES", cls.rules),
+            local_rules=path("CLAIMWRIGHT_LOCAL_RULES", home / LOCAL_RULES_NAME),
             deadlines=path("CLAIMWRIGHT_DEADLINES", cls.deadlines),
             codes=path("CLAIMWRIGHT_CODES", cls.codes),
             followup=path("CLAIMWRIGHT_FOLLOWUP", cls.followup),

@@ -4,8 +4,10 @@ Matching (docs/rules.md has the admin's version):
 
 1. Unknown group, CARC or remark code (not in the code tables) -> the file's ``unknown`` decision,
    ``known=False`` and ``unknown_codes`` listing them; the pipeline opens a review item from that.
-2. Otherwise the rules are tried top to bottom; the first whose ``when`` matches decides and its
-   ``id`` is recorded on the decision.
+   Except: a local rule (:mod:`.local`, a code a person categorized) that matches the adjustment
+   makes the codes it names known for this practice; only codes still unknown after that count.
+2. Otherwise the local rules, then the rules, are tried top to bottom; the first whose ``when``
+   matches decides and its ``id`` is recorded on the decision.
 3. Then every matching ``overrides`` entry (in file order) may change fields of a *denial*
    decision; their ids are recorded in ``Decision.overrides``.
 
@@ -58,6 +60,13 @@ def unknown_codes(ctx: Context, tables: codes_mod.CodeTables) -> list[str]:
     return found
 
 
+def named_codes(rule: Rule) -> set[str]:
+    """The codes a rule names exactly, as :func:`unknown_codes` spells them ("CARC Z98")."""
+    when = rule.when
+    return ({f"group {g}" for g in when.group or ()} | {f"CARC {c}" for c in when.carc or ()}
+            | {f"RARC {r}" for r in when.rarc or ()})
+
+
 def retired_codes(ctx: Context, tables: codes_mod.CodeTables, on: dt.date) -> list[str]:
     """Known codes that were not valid on ``on`` (retired, or not yet started): worth a look."""
     found = []
@@ -84,12 +93,15 @@ def explain(ctx: Context, *, ruleset: RuleSet | None = None,
     for rarc in ctx.rarcs:
         meanings[f"RARC {rarc}"] = tables.rarc.meaning(rarc)
     unknown = unknown_codes(ctx, tables)
+    local = next((r for r in ruleset.local if r.when.matches(ctx)), None)
+    if unknown and local is not None:
+        unknown = [code for code in unknown if code not in named_codes(local)]
     if unknown:
         decision = _decision(ruleset.unknown, "unknown-code", ruleset.unknown_why)
         decision.known = False
         decision.unknown_codes = unknown
         return Explanation(decision, None, [], meanings)
-    for rule in ruleset.rules:
+    for rule in [*ruleset.local, *ruleset.rules]:
         if rule.when.matches(ctx):
             decision = _decision(rule.then, rule.id, rule.why)
             applied = []

@@ -4,12 +4,16 @@ decision, the priority settings).
 Loading validates everything (vocabularies, codes against the code tables, dates, amounts,
 shadowed rules) and raises :class:`RulesError` naming file, line and field. ``current_rules()``
 re-reads the file when it changes (:func:`claimwright.datafiles.load`; ``Settings.rules``,
-$CLAIMWRIGHT_RULES, points at an admin copy). docs/rules.md is the admin's guide.
+$CLAIMWRIGHT_RULES, points at an admin copy), and adds the practice's local rules
+(``Settings.local_rules``, :mod:`claimwright.rules.local`), re-read when that file changes too.
+docs/rules.md is the admin's guide.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable
@@ -47,6 +51,16 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class LocalRule(Rule):
+    """A rule a person of the practice added (the local rules file): who, when. It names its
+    codes exactly, and the codes it names are known for this practice (``Decision.known``) when
+    it matches, although the code tables do not list them."""
+
+    added_by: str = ""
+    added_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class LearningConfig:
     """When the practice's own appeal outcomes replace the table's recovery likelihood
     (:mod:`claimwright.appeals.learning`): from ``min_decided`` decided appeals of a payer and
@@ -75,18 +89,22 @@ class RuleSet:
     unknown: dict[str, Any]
     unknown_why: str
     priority: PriorityConfig
+    local: list[LocalRule] = field(default_factory=list)  # tried before ``rules``
+    local_path: Path | None = None
 
     def rule(self, rule_id: str) -> Rule | None:
-        for rule in self.rules + self.overrides:
+        for rule in self.local + self.rules + self.overrides:
             if rule.id == rule_id:
                 return rule
         return None
 
 
 class _Checker:
-    def __init__(self, path: Path, tables: codes_mod.CodeTables) -> None:
+    def __init__(self, path: Path, tables: codes_mod.CodeTables, *,
+                 unknown_ok: Iterable[str] = ()) -> None:
         self.path = path
         self.tables = tables
+        self.unknown_ok = frozenset(unknown_ok)  # tables whose unknown codes are accepted
 
     def fail(self, message: str, line: int | None, field: str = "") -> None:
         raise RulesError(message, file=str(self.path), line=line, field=field)
@@ -146,7 +164,7 @@ class _Checker:
                 self.fail("empty code", item_line, field)
             if table and not is_glob(text):
                 text = codes_mod.normalize(table, text)
-                if not self.tables.table(table).is_known(text):
+                if table not in self.unknown_ok and not self.tables.table(table).is_known(text):
                     self.fail(f"{text} is not in the {table} code table (typo? add it to "
                               f"{table}.csv first)", item_line, field)
             out.append(text)
@@ -339,8 +357,24 @@ def default_rules_path() -> Path:
 
 
 def current_rules() -> RuleSet:
-    """The rules in force: re-read when the file (or the code tables) changed since last time."""
+    """The rules in force: the shipped (or admin) rules plus the local rules, re-read when
+    either file (or the code tables) changed since last time."""
+    from .local import file_identity, load_local_rules
+
     tables = codes_mod.tables()
-    return datafiles.load(default_rules_path(), lambda p: load_rules(p, tables=tables),
-                          depends=id(tables))
+    local_path = Settings.from_env().local_rules
+
+    def parse(path: Path) -> RuleSet:
+        ruleset = load_rules(path, tables=tables)
+        local = load_local_rules(local_path, tables=tables) if local_path.exists() else []
+        shipped = {r.id: r.line for r in ruleset.rules + ruleset.overrides}
+        for rule in local:
+            if rule.id in shipped:
+                raise RulesError(f"rule id {rule.id!r} is already used in {path.name} (line "
+                                 f"{shipped[rule.id]})", file=str(local_path), line=rule.line,
+                                 field="id")
+        return dataclasses.replace(ruleset, local=local, local_path=local_path)
+
+    return datafiles.load(default_rules_path(), parse,
+                          depends=(id(tables), str(local_path), file_identity(local_path)))
 
