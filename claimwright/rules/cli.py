@@ -1,4 +1,4 @@
-"""``claimwright rules check|explain`` and ``claimwright categorize FILE``.
+"""``claimwright rules check|explain|categorize|redecide`` and ``claimwright categorize FILE``.
 
 Mount on the root app with::
 
@@ -20,7 +20,8 @@ import typer
 from ..errors import ClaimwrightError
 
 rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml and "
-                             "documentation.yaml, explain decisions.", no_args_is_help=True)
+                             "documentation.yaml, explain decisions, categorize an unknown "
+                             "code (a local rule).", no_args_is_help=True)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -39,9 +40,12 @@ def check(rules: Annotated[Optional[Path], typer.Option(
           = None,
           documentation: Annotated[Optional[Path], typer.Option(
               help="Documentation elements file (default: $CLAIMWRIGHT_DOCUMENTATION or the "
-                   "packaged documentation.yaml).")] = None) -> None:
-    """Validate the code tables, rules, deadlines and documentation elements; exit 1 naming
-    file, line and field."""
+                   "packaged documentation.yaml).")] = None,
+          local_rules: Annotated[Optional[Path], typer.Option(
+              help="Local rules file (default: $CLAIMWRIGHT_LOCAL_RULES or "
+                   "$CLAIMWRIGHT_HOME/local-rules.yaml).")] = None) -> None:
+    """Validate the code tables, rules, deadlines, documentation elements and local rules; exit
+    1 naming file, line and field."""
     from .. import codes as codes_mod
     from .. import datafiles
     from .deadlines import load_deadlines
@@ -77,6 +81,17 @@ def check(rules: Annotated[Optional[Path], typer.Option(
                f"{windows.default.windows['appeal_level_1_days']} days")
     typer.echo(f"documentation elements {elements.path} (version {elements.version}): "
                f"{len(elements.entries)} entries")
+    from .local import load_local_rules, local_rules_path
+
+    local_path = local_rules or local_rules_path()
+    if local_path.exists():
+        try:
+            local = load_local_rules(local_path, tables=tables)
+        except ClaimwrightError as exc:
+            _fail(f"{exc}\n  file: {local_path}")
+        typer.echo(f"local rules {local_path}: {len(local)} rules, tried first")
+    else:
+        typer.echo(f"local rules {local_path}: no file (none)")
     typer.echo("OK")
 
 
@@ -109,7 +124,9 @@ def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason 
     if result.rule is None:
         typer.echo(f"rule: unknown-code (unknown: {', '.join(d.unknown_codes)})")
     else:
-        typer.echo(f"rule: {result.rule.id} ({ruleset.path.name} line {result.rule.line}; "
+        where = (ruleset.local_path if result.rule in ruleset.local and ruleset.local_path
+                 else ruleset.path).name
+        typer.echo(f"rule: {result.rule.id} ({where} line {result.rule.line}; "
                    f"when {result.rule.when.describe()})")
     for override in result.overrides:
         typer.echo(f"override: {override.id} ({ruleset.path.name} line {override.line}; "
@@ -123,6 +140,71 @@ def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason 
     typer.echo(f"appealable: {appealable}")
     if d.is_denial:
         typer.echo(f"recovery likelihood: {_likelihood(payer, d.category, ruleset.priority)}")
+
+
+@rules_app.command("categorize")
+def categorize_cmd(
+        carc: Annotated[str, typer.Option(help="The CARC to categorize, e.g. Z98.")],
+        category: Annotated[str, typer.Option(help="Denial category (rules.yaml vocabulary).")],
+        owner: Annotated[str, typer.Option(help="Who works it: coding, registration, clinical "
+                                                "documentation, billing, payer.")],
+        action: Annotated[str, typer.Option(help="What to do, e.g. corrected claim, appeal.")],
+        why: Annotated[str, typer.Option(help="One sentence: why this category (no PHI).")],
+        group: Annotated[Optional[str], typer.Option(
+            help="Only with this group code (CO, PR, OA, PI); default: any group.")] = None,
+        appealable: Annotated[str, typer.Option(help="yes, no or conditional.")] = "no",
+        condition: Annotated[str, typer.Option(
+            help="When --appealable conditional: the condition.")] = "",
+        denial: Annotated[bool, typer.Option(
+            "--denial/--not-denial", help="Whether the adjustment is a denial.")] = True,
+        by: Annotated[Optional[str], typer.Option(
+            help="Who categorizes it (default: the login name).")] = None) -> None:
+    """Categorize a code once: a local rule ($CLAIMWRIGHT_LOCAL_RULES), tried before the
+    shipped rules; the stored findings with the code are re-decided and their outputs made
+    again by the next run."""
+    import getpass
+
+    from .local import categorize_code
+
+    try:
+        rule = categorize_code(group=group, carc=carc, category=category, owner=owner,
+                               action=action, appealable=appealable, condition=condition,
+                               denial=denial, by=by or getpass.getuser(), why=why)
+    except ClaimwrightError as exc:
+        _fail(str(exc))
+    from .ruleset import current_rules
+
+    path = current_rules().local_path
+    typer.echo(f"rule {rule.id} added to {path} (line {rule.line}): {rule.when.describe()} -> "
+               f"{rule.then['category']}, owner {rule.then['owner']}, action "
+               f"{rule.then['action']}, appealable {rule.then['appealable']}")
+    _redecide(list(rule.when.carc or ()))
+
+
+@rules_app.command("redecide")
+def redecide_cmd(carc: Annotated[list[str], typer.Option(
+        help="CARC whose stored findings to re-decide; repeatable.")]) -> None:
+    """Re-decide the stored findings with these CARCs under the rules in force (what
+    'rules categorize' does after writing its rule; run it again if that step failed)."""
+    _redecide(carc)
+
+
+def _redecide(carcs: list[str]) -> None:
+    from ..pipeline import Context
+    from ..pipeline.redecide import redecide
+
+    try:
+        ctx = Context.from_settings()
+        try:
+            result = redecide(ctx, carcs)
+        finally:
+            ctx.ledger.close()
+    except ClaimwrightError as exc:
+        _fail(f"findings not re-decided: {exc}; run 'claimwright rules redecide --carc "
+              f"{' --carc '.join(carcs)}' once it is fixed")
+    typer.echo(result.summary())
+    if result.documents:
+        typer.echo("the next run writes their worklist rows and packets")
 
 
 def _likelihood(payer: str, category: str, config) -> str:
