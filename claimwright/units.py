@@ -210,6 +210,7 @@ class WorkUnits:
                 log.info("%s %s: review item %s resolved (the failure cleared)", unit.kind,
                          unit.key, unit.earlier_review)
 
-    def retry(self, kind: UnitKind, key: str) -> bool:
-        """A person's "retry now": a failed unit is pending again, its attempts cleared."""
-        return self.ledger.reset_unit(kind, key)
+    def retry(self, kind: UnitKind, key: str, *, done: bool = False) -> bool:
+        """A person's "retry now": a failed unit is pending again, its attempts cleared; with
+        ``done``, a done unit too (its outputs are made again: a categorized code)."""
+        return self.ledger.reset_unit(kind, key, done=done)

@@ -170,6 +170,18 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
                 q = q.where(FindingRecord.is_denial.is_(True))
             return list(s.scalars(q))
 
+    def findings_with_carcs(self, carcs: list[str]) -> list[tuple[FindingRecord, Document]]:
+        """The findings whose CARC is one of ``carcs``, each with the document that first
+        reported it (oldest first)."""
+        if not carcs:
+            return []
+        with self.session() as s:
+            return [tuple(row) for row in s.execute(  # type: ignore[misc]
+                select(FindingRecord, Document)
+                .join(RemittanceRecord, RemittanceRecord.id == FindingRecord.remittance_id)
+                .join(Document, Document.id == RemittanceRecord.document_id)
+                .where(FindingRecord.carc.in_(list(carcs))).order_by(FindingRecord.id))]
+
     def set_priorities(self, priorities: dict[str, Decimal], as_of: dt.date) -> int:
         """Store each finding's priority (by key) as of ``as_of``; returns how many changed."""
         changed = 0

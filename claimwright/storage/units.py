@@ -96,13 +96,17 @@ class UnitLedger:
                        WorkUnitRecord.state == UnitState.IN_PROGRESS)
                 .values(**values, updated_at=utcnow())).rowcount == 1
 
-    def reset_unit(self, kind: str, key: str) -> bool:
-        """Put a failed unit back to pending with its attempts cleared (a person's retry)."""
+    def reset_unit(self, kind: str, key: str, *, done: bool = False) -> bool:
+        """Put a failed unit back to pending with its attempts cleared (a person's retry);
+        with ``done``, a done unit as well (its outputs to be made again, e.g. after a code
+        was categorized). A unit in progress is never reset."""
+        states = [UnitState.PENDING, UnitState.FAILED_SYSTEM, UnitState.FAILED_BUSINESS]
+        if done:
+            states.append(UnitState.DONE)
         with self.session() as s:  # type: ignore[attr-defined]
             return s.execute(
                 update(WorkUnitRecord)
                 .where(WorkUnitRecord.kind == kind, WorkUnitRecord.key == key,
-                       WorkUnitRecord.state.in_([UnitState.PENDING, UnitState.FAILED_SYSTEM,
-                                                 UnitState.FAILED_BUSINESS]))
+                       WorkUnitRecord.state.in_(states))
                 .values(state=UnitState.PENDING, attempts=0, error_code="",
                         updated_at=utcnow())).rowcount == 1
