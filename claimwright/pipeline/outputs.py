@@ -237,7 +237,8 @@ def _review_unknown_code(ctx: Context, doc: Document, f: Finding) -> Opened:
     return ctx.queue.open(
         ReviewKind.UNKNOWN_CODE,
         f"{doc.remittance_id} claim {f.claim.payer_claim_id}: unknown code {codes} "
-        f"({f.adjustment.amount}); categorize it and add it to the code tables",
+        f"({f.adjustment.amount}); categorize it once ('claimwright rules categorize "
+        f"--carc {f.adjustment.carc} ...', a local rule) and its findings are re-decided",
         key=f"unknown-code:{f.key}", payer=doc.payer,
         context={**doc.context(), "payer_claim_id": f.claim.payer_claim_id,
                  "line": f.line_number, "adjustment": f.adjustment.to_json(),
