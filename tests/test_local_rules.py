@@ -235,6 +235,9 @@ def test_cli_categorize_writes_the_rule_and_explain_and_check_show_it(local_file
     assert again.exit_code == 1 and "already categorized" in again.output
     bad = runner.invoke(_app(), args[:-4] + ["--owner", "nobody", "--why", "x"])
     assert bad.exit_code == 1 and "'nobody' is not a known owner" in bad.output
+    redo = runner.invoke(_app(), ["rules", "redecide", "--carc", "Z98", "--carc", "Z97"])
+    assert redo.exit_code == 0 and "0 stored finding(s) with Z97, Z98: 0 re-decided" in \
+        redo.output
     local_file.write_text(local_file.read_text().replace("added_by: pat", "added_by:"))
     broken = runner.invoke(_app(), ["rules", "check"])
     assert broken.exit_code == 1 and "local-rules.yaml:11: rules[local-co-z98].added_by" in \
@@ -308,3 +311,26 @@ def test_categorizing_z98_redecides_its_findings_and_routes_them_to_the_billing_
     assert counts.remittances == 0 and counts.worklist_added == 0
     assert _rows(billing).keys() == rows.keys()
     ctx.ledger.close()
+
+
+def test_retry_puts_a_done_unit_back_only_when_asked_and_never_one_in_progress(tmp_path):
+    from claimwright.review import ReviewQueue
+    from claimwright.storage import Ledger
+    from claimwright.types import UnitKind, UnitState
+    from claimwright.units import WorkUnits
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    work = WorkUnits(ledger, ReviewQueue(ledger), owner="h:1:r")
+    work.add(UnitKind.OUTPUTS, "northwind:NW-1")
+    with work.take(UnitKind.OUTPUTS, "northwind:NW-1"):
+        pass
+    assert not work.retry(UnitKind.OUTPUTS, "northwind:NW-1")  # `units retry`: done units stay
+    assert ledger.unit(UnitKind.OUTPUTS, "northwind:NW-1").state == UnitState.DONE
+    assert work.retry(UnitKind.OUTPUTS, "northwind:NW-1", done=True)
+    unit = ledger.unit(UnitKind.OUTPUTS, "northwind:NW-1")
+    assert unit.state == UnitState.PENDING and unit.attempts == 0
+    taken = work.take(UnitKind.OUTPUTS, "northwind:NW-1")
+    assert taken is not None  # a run holds it now: not reset under its feet
+    assert not work.retry(UnitKind.OUTPUTS, "northwind:NW-1", done=True)
+    assert ledger.unit(UnitKind.OUTPUTS, "northwind:NW-1").state == UnitState.IN_PROGRESS
+    ledger.close()
