@@ -334,3 +334,17 @@ def test_retry_puts_a_done_unit_back_only_when_asked_and_never_one_in_progress(t
     assert not work.retry(UnitKind.OUTPUTS, "northwind:NW-1", done=True)
     assert ledger.unit(UnitKind.OUTPUTS, "northwind:NW-1").state == UnitState.IN_PROGRESS
     ledger.close()
+
+
+def test_people_categorizing_at_once_lose_no_rule(local_file):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def add(code: str) -> str:
+        return categorize_code(group="CO", carc=code, category="payer processing",
+                               owner="payer", action="review", by="pat", why="ask").id
+
+    codes = [f"Z{n}" for n in range(10, 18)]
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(add, codes))
+    assert sorted(r.id for r in load_local_rules(local_file)) == sorted(ids)
+    assert len(ids) == 8 and stat.S_IMODE(os.stat(local_file).st_mode) == 0o600

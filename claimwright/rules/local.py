@@ -21,7 +21,11 @@ change it), never silently replaced. docs/rules.md, "Categorizing an unknown cod
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +54,7 @@ __all__ = ["LocalRule", "categorize_code", "file_identity", "load_local_rules",
 
 
 def local_rules_path() -> Path:
-    """``Settings.local_rules``: $CLAIMWRIGHT_LOCAL_RULES or ``$CLAIMWRIGHT_HOME/local-rules.yaml``."""
+    """``Settings.local_rules``: $CLAIMWRIGHT_LOCAL_RULES (default in $CLAIMWRIGHT_HOME)."""
     return Settings.from_env().local_rules
 
 
@@ -162,19 +166,44 @@ def categorize_code(*, group: str | None, carc: str, category: str, owner: str, 
                          field="appealable")
     then = {"denial": denial, "category": category, "owner": owner, "action": action,
             "appealable": appealable, **({"condition": condition} if condition else {})}
-    _Checker(path, tables).outcome(_as_lmap(then), 0, "then", partial=False)  # vocabularies
+    try:  # the vocabularies, as the loader checks them
+        _Checker(path, tables).outcome(_as_lmap(then), 0, "then", partial=False)
+    except RulesError as exc:
+        name = exc.field.removeprefix("then.")
+        raise RulesError(f"{name}: {exc.problem}", field=name) from None
+    with _locked(path):  # two people categorizing at once: one after the other
+        return _append(path, group, code, then, by=by.strip(), why=why.strip(),
+                       today=today or dt.date.today(), tables=tables)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``.<name>.lock`` beside the file (owner-only), for the
+    read-append-replace of :func:`categorize_code`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _append(path: Path, group: str | None, code: str, then: dict[str, Any], *, by: str,
+            why: str, today: dt.date, tables: codes_mod.CodeTables) -> LocalRule:
     existing = load_local_rules(path, tables=tables) if path.exists() else []
-    rule = LocalRule(rule_id(group, code), _Checker(path, tables, unknown_ok=("carc",)).match(
-        _as_lmap({"carc": code, **({"group": group} if group else {})}), 0, "when"),
-        then, why.strip(), 0, added_by=by.strip(), added_on=today or dt.date.today())
+    when = _Checker(path, tables, unknown_ok=("carc",)).match(
+        _as_lmap({"carc": code, **({"group": group} if group else {})}), 0, "when")
+    rule = LocalRule(rule_id(group, code), when, then, why, 0, added_by=by, added_on=today)
     for other in existing:
         if other.when.covers(rule.when) or other.id == rule.id:
-            same = other.when == rule.when or other.id == rule.id
+            how = ("already categorized" if other.when == rule.when or other.id == rule.id
+                   else "already covered")
             raise RulesError(
-                f"{(group or 'any group')}-{code} is {'already categorized' if same else 'already covered'} "
-                f"by local rule {other.id!r} (line {other.line}, added by {other.added_by} on "
-                f"{other.added_on}): edit or remove it in the file to change it",
-                file=str(path), line=other.line, field="when")
+                f"{group or 'any group'}-{code} is {how} by local rule {other.id!r} (line "
+                f"{other.line}, added by {other.added_by} on {other.added_on}): edit or "
+                "remove it in the file to change it", file=str(path), line=other.line,
+                field="when")
     text = (path.read_text(encoding="utf-8") if path.exists() else HEADER)
     if not text.endswith("\n"):
         text += "\n"
