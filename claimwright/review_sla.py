@@ -12,7 +12,7 @@ refused when loaded with ``file:line: field: problem``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -56,12 +56,8 @@ class ReviewSla:
     """Days allowed per kind (``days_for``); kinds the file does not name get ``default_days``."""
 
     default_days: int = 3
-    days: Mapping[str, int] = None  # type: ignore[assignment]
+    days: Mapping[str, int] = field(default_factory=dict)
     file: str = ""
-
-    def __post_init__(self) -> None:
-        if self.days is None:
-            object.__setattr__(self, "days", {})
 
     def days_for(self, kind: ReviewKind | str) -> int:
         return self.days.get(str(kind), self.default_days)
@@ -73,9 +69,9 @@ def parse_review_sla(path: Path) -> ReviewSla:
     known = {k.value for k in ReviewKind}
     for kind in model.kinds:
         if kind not in known:
-            raise ReviewSlaError(f"unknown review kind {kind!r}; one of: {', '.join(sorted(known))}",
-                                 file=str(path), line=doc.line_of(("kinds", kind)),
-                                 field=f"kinds.{kind}")
+            raise ReviewSlaError(f"unknown review kind {kind!r}; one of: "
+                                 f"{', '.join(sorted(known))}", file=str(path),
+                                 line=doc.line_of(("kinds", kind)), field=f"kinds.{kind}")
     return ReviewSla(model.default.days, {k: v.days for k, v in model.kinds.items()},
                      str(path))
 

@@ -96,7 +96,7 @@ class ReviewState(StrEnum):
 
 
 class ReviewAbout(StrEnum):
-    """What a review item is about (derived from its kind and context: ``claimwright.review_view``)."""
+    """What a review item is about (from its kind and context: ``claimwright.review_view``)."""
 
     REMITTANCE = "remittance"
     CLAIM = "claim"

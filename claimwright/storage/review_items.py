@@ -1,8 +1,9 @@
 """The ledger's side of the review queue (``review_items``, ``review_events``).
 
-One row per problem, by key; its state (the ``status`` column, :class:`~claimwright.types.ReviewState`)
-moves open -> in-review -> resolved | dismissed (and back to open when reopened). Every state
-change writes one audit event in the same transaction, so the trail cannot miss a change.
+One row per problem, by key; its state (the ``status`` column,
+:class:`~claimwright.types.ReviewState`) moves open -> in-review -> resolved | dismissed (and
+back to open when reopened). Every state change writes one audit event in the same transaction,
+so the trail cannot miss a change.
 
 Dedupe: a problem met again counts another occurrence on the one item with its key, whatever its
 state. An open or in-review item keeps its state and assignee; a resolved or dismissed item stays
