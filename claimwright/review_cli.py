@@ -167,7 +167,7 @@ def review_overview(as_json: Annotated[bool, typer.Option("--json", help="Machin
         typer.echo("No open review items.")
         return
     names = [name for name, _, _ in BUCKETS]
-    typer.echo(f"{'kind':<20} {'':<8} {'open':>5} " + " ".join(f"{n:>5}" for n in names)
+    typer.echo(f"{'kind':<20} {'failure':<8} {'open':>5} " + " ".join(f"{n:>5}" for n in names)
                + f" {'late':>5} {'oldest':>6}")
     for r in ov.kinds:
         typer.echo(f"{r.kind:<20} {r.failure:<8} {r.open:>5} "
