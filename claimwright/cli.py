@@ -17,13 +17,13 @@ import typer
 from .appeals.cli import appeals_app
 from .console.cli import console_app
 from .errors import ClaimwrightError
+from .review_cli import review_app
 from .rules.cli import categorize, rules_app
 
 app = typer.Typer(help="Claimwright: denial management automation.", no_args_is_help=True,
                   add_completion=False)
 portals_app = typer.Typer(help="Mock payer portals (local test bed and demo).",
                           no_args_is_help=True)
-review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
 payers_app = typer.Typer(help="Payer configs (selectors/<payer>.yaml).", no_args_is_help=True)
 units_app = typer.Typer(help="Units of work: what each stage has done, holds or gave up on.",
                         no_args_is_help=True)
@@ -177,59 +177,6 @@ def payers_check(payer: Annotated[Optional[list[str]], typer.Argument(
         raise typer.Exit(1)
 
 
-@review_app.command("list")
-def review_list(all_items: Annotated[bool, typer.Option("--all", help="Include resolved.")]
-                = False,
-                kind: Annotated[Optional[str], typer.Option(help="Only this kind.")] = None,
-                as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")]
-                = False) -> None:
-    """List review items (open ones by default). PHI in context is masked."""
-    from .phi import redact
-    from .pipeline import Context
-
-    ctx = Context.from_settings()
-    items = ctx.queue.items(status=None if all_items else "open", kind=kind)
-    if as_json:
-        typer.echo(json.dumps([_item_json(i, redact) for i in items], indent=2, default=str))
-        return
-    if not items:
-        typer.echo("No open review items." if not all_items else "No review items.")
-        return
-    for item in items:
-        seen = f" (seen {item.occurrences}x)" if item.occurrences > 1 else ""
-        typer.echo(f"#{item.id:<4} {item.status:<8} {item.kind:<20} {item.payer:<10} "
-                   f"{item.created_at:%Y-%m-%d %H:%M}{seen}")
-        typer.echo(f"      {item.reason}")
-        for path in item.evidence:
-            typer.echo(f"      evidence: {path}")
-    typer.echo(f"{len(items)} item(s).")
-
-
-@review_app.command("show")
-def review_show(item_id: int) -> None:
-    """Show one review item with its full context (PHI masked)."""
-    from .phi import redact
-    from .pipeline import Context
-
-    item = Context.from_settings().queue.get(item_id)
-    if item is None:
-        _fail(f"no review item {item_id}")
-    typer.echo(json.dumps(_item_json(item, redact), indent=2, default=str))
-
-
-@review_app.command("resolve")
-def review_resolve(item_id: int,
-                   note: Annotated[str, typer.Option(help="What was done.")]) -> None:
-    """Mark a review item resolved with a note."""
-    from .pipeline import Context
-
-    try:
-        Context.from_settings().queue.resolve(item_id, note)
-    except KeyError as exc:
-        _fail(str(exc.args[0]))
-    typer.echo(f"Resolved #{item_id}.")
-
-
 @units_app.command("list")
 def units_list(kind: Annotated[Optional[str], typer.Option(help="Only this kind.")] = None,
                all_units: Annotated[bool, typer.Option("--all", help="Include done units.")]
@@ -309,14 +256,6 @@ def report_feedback(month: Annotated[Optional[str], typer.Option(
         typer.echo(f"wrote {path}")
     for line in headline(files.report):
         typer.echo(line)
-
-
-def _item_json(item, redact) -> dict:
-    return {"id": item.id, "kind": item.kind, "status": item.status, "payer": item.payer,
-            "reason": item.reason, "occurrences": item.occurrences,
-            "created_at": item.created_at, "last_seen_at": item.last_seen_at,
-            "context": redact(item.context), "evidence": item.evidence,
-            "resolution": item.resolution}
 
 
 if __name__ == "__main__":

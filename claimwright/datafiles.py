@@ -5,9 +5,10 @@ denial rules and deadlines (``claimwright/rules/rules.yaml``, ``deadlines.yaml``
 practice's local rules (``$CLAIMWRIGHT_HOME/local-rules.yaml``, read with rules.yaml), follow-up
 rules (``claimwright/rules/followup.yaml``), the documentation elements of the feedback report
 (``claimwright/rules/documentation.yaml``), the packet letter data (``claimwright/packets/*.yaml``,
-``cover_letter.txt``), the code tables (``claimwright/codes/``) and the payer selectors
-(``selectors/<payer>.yaml``, through ``bots.config.load_payer_config``); and, not edited but
-exported by the practice, the claim export (``claimwright.claim_export``, a CSV).
+``cover_letter.txt``), the review SLA (``claimwright/review_sla.yaml``), the code tables
+(``claimwright/codes/``) and the payer selectors (``selectors/<payer>.yaml``, through
+``bots.config.load_payer_config``); and, not edited but exported by the practice, the claim
+export (``claimwright.claim_export``, a CSV).
 
 - :func:`read_yaml` reads a YAML file; a syntax error names the file and the line.
 - :meth:`YamlFile.line_of` gives the line of any field (a pydantic ``loc``), so

@@ -21,6 +21,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_CLAIM_EXPORT | $CLAIMWRIGHT_HOME/claim-export.csv | the practice's claim export (CSV from the practice-management system): dates of birth, diagnosis codes, rendering providers the remittances do not print; no file: no enrichment (docs/claim-export.md) |
 | CLAIMWRIGHT_DOCUMENTS | $CLAIMWRIGHT_HOME/documents | supporting documents of appeal packets, one folder per patient account (docs/forms-and-documents.md) |
 | CLAIMWRIGHT_FORMS | claimwright/packets/forms.yaml | the payers' appeal forms and how their fields are filled (docs/forms-and-documents.md) |
+| CLAIMWRIGHT_REVIEW_SLA | claimwright/review_sla.yaml | days a review item may wait, per kind, before it is an SLA breach (docs/operations.md) |
 | CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
@@ -89,6 +90,7 @@ VARIABLES = (
              "the practice's claim export (CSV): dates of birth, diagnoses, providers"),
     Variable("CLAIMWRIGHT_DOCUMENTS", "documents", "supporting documents folder (appeal packets)"),
     Variable("CLAIMWRIGHT_FORMS", "forms", "payer appeal forms file"),
+    Variable("CLAIMWRIGHT_REVIEW_SLA", "review_sla", "review SLA file (days per kind)"),
     Variable("CLAIMWRIGHT_REWORK_COST", "rework_cost", "cost of reworking one denied claim",
              kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
@@ -125,6 +127,7 @@ class Settings:
     reports: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_OUT/reports
     documents: Path = None  # type: ignore[assignment]  # None given: $CLAIMWRIGHT_HOME/documents
     forms: Path = PACKAGE_DIR / "packets" / "forms.yaml"
+    review_sla: Path = PACKAGE_DIR / "review_sla.yaml"
     rework_cost: Decimal = DEFAULT_REWORK_COST  # dollars per denied claim worked again
     claim_export: Path = None  # type: ignore[assignment]  # None: home / claim-export.csv
     selectors_dir: Path = PROJECT_DIR / "selectors"
@@ -195,6 +198,7 @@ class Settings:
             claim_export=path("CLAIMWRIGHT_CLAIM_EXPORT", home / CLAIM_EXPORT_NAME),
             documents=path("CLAIMWRIGHT_DOCUMENTS", home / "documents"),
             forms=path("CLAIMWRIGHT_FORMS", cls.forms),
+            review_sla=path("CLAIMWRIGHT_REVIEW_SLA", cls.review_sla),
             rework_cost=_amount("CLAIMWRIGHT_REWORK_COST", given("CLAIMWRIGHT_REWORK_COST"),
                                 DEFAULT_REWORK_COST),
             selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),

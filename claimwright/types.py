@@ -10,7 +10,9 @@ Each is a :class:`enum.StrEnum`, so a member is stored, logged and compared as i
   for a person).
 - :class:`FaultCode`: the machine code of every error (``claimwright.errors``), each system or
   business (:attr:`FaultCode.failure`).
-- :class:`ReviewKind`: what a review item is about (what a person filters the queue on).
+- :class:`ReviewKind`: what a review item is about (what a person filters the queue on), each
+  system or business (:attr:`ReviewKind.failure`); :class:`ReviewState`: open -> in-review ->
+  resolved | dismissed; :class:`ReviewAbout`: the thing an item concerns (remittance, claim ...).
 - :class:`Route`: the one place a denial finding goes (a packet, an owner's worklist, review).
 """
 
@@ -62,6 +64,46 @@ class ReviewKind(StrEnum):
     STATUS_ACTION = "status-action"              # a claim/appeal status a person must act on
     STATUS_UNREADABLE = "status-unreadable"      # the portal's status answer could not be read
     CONFIG_INVALID = "config-invalid"            # an admin-edited data file is invalid
+
+    @property
+    def failure(self) -> Failure:
+        """System (the world misbehaved: portal, download, a write that the next run redoes) or
+        business (the data or a file is wrong: a person decides). The one place of this split."""
+        return Failure.SYSTEM if self in _SYSTEM_KINDS else Failure.BUSINESS
+
+
+#: Review kinds of system failures (the rest are business failures). ``output-failed`` is a
+#: system failure: the rows or packet wait in the ledger and the next run that can write them
+#: does; ``config-invalid`` is business: no retry fixes a wrong file.
+_SYSTEM_KINDS = frozenset({ReviewKind.PORTAL_FAILURE, ReviewKind.DOCUMENT_FAILED,
+                           ReviewKind.OUTPUT_FAILED})
+
+
+class ReviewState(StrEnum):
+    """A review item's state (the ``status`` column): open -> in-review -> resolved | dismissed.
+
+    Open and in-review items are *active*: a rerun meeting the same problem counts another
+    occurrence on them (never a second item)."""
+
+    OPEN = "open"
+    IN_REVIEW = "in-review"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+    @property
+    def active(self) -> bool:
+        return self in (ReviewState.OPEN, ReviewState.IN_REVIEW)
+
+
+class ReviewAbout(StrEnum):
+    """What a review item is about (from its kind and context: ``claimwright.review_view``)."""
+
+    REMITTANCE = "remittance"
+    CLAIM = "claim"
+    PACKET = "packet"
+    WORKLIST = "worklist"
+    PAYER = "payer"
+    CONFIG = "config"
 
 
 class Route(StrEnum):

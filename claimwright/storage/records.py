@@ -212,14 +212,30 @@ class ReviewItemRecord(Base):
     kind: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     payer: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # types.ReviewState
+    assignee: Mapped[str] = mapped_column(String(64), default="")
     context: Mapped[dict] = mapped_column(JSON, default=dict)
     evidence: Mapped[list] = mapped_column(JSON, default=list)  # file paths
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    resolution: Mapped[str] = mapped_column(Text, default="")
+    resolution: Mapped[str] = mapped_column(Text, default="")  # or the reason it was dismissed
+
+
+class ReviewEventRecord(Base):
+    """One entry of a review item's audit trail: who did what when (``at`` in UTC).
+
+    ``detail`` is short and holds no PHI (no names, member ids, accounts, dates of birth)."""
+
+    __tablename__ = "review_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class StatusCheckRecord(Base):

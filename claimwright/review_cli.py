@@ -1,0 +1,227 @@
+"""``claimwright review ...``: the review queue for people at a terminal and for scripts.
+
+``list`` / ``show`` / ``history`` / ``overview`` read; ``assign`` / ``start`` / ``resolve`` /
+``dismiss`` / ``reopen`` change an item's state, each one event of its audit trail with the
+actor (``--by``, default the OS user name). PHI in an item's context is masked; lists show the
+reason and ids, never the context.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
+
+By = Annotated[Optional[str], typer.Option(
+    "--by", help="Who does it (default: the OS user name).")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _by(by: str | None) -> str:
+    if by and by.strip():
+        return by.strip()
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment
+        return "unknown"
+
+
+def _queue():
+    from .pipeline import Context
+
+    return Context.from_settings().queue
+
+
+def _sla():
+    from .review_sla import ReviewSlaError, load_review_sla
+
+    try:
+        return load_review_sla()
+    except ReviewSlaError as exc:
+        _fail(str(exc))
+
+
+def _now():
+    from .storage import utcnow
+
+    return utcnow()
+
+
+def _change(what: str, call, item_id: int) -> None:
+    from .storage import ReviewStateError
+
+    try:
+        call()
+    except ReviewStateError as exc:
+        _fail(str(exc))
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    typer.echo(f"{what} #{item_id}.")
+
+
+@review_app.command("list")
+def review_list(all_items: Annotated[bool, typer.Option(
+                    "--all", help="Include resolved and dismissed.")] = False,
+                kind: Annotated[Optional[str], typer.Option(help="Only this kind.")] = None,
+                payer: Annotated[Optional[str], typer.Option(help="Only this payer.")] = None,
+                state: Annotated[Optional[str], typer.Option(
+                    help="Only this state: open, in-review, resolved, dismissed.")] = None,
+                assignee: Annotated[Optional[str], typer.Option(
+                    help="Only items assigned to this user ('' for unassigned).")] = None,
+                only_breached: Annotated[bool, typer.Option(
+                    "--breached", help="Only items past their SLA.")] = False,
+                as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")]
+                = False) -> None:
+    """List review items (open and in review by default), with state, assignee, age and SLA
+    breach. PHI in context is masked (and the context is not listed)."""
+    from .review import ACTIVE
+    from .review_view import ReviewView
+    from .types import ReviewKind, ReviewState
+
+    if state is not None and state not in list(ReviewState):
+        _fail(f"unknown state {state!r}; one of: {', '.join(ReviewState)}")
+    if kind is not None and kind not in list(ReviewKind):
+        _fail(f"unknown kind {kind!r}; one of: {', '.join(ReviewKind)}")
+    status = state or (None if all_items else ACTIVE)
+    items = _queue().items(status=status, kind=kind, payer=payer, assignee=assignee)
+    now, sla = _now(), _sla()
+    views = [ReviewView.of(i, now, sla) for i in items]
+    if only_breached:
+        views = [v for v in views if v.breached]
+    if as_json:
+        from .phi import redact
+
+        by_id = {i.id: i for i in items}
+        typer.echo(json.dumps([item_json(by_id[v.id], redact) | v.to_json() for v in views],
+                              indent=2, default=str))
+        return
+    if not views:
+        typer.echo("No review items." if all_items or state or only_breached or kind or payer
+                   or assignee is not None else "No open review items.")
+        return
+    for v in views:
+        seen = f" (seen {v.occurrences}x)" if v.occurrences > 1 else ""
+        late = f" SLA BREACHED (due {v.due:%Y-%m-%d})" if v.breached else ""
+        typer.echo(f"#{v.id:<4} {v.state:<9} {v.kind:<20} {v.payer:<10} "
+                   f"{v.assignee or '-':<12} {v.age_days:>3}d {v.failure}/{v.about} "
+                   f"{v.first_seen:%Y-%m-%d %H:%M}{seen}{late}")
+        typer.echo(f"      {v.reason}")
+        for path in v.evidence:
+            typer.echo(f"      evidence: {path}")
+    typer.echo(f"{len(views)} item(s), {sum(v.breached for v in views)} past their SLA.")
+
+
+@review_app.command("show")
+def review_show(item_id: int) -> None:
+    """Show one review item with its full context (PHI masked)."""
+    from .phi import redact
+    from .review_view import ReviewView
+
+    item = _queue().get(item_id)
+    if item is None:
+        _fail(f"no review item {item_id}")
+    view = ReviewView.of(item, _now(), _sla()).to_json()
+    typer.echo(json.dumps(item_json(item, redact) | {
+        k: view[k] for k in ("state", "assignee", "failure", "about", "age_days", "due",
+                             "breached")}, indent=2, default=str))
+
+
+@review_app.command("history")
+def review_history(item_id: int,
+                   as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")]
+                   = False) -> None:
+    """The item's audit trail: who did what when (UTC)."""
+    try:
+        events = _queue().history(item_id)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    if as_json:
+        typer.echo(json.dumps([{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                                "detail": e.detail} for e in events], indent=2))
+        return
+    for e in events:
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<14} {e.action:<18} {e.detail}")
+
+
+@review_app.command("overview")
+def review_overview(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")]
+                    = False) -> None:
+    """Open and in-review items by kind and age (days), oldest first, and SLA breaches."""
+    from .review import ACTIVE
+    from .review_view import BUCKETS, overview
+
+    ov = overview(_queue().items(status=ACTIVE), _now(), _sla())
+    if as_json:
+        typer.echo(json.dumps(ov.to_json(), indent=2))
+        return
+    if not ov.total:
+        typer.echo("No open review items.")
+        return
+    names = [name for name, _, _ in BUCKETS]
+    typer.echo(f"{'kind':<20} {'failure':<8} {'open':>5} " + " ".join(f"{n:>5}" for n in names)
+               + f" {'late':>5} {'oldest':>6}")
+    for r in ov.kinds:
+        typer.echo(f"{r.kind:<20} {r.failure:<8} {r.open:>5} "
+                   + " ".join(f"{r.buckets[n]:>5}" for n in names)
+                   + f" {r.breached:>5} {r.oldest_days:>5}d")
+    typer.echo(f"{ov.total} open ({ov.by_state['in-review']} in review), "
+               f"{len(ov.breaches)} past their SLA.")
+    if ov.oldest:
+        typer.echo("Oldest:")
+        for v in ov.oldest:
+            late = " SLA BREACHED" if v.breached else ""
+            typer.echo(f"  #{v.id:<4} {v.kind:<20} {v.payer:<10} {v.age_days:>3}d "
+                       f"{v.assignee or '-'}{late}")
+
+
+@review_app.command("assign")
+def review_assign(item_id: int, user: str, by: By = None) -> None:
+    """Assign an open or in-review item to USER."""
+    _change(f"Assigned to {user}:", lambda: _queue().assign(item_id, user, by=_by(by)), item_id)
+
+
+@review_app.command("start")
+def review_start(item_id: int, by: By = None) -> None:
+    """Put an open item in review (assigned to you if no one has it)."""
+    _change("In review:", lambda: _queue().start(item_id, by=_by(by)), item_id)
+
+
+@review_app.command("resolve")
+def review_resolve(item_id: int,
+                   note: Annotated[str, typer.Option(help="What was done (no PHI).")],
+                   by: By = None) -> None:
+    """Mark a review item resolved with a note."""
+    _change("Resolved", lambda: _queue().resolve(item_id, note, by=_by(by)), item_id)
+
+
+@review_app.command("dismiss")
+def review_dismiss(item_id: int,
+                   reason: Annotated[str, typer.Option(help="Why no one will act (no PHI).")],
+                   by: By = None) -> None:
+    """Dismiss a review item with a reason (its evidence and context are kept)."""
+    _change("Dismissed", lambda: _queue().dismiss(item_id, reason, by=_by(by)), item_id)
+
+
+@review_app.command("reopen")
+def review_reopen(item_id: int,
+                  why: Annotated[str, typer.Option(help="Why it needs work again (no PHI).")],
+                  by: By = None) -> None:
+    """Open a resolved or dismissed item again."""
+    _change("Reopened", lambda: _queue().reopen(item_id, by=_by(by), why=why), item_id)
+
+
+def item_json(item, redact) -> dict:
+    return {"id": item.id, "kind": item.kind, "status": item.status, "payer": item.payer,
+            "reason": item.reason, "occurrences": item.occurrences,
+            "created_at": item.created_at, "last_seen_at": item.last_seen_at,
+            "context": redact(item.context), "evidence": item.evidence,
+            "resolution": item.resolution}
