@@ -53,6 +53,8 @@ class Console:
     address_throttle: Throttle
     on_event: EventHook
     dummy_hash: str  # verified for unknown names, so they take as long as known ones
+    templates: Jinja2Templates | None = None
+    _ledger: Any = None
 
     def users(self):
         return load_users(self.settings.console_users)
@@ -72,6 +74,25 @@ class Console:
             self.store.delete(session.token)
             return None, None
         return session, ConsoleUser(session.user, entry.role)
+
+    def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        """A page from ``templates/`` (every page gets ``csrf_token`` for its forms)."""
+        return self.templates.TemplateResponse(
+            request, name, {"csrf_token": csrf_token(request), **context}, status_code=status)
+
+    def ledger(self):
+        """The ledger of the settings, opened once per app (SQLAlchemy pools connections)."""
+        if self._ledger is None:
+            from ..storage import Ledger
+
+            self._ledger = Ledger(self.settings.database_url)
+        return self._ledger
+
+    def queue(self):
+        """The review queue over :meth:`ledger`."""
+        from ..review import ReviewQueue
+
+        return ReviewQueue(self.ledger())
 
     def secure(self, request: Request) -> bool:
         return self.settings.console_secure_cookies or request.url.scheme == "https"
@@ -104,12 +125,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                   openapi_url=None)
     app.state.console = console
     app.add_middleware(Guard, console=console)
-    templates = Jinja2Templates(directory=HERE / "templates")
+    console.templates = Jinja2Templates(directory=HERE / "templates")
     stylesheet = (HERE / "static" / "console.css").read_bytes()
-
-    def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"csrf_token": csrf_token(request),
-                                                          **context}, status_code=status)
+    page = console.render
 
     @app.get("/health", response_class=PlainTextResponse)
     def health() -> str:
