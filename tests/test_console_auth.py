@@ -44,7 +44,10 @@ def hashes():  # the lowest cost the users file accepts, to keep the tests quick
 
 @pytest.fixture
 def settings(tmp_path, hashes):
-    s = Settings(home=tmp_path, out=tmp_path / "out", database_url="sqlite://")
+    # a file, not "sqlite://": the pages read the ledger from worker threads (one memory
+    # database per thread otherwise)
+    s = Settings(home=tmp_path, out=tmp_path / "out",
+                 database_url=f"sqlite:///{tmp_path}/ledger.db")
     for name, h in hashes.items():
         set_user(s.console_users, name, ROLES[name], h)
     return s

@@ -1,9 +1,9 @@
 """The review console's web app shell: sign-in, sessions, roles, CSRF, security headers.
 
-:func:`create_app` builds a FastAPI app with server-rendered Jinja2 pages. The review pages
-come later; today there are ``GET/POST /login``, ``POST /logout``, ``GET /`` (a placeholder),
-``GET /health`` and the one stylesheet. What keeps it locked is in :mod:`.auth` (the
-:class:`~.auth.Guard` middleware) and :mod:`.sessions`; docs/console.md explains it for admins.
+:func:`create_app` builds a FastAPI app with server-rendered Jinja2 pages. Here are
+``GET/POST /login``, ``POST /logout``, ``GET /health`` and the one stylesheet; the review pages
+(the queue at ``/``, items, evidence, overview) are in :mod:`.pages`. What keeps it locked is in
+:mod:`.auth` (the :class:`~.auth.Guard` middleware) and :mod:`.sessions`; docs/console.md explains it for admins.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from ..settings import Settings
 from .auth import COOKIE, CSS_PATH, ConsoleUser, Guard, csrf_token, current_user
+from .pages import add_pages
 from .passwords import hash_password, verify_password
 from .sessions import Clock, Session, SessionStore, Throttle
 from .users import UsersFileError, load_users
@@ -54,6 +55,7 @@ class Console:
     on_event: EventHook
     dummy_hash: str  # verified for unknown names, so they take as long as known ones
     templates: Jinja2Templates | None = None
+    images: Any = None  # the rendered evidence images (.pages)
     _ledger: Any = None
 
     def users(self):
@@ -193,8 +195,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                                secure=console.secure(request))
         return response
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> Response:
-        return page(request, "index.html", user=current_user(request))
-
+    add_pages(app, console)
     return app
