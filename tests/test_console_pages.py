@@ -114,6 +114,8 @@ def test_the_queue_lists_active_items_oldest_first_with_counts_and_filters(app, 
     assert ids(state="all") == [old, mine, done, fresh]
     assert ids(assignee="alice") == [mine]
     assert ids(min_age=2) == [old, mine]
+    assert ids(min_age="", assignee="", kind="") == [old, mine, fresh]  # the form's empty boxes
+    assert client.get("/items", params={"min_age": "-1"}).status_code == 400
     assert ids(breached=1) == [old]
     assert ids(kind="unbalanced", payer="keystone") == []
     assert client.get("/items", params={"kind": "nonsense"}).status_code == 400
@@ -251,6 +253,7 @@ def test_an_unbalanced_item_shows_its_remittance_page_with_the_claim_boxed(unbal
     page = client.get(f"/items/{item.id}").text
     src = f"/items/{item.id}/evidence/0/marked/0"
     assert f'src="{src}"' in page
+    assert item.evidence[0] not in page and item.context["file"] not in page  # no server paths
     problem = item.context["problems"][0]
     assert problem["expected"] in page and problem["actual"] in page  # beside the image
     image = client.get(src)
@@ -267,39 +270,46 @@ def test_an_unbalanced_item_shows_its_remittance_page_with_the_claim_boxed(unbal
 @pytest.mark.browser
 def test_the_console_renders_the_queue_and_an_unbalanced_item_in_chromium(unbalanced,
                                                                           shared_browser):
+    from bots.browser import driving
     from fixtures.portals.server import PortalServer
 
     app, item = unbalanced
     server = PortalServer(app)
     url = server.start()
-    context = shared_browser.new_context(viewport={"width": 1400, "height": 900})
     try:
-        page = context.new_page()
-        page.goto(f"{url}/")
-        assert page.url.endswith("/login")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", PASSWORDS["alice"])
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/")
-        assert page.locator("h1").inner_text() == "Review queue"
-        assert page.locator("table.queue tbody tr").count() >= 2
-        _doc_image(page, "console-queue.png")
-        page.select_option("select[name=kind]", "unbalanced")
-        page.click("form.filters button[type=submit]")
-        page.wait_for_url(re.compile(r".*kind=unbalanced.*"))
-        rows = page.locator("table.queue tbody tr")
-        assert rows.count() == 1
-        rows.first.locator("a").first.click()
-        page.wait_for_url(f"{url}/items/{item.id}")
-        image = page.locator("img.marked").first
-        image.scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                               arg=image.element_handle())
-        assert image.evaluate("img => img.naturalWidth") > 500
-        _doc_image(page, "console-item.png")
+        with driving(shared_browser):
+            context = shared_browser.new_context(viewport={"width": 1400, "height": 900})
+            try:
+                _walk_through(context.new_page(), url, item)
+            finally:
+                context.close()
     finally:
-        context.close()
         server.stop()
+
+
+def _walk_through(page, url: str, item) -> None:
+    page.goto(f"{url}/")
+    assert page.url.endswith("/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORDS["alice"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    assert page.locator("h1").inner_text() == "Review queue"
+    assert page.locator("table.queue tbody tr").count() >= 2
+    _doc_image(page, "console-queue.png")
+    page.select_option("select[name=kind]", "unbalanced")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*kind=unbalanced.*"))
+    rows = page.locator("table.queue tbody tr")
+    assert rows.count() == 1
+    rows.first.locator("a").first.click()
+    page.wait_for_url(f"{url}/items/{item.id}")
+    image = page.locator("img.marked").first
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=image.element_handle())
+    assert image.evaluate("img => img.naturalWidth") > 500
+    _doc_image(page, "console-item.png")
 
 
 def _doc_image(page, name: str) -> None:

@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ..phi import mask_id, mask_name, redact
@@ -41,6 +41,9 @@ PHI_ROLE = "reviewer"  # reviewers and admins see PHI in full
 _PHI_KEYS = {"patient_name", "member_id", "patient_account", "name", "dob", "patient_dob",
              "claim"}  # "claim": the patient account of an unbalanced claim
 _DATE_KEYS = {"dob", "patient_dob"}
+#: context keys the item page does not list as details: the problems have their table, files
+#: are shown as evidence (by index), never as server paths
+_NOT_DETAILS = {"problems", "file", "screenshot", "trace", "path"}
 _MARKED = "marked"  # the cache key's tag of a remittance page image
 
 
@@ -102,6 +105,14 @@ def _matches(view: ReviewView, *, kind: str, payer: str, assignee: str, min_age:
             and (not breached or view.breached))
 
 
+def _days(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) > 3650:
+        raise HTTPException(400, "age: a whole number of days")
+    return int(text)
+
+
 def add_pages(app: FastAPI, console) -> None:
     """The queue, item, evidence and overview routes (see the module docstring)."""
     page = console.render
@@ -121,9 +132,9 @@ def add_pages(app: FastAPI, console) -> None:
     @app.get("/", response_class=HTMLResponse)
     @app.get("/items", response_class=HTMLResponse)
     def queue_list(request: Request, kind: str = "", payer: str = "", state: str = "active",
-                   assignee: str = "", min_age: int | None = Query(None, ge=0, le=3650),
-                   breached: bool = False) -> Response:
+                   assignee: str = "", min_age: str = "", breached: bool = False) -> Response:
         user = current_user(request)
+        min_age = _days(min_age)  # the form sends an empty box as ""
         if kind and kind not in {k.value for k in ReviewKind}:
             raise HTTPException(400, f"unknown kind {kind!r}")
         states = _state_filter(state)
@@ -172,7 +183,7 @@ def add_pages(app: FastAPI, console) -> None:
         problems = [p for p in context.get("problems") or [] if isinstance(p, dict)]
         return page(request, "item.html", user=user, item=item,
                     view=ReviewView.of(item, utcnow(), sla()), reason=reason,
-                    context={k: v for k, v in context.items() if k != "problems"},
+                    context={k: v for k, v in context.items() if k not in _NOT_DETAILS},
                     problems=problems, files=files, full=full,
                     resolution=item.resolution if full else mask_text(item.resolution, values),
                     history=[(e, e.detail if full else mask_text(e.detail, values))
