@@ -265,6 +265,10 @@ def test_an_unbalanced_item_shows_its_remittance_page_with_the_claim_boxed(unbal
     assert client.get(src).content == image.content  # rendered once, from the cache
     assert len(app.state.console.images) >= 1
     assert client.get(f"/items/{item.id}/evidence/0/marked/1").status_code == 404
+    viewer = _client(app, "vic")  # the page image prints patients' names: reviewers only
+    assert src not in viewer.get(f"/items/{item.id}").text
+    assert viewer.get(src).status_code == 403
+    assert _client(app).get(src).headers["location"] == "/login"
 
 
 @pytest.mark.browser
