@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.templating import Jinja2Templates
 
 from ..settings import Settings
+from .actions import add_actions
 from .auth import COOKIE, CSS_PATH, ConsoleUser, Guard, csrf_token, current_user
 from .passwords import hash_password, verify_password
 from .sessions import Clock, Session, SessionStore, Throttle
@@ -197,4 +198,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     def home(request: Request) -> Response:
         return page(request, "index.html", user=current_user(request))
 
+    add_actions(app, console)
     return app
