@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 #: the largest upload taken for a missing document (a bigger one is usually a whole chart)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 ACTIVE_STATES = ("open", "in-review")
+#: one pipeline re-run at a time in this process: the console serves requests from threads,
+#: and PDFium (parsing, packets) is not thread-safe (other processes are kept apart by units)
+PIPELINE_LOCK = threading.RLock()
 
 
 def today() -> dt.date:
@@ -91,8 +95,9 @@ def categorize_item(ctx: Context, item_id: int, *, category: str, owner: str, ac
         raise ResolutionError(str(exc)) from exc
     ctx.queue.record(item_id, "categorized", by=by,
                      detail=f"local rule {rule.id}: {category}, {owner}, {action}")
-    result = redecide(ctx, [carc])
-    counts = write_outputs(ctx, item.payer, as_of=today()) if item.payer else None
+    with PIPELINE_LOCK:
+        result = redecide(ctx, [carc])
+        counts = write_outputs(ctx, item.payer, as_of=today()) if item.payer else None
     message = f"Rule {rule.id} added. {result.summary()}."
     if counts is not None:
         message += f" Outputs made again: {_routed(counts)}."
@@ -128,7 +133,8 @@ def attach_document(ctx: Context, item_id: int, data: bytes, kind: str, *, by: s
     if len(data) > MAX_UPLOAD_BYTES:
         raise ResolutionError(f"the file is larger than the {MAX_UPLOAD_BYTES // 2**20} MB "
                               f"limit")
-    pages, problem = pdf_pages(data)
+    with PIPELINE_LOCK:
+        pages, problem = pdf_pages(data)
     if problem:
         raise ResolutionError(f"the file is not a readable PDF ({problem})")
     appeal = _appeal(ctx, item)
@@ -143,8 +149,8 @@ def attach_document(ctx: Context, item_id: int, data: bytes, kind: str, *, by: s
     path = _store(folder, stem, data)
     ctx.queue.record(item_id, "document-attached", by=by,
                      detail=f"{kind}: {path.name} ({pages} page(s), {len(data)} bytes)")
-    counts = Counts(item.payer)
-    write_packets(ctx, item.payer, counts, as_of=day)
+    with PIPELINE_LOCK:
+        write_packets(ctx, item.payer, Counts(item.payer), as_of=day)
     current = ctx.queue.get(item_id)
     if str(current.status) in ACTIVE_STATES:
         message = (f"Stored {path.name}; the packet was rebuilt but is still incomplete "
@@ -231,9 +237,10 @@ def retry_item(ctx: Context, item_id: int, *, by: str) -> Outcome:
                               f"on it): retry after that run")
     elif unit.kind in (UnitKind.PARSE, UnitKind.OUTPUTS, UnitKind.WORKLIST):
         counts = Counts(unit.payer)
-        if unit.kind == UnitKind.PARSE:
-            process_documents(ctx, unit.payer, counts)
-        write_outputs(ctx, unit.payer, as_of=today(), counts=counts)
+        with PIPELINE_LOCK:
+            if unit.kind == UnitKind.PARSE:
+                process_documents(ctx, unit.payer, counts)
+            write_outputs(ctx, unit.payer, as_of=today(), counts=counts)
         now = ctx.ledger.unit(unit.kind, unit.key)
         outcome = (f"{unit.kind} {unit.key} re-run: {now.state}"
                    + (f" ({now.error_code})" if now.error_code else ""))
