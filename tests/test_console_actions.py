@@ -168,6 +168,14 @@ def test_the_forms_carry_the_token_and_match_the_item(app, ctx, settings):
     assert forms and all('name="csrf_token" value="T0K"' in f for f in forms)
     assert 'action="/items/%d/dismiss"' % item.id in page
     assert "/attach" not in page  # this item misses nothing listed: no upload form
+    wanting = ctx.queue.open(ReviewKind.MISSING_DOCUMENT, "incomplete",
+                             key="missing-document:NWHP1:C2:L1", payer="northwind",
+                             context={"missing": ["authorization"]}).item
+    page = template.render(item=wanting, user=User, csrf_token="T0K")
+    attach = re.search(r'<form [^>]*action="/items/%d/attach"[^>]*>.*?</form>' % wanting.id,
+                       page, re.S).group(0)
+    assert 'enctype="multipart/form-data"' in attach and "<option>authorization</option>" in attach
+    assert 'name="csrf_token" value="T0K"' in attach and 'type="file" name="document"' in attach
 
 
 # ---- attach a missing document (northwind demo data, one document left out) -------------------
@@ -238,6 +246,31 @@ def test_attaching_the_missing_document_rebuilds_the_packet_complete_and_resolve
     # a second upload for the resolved item is refused, and nothing is overwritten
     assert upload(a_pdf("again")).status_code == 400
     assert len([p for p in new[0].parent.iterdir() if p.name.startswith(kind)]) >= 1
+
+
+def test_a_progress_note_is_named_by_the_claims_date_of_service_so_the_source_matches_it(
+        northwind, settings):
+    from claimwright.documents import ClaimRef
+    from claimwright.documents.folder import FolderSource, folder_name
+    from claimwright.resolutions import _document_date, _store
+
+    item = northwind.queue.items(kind=ReviewKind.MISSING_DOCUMENT)[0]
+    appeal_key = item.key.removeprefix("missing-document:")
+    appeal = next(a for a in northwind.ledger.appeals(payer="northwind") if a.key == appeal_key)
+    day = _document_date(northwind, appeal, "medical_records", SAMPLE_ANCHOR)
+    assert day != SAMPLE_ANCHOR
+    assert _document_date(northwind, appeal, "authorization", SAMPLE_ANCHOR) == SAMPLE_ANCHOR
+    folder = settings.documents / folder_name(appeal.patient_account)
+    before = {p: p.read_bytes() for p in folder.glob("*.pdf")}  # the demo's note is there
+    stored = _store(folder, f"medical_records-{day.isoformat()}", a_pdf())
+    again = _store(folder, f"medical_records-{day.isoformat()}", a_pdf("another"))
+    assert stored not in before and again not in before and again != stored  # never replaced
+    assert again.name.startswith(f"medical_records-{day.isoformat()}-")
+    assert {p: p.read_bytes() for p in before} == before
+    found = FolderSource(settings.documents).find(
+        ClaimRef(appeal.patient_account, appeal.payer_id, appeal.payer_claim_id, (day,)),
+        ["medical_records"])
+    assert stored in [d.path for d in found.documents["medical_records"]]
 
 
 def test_cli_attach_refuses_a_file_that_is_not_a_pdf_with_the_shared_message(
@@ -336,6 +369,34 @@ def test_retry_now_reruns_a_failed_outputs_unit_and_resolves_its_item(app, ctx, 
     assert ctx.queue.items(kind=ReviewKind.OUTPUT_FAILED) == []  # the others cleared too
     nothing = post(client, token, _item(ctx).id, "retry")
     assert nothing.status_code == 400 and "not the failure of a unit" in nothing.text
+
+
+def test_retry_now_of_a_document_that_failed_to_parse_parses_it_and_makes_its_outputs(
+        app, ctx, remittance_dataset, monkeypatch):
+    import claimwright.pipeline.parse as parse
+
+    folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
+    entry = manifest["remittances"][0]
+    import_document(ctx, "northwind", folder / entry["pdf"], entry["remittance_id"])
+    real = parse.parse_file
+
+    def flaky(path):
+        raise OSError("the share went away")
+
+    monkeypatch.setattr(parse, "parse_file", flaky)
+    process_documents(ctx, "northwind")
+    item = ctx.queue.items(kind=ReviewKind.DOCUMENT_FAILED)[0]
+    unit = next(u for u in ctx.ledger.units(UnitKind.PARSE) if u.review_key == item.key)
+    assert unit.state == UnitState.FAILED_SYSTEM and ctx.ledger.unit(UnitKind.OUTPUTS,
+                                                                     unit.key) is None
+    monkeypatch.setattr(parse, "parse_file", real)
+    client, token = client_of(app, "alice")
+    message = done(post(client, token, item.id, "retry"))
+    assert f"parse {unit.key} re-run: done" in message
+    assert ctx.ledger.unit(UnitKind.PARSE, unit.key).state == UnitState.DONE
+    assert ctx.ledger.unit(UnitKind.OUTPUTS, unit.key).state == UnitState.DONE  # outputs made
+    assert ctx.queue.get(item.id).status == "resolved"
+    assert ("retried", "alice") in events(ctx, item.id)
 
 
 def test_retry_of_a_portal_failure_resets_the_pull_for_the_next_run_cli_and_web(app, ctx):
