@@ -3,8 +3,8 @@
 ``list`` / ``show`` / ``history`` / ``overview`` read; ``assign`` / ``start`` / ``resolve`` /
 ``dismiss`` / ``reopen`` change an item's state, each one event of its audit trail with the
 actor (``--by``, default the OS user name); ``attach`` / ``retry`` are the console's resolutions
-for scripts (the same code: :mod:`claimwright.resolutions`). PHI in an item's context is masked; lists show the
-reason and ids, never the context.
+for scripts (the same code: :mod:`claimwright.resolutions`). PHI in an item's context is
+masked; lists show the reason and ids, never the context.
 """
 
 from __future__ import annotations

@@ -313,7 +313,8 @@ def test_categorizing_the_z98_item_redecides_it_into_the_billing_worklist(app, n
     form = {"category": "billing data error", "owner": "billing", "action": "corrected claim",
             "appealable": "no", "why": "The payer's own code for a missing NPI."}
     wrong = post(client, token, item.id, "categorize", **{**form, "category": "modifer"})
-    assert wrong.status_code == 400 and "'modifer' is not a known category" in html.unescape(wrong.text)
+    assert wrong.status_code == 400
+    assert "'modifer' is not a known category" in html.unescape(wrong.text)
     assert not settings.local_rules.exists() and ctx.queue.get(item.id).status == "open"
 
     message = done(post(client, token, item.id, "categorize", **form))
