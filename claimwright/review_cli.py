@@ -2,13 +2,15 @@
 
 ``list`` / ``show`` / ``history`` / ``overview`` read; ``assign`` / ``start`` / ``resolve`` /
 ``dismiss`` / ``reopen`` change an item's state, each one event of its audit trail with the
-actor (``--by``, default the OS user name). PHI in an item's context is masked; lists show the
-reason and ids, never the context.
+actor (``--by``, default the OS user name); ``attach`` / ``retry`` are the console's resolutions
+for scripts (the same code: :mod:`claimwright.resolutions`). PHI in an item's context is
+masked; lists show the reason and ids, never the context.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -217,6 +219,46 @@ def review_reopen(item_id: int,
                   by: By = None) -> None:
     """Open a resolved or dismissed item again."""
     _change("Reopened", lambda: _queue().reopen(item_id, by=_by(by), why=why), item_id)
+
+
+def _resolution(call) -> None:
+    """Run a shared resolution (claimwright.resolutions) over the settings' ledger."""
+    from .pipeline import Context
+    from .resolutions import ResolutionError
+    from .storage import ReviewStateError
+
+    ctx = Context.from_settings()
+    try:
+        outcome = call(ctx)
+    except (ResolutionError, ReviewStateError) as exc:
+        _fail(str(exc))
+    finally:
+        ctx.ledger.close()
+    typer.echo(f"#{outcome.item.id} {outcome.item.status}: {outcome.message}")
+
+
+@review_app.command("attach")
+def review_attach(item_id: int,
+                  file: Annotated[Path, typer.Argument(help="The PDF to attach.")],
+                  kind: Annotated[str, typer.Option(help="Which missing document it is.")],
+                  by: By = None) -> None:
+    """Attach the missing document of a missing-document item; its packet is rebuilt."""
+    from .resolutions import MAX_UPLOAD_BYTES, attach_document
+
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_UPLOAD_BYTES + 1)
+    except OSError as exc:
+        _fail(f"{file}: {exc.strerror}")
+    _resolution(lambda ctx: attach_document(ctx, item_id, data, kind, by=_by(by)))
+
+
+@review_app.command("retry")
+def review_retry(item_id: int, by: By = None) -> None:
+    """Retry now: the failed unit of the item is reset and that payer's processing re-run."""
+    from .resolutions import retry_item
+
+    _resolution(lambda ctx: retry_item(ctx, item_id, by=_by(by)))
 
 
 def item_json(item, redact) -> dict:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.templating import Jinja2Templates
 
 from ..settings import Settings
+from .actions import add_actions
 from .auth import COOKIE, CSS_PATH, ConsoleUser, Guard, csrf_token, current_user
 from .pages import add_pages
 from .passwords import hash_password, verify_password
@@ -196,4 +197,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return response
 
     add_pages(app, console)
+    add_actions(app, console)
     return app
