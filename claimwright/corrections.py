@@ -166,9 +166,9 @@ def resolve_corrected(ctx: Context, doc: Document, remit: Remittance,
 # recording --------------------------------------------------------------------------------
 def correct(ctx: Context, target: int | tuple[int, str, str], changes: dict[str, Any], *,
             by: str, why: str, line: int | None = None) -> Correction:
-    """Record a correction of the claim ``target`` names: a review item id (``unbalanced``,
-    ``renditions-disagree`` or ``unknown-code``, open or in review) or ``(remittance record id,
-    patient account, payer claim #)``. ``changes``: field -> new value (text, int or Decimal;
+    """Record a correction of the claim ``target`` names: a review item id (``unbalanced`` or
+    ``renditions-disagree``, open or in review) or ``(remittance record id, patient account,
+    payer claim #)``. ``changes``: field -> new value (text, int or Decimal;
     never float). Audits it on the review item (the one given, else the claim's open
     ``unbalanced`` item) and queues the document's outputs again. :class:`CorrectionError` when
     anything is wrong; nothing is recorded then."""
@@ -227,21 +227,17 @@ def _resolve_target(ctx: Context, target: int | tuple[int, str, str]
     item = ctx.queue.get(int(target))
     if item is None:
         raise CorrectionError(f"no review item {target}")
-    if item.kind not in (ReviewKind.UNBALANCED, ReviewKind.RENDITIONS_DISAGREE,
-                         ReviewKind.UNKNOWN_CODE):
+    if item.kind not in (ReviewKind.UNBALANCED, ReviewKind.RENDITIONS_DISAGREE):
         raise CorrectionError(f"review item {item.id} is {item.kind}: values are corrected "
-                              "on unbalanced, renditions-disagree or unknown-code items")
+                              "on unbalanced or renditions-disagree items")
     if item.status not in ACTIVE:
         raise CorrectionError(f"review item {item.id} is {item.status}: reopen it first")
     account = item.context.get("claim") or ""
-    claim_id = item.context.get("payer_claim_id") or ""
     found = []
     for rec in ctx.ledger.remittances(int(item.context.get("document_id") or 0)):
-        for c in apply_corrections(rec.data, ctx.ledger.corrections(remittance_id=rec.id))[
-                "claims"]:
-            if (account and c["patient_account"] == account) or (
-                    claim_id and c["payer_claim_id"] == claim_id):
-                found.append((rec.id, c["patient_account"], c["payer_claim_id"]))
+        found += [(rec.id, c["patient_account"], c["payer_claim_id"])
+                  for c in rec.data.get("claims") or [] if account
+                  and c["patient_account"] == account]
     if len(found) != 1:
         raise CorrectionError(f"review item {item.id} names {len(found)} claims: give the "
                               "remittance record, account and claim # instead")

@@ -261,3 +261,29 @@ def test_cli_adds_and_lists_corrections_without_phi(demo):
     for phi in (account, claim["patient_name"], claim["member_id"], str(printed)):
         assert phi not in listed.output and phi not in ok.output
     assert json.dumps(ctx.queue.history(item.id)[-1].detail).find(account) == -1
+
+
+def test_a_correction_by_remittance_and_claim_that_does_not_balance_keeps_the_item_open(demo):
+    ctx, _, _ = demo
+    item = next(iter(_unbalanced(ctx).values()))
+    account, line = item.context["claim"], item.context["problems"][0]["line"]
+    rec = next(r for r in ctx.ledger.remittances(item.context["document_id"])
+               if any(c["patient_account"] == account for c in r.data["claims"]))
+    claim = next(c for c in rec.data["claims"] if c["patient_account"] == account)
+    adjustment = claim["lines"][line - 1]["adjustments"][0]
+    c = correct(ctx, (rec.id, account, claim["payer_claim_id"]),
+                {"adjustment.1.amount": str(Decimal(adjustment["amount"]) + 1),
+                 "adjustment.1.group": adjustment["group"].lower()},  # same group: not changed
+                line=line, by="carol", why="amount misread")
+    assert c.changes == {"adjustment.1.amount": str(Decimal(adjustment["amount"]) + 1)}
+    assert c.original == {"adjustment.1.amount": adjustment["amount"]}
+    assert c.balances is False and "line-unbalanced" in c.remaining
+    assert c.item_id == item.id  # found by the claim's open unbalanced item
+    assert ctx.queue.history(item.id)[-1].detail == (
+        f"correction #{c.id}: line {line} adjustment.1.amount; still "
+        f"{', '.join(c.remaining)}")
+    write_outputs(ctx, "northwind", as_of=SAMPLE_ANCHOR)
+    item = ctx.queue.get(item.id)
+    assert item.status == "open" and item.occurrences == 2
+    assert any(f"still after correction #{c.id}" in p["message"]
+               for p in corrected_data(ctx, rec.id)["problems"] if p.get("claim") == account)
