@@ -16,6 +16,7 @@ import typer
 
 from .appeals.cli import appeals_app
 from .console.cli import console_app
+from .corrections_cli import corrections_app
 from .errors import ClaimwrightError
 from .review_cli import review_app
 from .rules.cli import categorize, rules_app
@@ -40,6 +41,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(report_app, name="report")
 app.add_typer(appeals_app, name="appeals")
 app.add_typer(console_app, name="console")
+app.add_typer(corrections_app, name="corrections")
 app.command()(categorize)
 
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from ..corrections import apply_corrections, resolve_corrected
 from ..rules.engine import categorize_remittance
 from ..rules.findings import Finding
 from ..errors import SystemFault
@@ -59,9 +60,12 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
 def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Counts) -> None:
     from ..worklists import worklist_row_from_finding
 
+    corrections = ctx.ledger.corrections(document_id=doc.id)  # people's, on copies
     for rec in ctx.ledger.remittances(doc.id):
-        remit = Remittance.from_json(rec.data)
+        mine = [c for c in corrections if c.remittance_id == rec.id]
+        remit = Remittance.from_json(apply_corrections(rec.data, mine) if mine else rec.data)
         trusted = _review_problems(ctx, doc, remit, counts)
+        resolve_corrected(ctx, doc, remit, mine)
         findings = categorize_remittance(remit, as_of=as_of)
         ctx.ledger.save_findings(rec.id, [f.to_row() for f in findings])
         counts.remittances += 1

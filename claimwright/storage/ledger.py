@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .appeals import AppealLedger
+from .corrections import CorrectionLedger
 from .followup import FollowUpLedger
 from ..types import UnitKind, UnitState
 from .records import (Base, Document, FindingRecord, OutputRecord, RemittanceRecord,
@@ -62,7 +63,7 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
 
 
 class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLedger,
-             AppealLedger):
+             AppealLedger, CorrectionLedger):
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

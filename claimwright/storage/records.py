@@ -305,3 +305,27 @@ class AppealRecord(Base):
     @property
     def category_list(self) -> list[str]:
         return [c for c in (part.strip() for part in self.categories.split(";")) if c]
+
+
+class CorrectionRecord(Base):
+    """A person's correction of values of one stored remittance's claim (or one of its lines).
+
+    The stored remittance (``remittances.data``) is never changed: the pipeline applies the
+    corrections to a copy (:mod:`claimwright.corrections`). ``changes`` maps field -> new value
+    and ``original`` field -> the value before (both as text); ``at`` is UTC; ``why`` holds no
+    PHI. ``item_id`` is the review item it answers, when there is one."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("review_items.id"), nullable=True)
+    patient_account: Mapped[str] = mapped_column(String(64))
+    payer_claim_id: Mapped[str] = mapped_column(String(64))
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1-based; None: claim
+    changes: Mapped[dict] = mapped_column(JSON)
+    original: Mapped[dict] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    why: Mapped[str] = mapped_column(Text)
