@@ -267,3 +267,13 @@ def item_json(item, redact) -> dict:
             "created_at": item.created_at, "last_seen_at": item.last_seen_at,
             "context": redact(item.context), "evidence": item.evidence,
             "resolution": item.resolution}
+
+
+@review_app.command("serve")
+def review_serve(host: Annotated[str, typer.Option(
+                     help="Address to bind (default: this machine only).")] = "127.0.0.1",
+                 port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765) -> None:
+    """Serve the review console in a browser (the same as ``claimwright console serve``)."""
+    from .console.cli import serve
+
+    serve(host=host, port=port)

@@ -396,3 +396,10 @@ def test_serve_refuses_without_users_and_warns_beyond_loopback(tmp_path, hashes,
     assert runs[-1]["host"] == "127.0.0.1" and runs[-1]["port"] == 9999
     wide = runner.invoke(cli_app, ["console", "serve", "--host", "0.0.0.0"], env=env)
     assert wide.exit_code == 0 and "CLAIMWRIGHT_CONSOLE_SECURE_COOKIES=1" in wide.output
+
+
+@pytest.mark.parametrize("command", [["review", "serve"], ["console", "serve"]])
+def test_serve_refuses_to_start_without_users(workspace, command):
+    result = CliRunner().invoke(cli_app, command + ["--port", "0"])
+    assert result.exit_code == 2
+    assert "no console users file" in result.output and "user-add" in result.output
