@@ -12,24 +12,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from .review_cli import _by, _fail  # one way to fail and name the actor, for every CLI
+
 corrections_app = typer.Typer(help="Corrected values of failing claims (original kept).",
                               no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _by(by: str | None) -> str:
-    if by and by.strip():
-        return by.strip()
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @corrections_app.command("add")
