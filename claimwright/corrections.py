@@ -164,6 +164,22 @@ def resolve_corrected(ctx: Context, doc: Document, remit: Remittance,
 
 
 # recording --------------------------------------------------------------------------------
+def parse_changes(pairs: Iterable[str]) -> dict[str, str]:
+    """``["paid=12.34", ...]`` (``FIELD=VALUE`` each; blank entries skipped) -> field -> value;
+    a malformed or repeated field raises :class:`CorrectionError`."""
+    changes: dict[str, str] = {}
+    for pair in pairs:
+        if not pair.strip():
+            continue
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CorrectionError(f"{pair.strip()[:40]!r}: write FIELD=VALUE")
+        if name.strip() in changes:
+            raise CorrectionError(f"{name.strip()} given twice")
+        changes[name.strip()] = value.strip()
+    return changes
+
+
 def correct(ctx: Context, target: int | tuple[int, str, str], changes: dict[str, Any], *,
             by: str, why: str, line: int | None = None) -> Correction:
     """Record a correction of the claim ``target`` names: a review item id (``unbalanced`` or

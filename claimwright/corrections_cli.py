@@ -30,17 +30,13 @@ def add(item_id: Annotated[int, typer.Argument(help="The review item (e.g. unbal
         by: Annotated[Optional[str], typer.Option(
             "--by", help="Who corrects it (default: the OS user name).")] = None) -> None:
     """Record a correction of the item's claim (or one line); the next run uses it."""
-    from .corrections import CorrectionError, correct
+    from .corrections import CorrectionError, correct, parse_changes
     from .pipeline import Context
 
-    changes: dict[str, str] = {}
-    for pair in set_:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            _fail(f"--set {pair!r}: write FIELD=VALUE")
-        if name.strip() in changes:
-            _fail(f"--set {name.strip()} given twice")
-        changes[name.strip()] = value
+    try:
+        changes = parse_changes(set_)
+    except CorrectionError as exc:
+        _fail(f"--set {exc}")
     ctx = Context.from_settings()
     try:
         c = correct(ctx, item_id, changes, by=_by(by), why=why, line=line)

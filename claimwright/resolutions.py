@@ -107,6 +107,31 @@ def categorize_item(ctx: Context, item_id: int, *, category: str, owner: str, ac
     return Outcome(current, message)
 
 
+def correct_item(ctx: Context, item_id: int, changes: dict[str, str], *, why: str, by: str,
+                 line: int | None = None) -> Outcome:
+    """Correct the values of an ``unbalanced`` (or ``renditions-disagree``) item's claim
+    (:func:`claimwright.corrections.correct`: the original kept, who and why recorded) and make
+    the payer's outputs again now, so a claim that balances leaves review for its worklist or
+    packet. A correction that cannot be recorded raises ResolutionError."""
+    from .corrections import CorrectionError, correct
+
+    item = _item(ctx, item_id, (ReviewKind.UNBALANCED, ReviewKind.RENDITIONS_DISAGREE))
+    try:
+        c = correct(ctx, item_id, changes, by=by, why=why, line=line)
+    except CorrectionError as exc:
+        raise ResolutionError(str(exc)) from exc
+    with PIPELINE_LOCK:
+        counts = write_outputs(ctx, item.payer, as_of=today()) if item.payer else None
+    fields = ", ".join(sorted(changes))
+    message = f"Correction #{c.id} recorded ({fields})."
+    if counts is not None:
+        message += f" Outputs made again: {_routed(counts)}."
+    current = ctx.queue.get(item_id)
+    message += (" The claim still does not balance: the item stays open."
+                if str(current.status) in ACTIVE_STATES else " The item is resolved.")
+    return Outcome(current, message)
+
+
 def _routed(counts: Counts) -> str:
     return (f"{counts.remittances} remittance(s), {counts.worklist_added} worklist row(s) "
             f"added, {counts.packets_written} packet(s) written")

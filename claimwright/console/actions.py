@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .app import Console
 
 #: routes added here (for the tests: each must refuse a viewer)
-ACTIONS = ("assign", "start", "resolve", "dismiss", "reopen", "categorize", "attach", "retry")
+ACTIONS = ("assign", "start", "resolve", "dismiss", "reopen", "categorize", "attach", "correct",
+           "retry")
 MAX_MESSAGE = 300  # characters of the flash message carried in the redirect
 
 
@@ -117,6 +118,25 @@ def add_actions(app: FastAPI, console: Console) -> None:
                 raise ResolutionError("choose the PDF to attach")
             data = document.file.read(MAX_UPLOAD_BYTES + 1)  # bounded: never the whole body
             return attach_document(context(), item_id, data, kind, by=user.name).message
+
+        return act(request, item_id, call)
+
+    @app.post("/items/{item_id}/correct")
+    def correct(request: Request, item_id: int, changes: str = Form(""), line: str = Form(""),
+                why: str = Form(""), user: ConsoleUser = reviewer) -> Response:
+        from ..corrections import CorrectionError, parse_changes
+        from ..resolutions import ResolutionError, correct_item
+
+        def call() -> str:
+            try:
+                parsed = parse_changes(changes.splitlines())
+            except CorrectionError as exc:
+                raise ResolutionError(str(exc)) from exc
+            number = int(line) if line.strip().isdigit() else None
+            if line.strip() and number is None:
+                raise ResolutionError("the line is a number (1 for the first service line)")
+            return correct_item(context(), item_id, parsed, why=why, by=user.name,
+                                line=number).message
 
         return act(request, item_id, call)
 
