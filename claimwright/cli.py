@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_common import fail as _fail
 from .appeals.cli import appeals_app
 from .console.cli import console_app
 from .corrections_cli import corrections_app
@@ -47,11 +48,6 @@ app.command()(categorize)
 
 def main() -> None:
     app()
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command()

@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .review_cli import _by, _fail  # one way to fail and name the actor, for every CLI
+from .cli_common import actor as _by
+from .cli_common import fail as _fail
 
 corrections_app = typer.Typer(help="Corrected values of failing claims (original kept).",
                               no_args_is_help=True)

@@ -15,26 +15,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_common import actor as _by
+from .cli_common import fail as _fail
 review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
 
 By = Annotated[Optional[str], typer.Option(
     "--by", help="Who does it (default: the OS user name).")]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _by(by: str | None) -> str:
-    if by and by.strip():
-        return by.strip()
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in this environment
-        return "unknown"
 
 
 def _queue():

@@ -337,7 +337,7 @@ def test_an_empty_users_file_has_no_users(tmp_path):
 def test_user_add_writes_an_owner_only_file_and_never_prints_the_password(tmp_path):
     env = {"CLAIMWRIGHT_HOME": str(tmp_path)}
     runner = CliRunner()
-    secret = "correct horse battery staple"
+    secret = "synthetic-test-passphrase-42"  # a test value, never a real credential
     out = runner.invoke(cli_app, ["console", "user-add", "jdoe", "--role", "reviewer",
                                   "--password-stdin"], input=secret + "\n", env=env)
     assert out.exit_code == 0, out.output

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ..cli_common import fail as _fail
 if TYPE_CHECKING:
     from ..storage import AppealRecord
 
@@ -27,11 +28,6 @@ PayerIdOpt = Annotated[Optional[str], typer.Option(
 LevelOpt = Annotated[Optional[int], typer.Option(
     "--level", min=1, help="Appeal level, when the claim has several.")]
 OnOpt = Annotated[Optional[str], typer.Option("--on", help="The day, YYYY-MM-DD (default today).")]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _day(text: str | None, option: str, *, future: bool = False) -> dt.date:

@@ -14,17 +14,13 @@ from typing import Annotated
 
 import typer
 
+from ..cli_common import fail as _fail
 from ..settings import Settings, SettingsError
 from .passwords import MIN_PASSWORD, hash_password
 from .users import NAME, Role, UsersFileError, load_users, set_user
 
 console_app = typer.Typer(help="The review console: its users, and serving it.",
                           no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _settings() -> Settings:

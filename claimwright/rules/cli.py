@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..cli_common import actor, fail
 from ..errors import ClaimwrightError
 
 rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml and "
@@ -25,8 +26,7 @@ rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml 
 
 
 def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    fail(message, code)  # the rules commands exit 1 on a bad file (as before)
 
 
 @rules_app.command("check")
@@ -162,14 +162,12 @@ def categorize_cmd(
     """Categorize a code once: a local rule ($CLAIMWRIGHT_LOCAL_RULES), tried before the
     shipped rules; the stored findings with the code are re-decided and their outputs made
     again by the next run."""
-    import getpass
-
     from .local import categorize_code
 
     try:
         rule = categorize_code(group=group, carc=carc, category=category, owner=owner,
                                action=action, appealable=appealable, condition=condition,
-                               denial=denial, by=by or getpass.getuser(), why=why)
+                               denial=denial, by=actor(by), why=why)
     except ClaimwrightError as exc:
         _fail(str(exc))
     from .ruleset import current_rules
