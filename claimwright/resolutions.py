@@ -6,8 +6,10 @@ review console's forms (:mod:`claimwright.console.actions`) and ``claimwright re
 - :func:`attach_document`: a ``missing-document`` item's document is checked (size, a PDF that
   opens), stored in the documents source's folder under a name of our own, and the payer's
   packets are rebuilt, so the item resolves when the packet is complete;
-- :func:`retry_item`: a failed unit's item: the unit is reset (``WorkUnits.retry``) and that
-  payer's processing re-run in-process (a pull needs a browser: it is left to the next run).
+- :func:`correct_item`: an ``unbalanced`` item's claim gets a person's values (the original
+  kept) and the payer's outputs are made again;
+- "Retry now" for a failed unit's item is :mod:`claimwright.retries` (in Prefect, in a thread
+  or here).
 
 Each records its event in the item's audit trail (``document-attached``, ``categorized``,
 ``retried``) with who, and never PHI in the detail. A person's mistake raises
@@ -24,9 +26,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pipeline import Context, Counts, process_documents, write_outputs
+from .pipeline import Context, Counts, write_outputs
 from .storage import ReviewItemRecord
-from .types import ReviewKind, UnitKind, UnitState
+from .types import ReviewKind
 
 log = logging.getLogger(__name__)
 
@@ -240,44 +242,3 @@ def _store(folder: Path, stem: str, data: bytes) -> Path:
         raise ResolutionError("too many documents of this kind and day in the folder")
     finally:
         os.unlink(tmp)
-
-
-# ---- retry a failed unit ----------------------------------------------------------------------
-
-def retry_item(ctx: Context, item_id: int, *, by: str) -> Outcome:
-    """"Retry now" for the item of a failed unit: reset the unit and re-run that payer's
-    processing here (parse and outputs); a pull is only reset (the next run, or ``claimwright
-    run --payer X``, pulls again: no browser from here). Records ``retried`` with the outcome;
-    the item is resolved when the unit is done."""
-    item = _item(ctx, item_id)
-    unit = next((u for u in ctx.ledger.units(payer=item.payer or None)
-                 if u.review_key == item.key), None)
-    if unit is None:
-        raise ResolutionError(f"item {item_id} is not the failure of a unit of work: nothing "
-                              f"to retry")
-    if unit.state == UnitState.DONE:
-        outcome = f"{unit.kind} {unit.key} is done already"
-    elif not ctx.units().retry(UnitKind(unit.kind), unit.key):
-        raise ResolutionError(f"{unit.kind} {unit.key} is {unit.state} (a run is working "
-                              f"on it): retry after that run")
-    elif unit.kind in (UnitKind.PARSE, UnitKind.OUTPUTS, UnitKind.WORKLIST):
-        counts = Counts(unit.payer)
-        with PIPELINE_LOCK:
-            if unit.kind == UnitKind.PARSE:
-                process_documents(ctx, unit.payer, counts)
-            write_outputs(ctx, unit.payer, as_of=today(), counts=counts)
-        now = ctx.ledger.unit(unit.kind, unit.key)
-        outcome = (f"{unit.kind} {unit.key} re-run: {now.state}"
-                   + (f" ({now.error_code})" if now.error_code else ""))
-    else:
-        ctx.queue.record(item_id, "retried", by=by,
-                         detail=f"{unit.kind} {unit.key} reset; the next run takes it")
-        return Outcome(ctx.queue.get(item_id),
-                       f"{unit.kind} {unit.key} was reset. It needs a browser: the next run "
-                       f"(or 'claimwright run --payer {unit.payer}') does it again.")
-    ctx.queue.record(item_id, "retried", by=by, detail=outcome)
-    current = ctx.queue.get(item_id)
-    done = ctx.ledger.unit(unit.kind, unit.key).state == UnitState.DONE
-    if done and str(current.status) in ACTIVE_STATES:
-        current = ctx.queue.resolve(item_id, f"retried: {outcome}", by=by)
-    return Outcome(current, f"Retried: {outcome}." + ("" if done else " The item stays open."))

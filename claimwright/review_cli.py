@@ -241,8 +241,10 @@ def review_attach(item_id: int,
 
 @review_app.command("retry")
 def review_retry(item_id: int, by: By = None) -> None:
-    """Retry now: the failed unit of the item is reset and that payer's processing re-run."""
-    from .resolutions import retry_item
+    """Retry now: the item's failed unit is reset and run again: through Prefect when a server
+    with the retry-review-item deployment is configured, here otherwise (a pull signs in with
+    a browser, then that payer's documents are processed and outputs made)."""
+    from .retries import retry_item
 
     _resolution(lambda ctx: retry_item(ctx, item_id, by=_by(by)))
 

@@ -1,12 +1,11 @@
 """The review console's pages: the queue list with its filters and counts, an item's page with
-its evidence (PHI masked or shown and audited by role), the evidence route, the overview, and
-the whole thing in a real Chromium."""
+its evidence (PHI masked or shown and audited by role), the evidence route and the overview.
+The same pages in a real Chromium: tests/test_console_browser.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 import shutil
 from pathlib import Path
@@ -18,7 +17,7 @@ from claimwright.console import create_app, set_user
 from claimwright.review import SYSTEM_ACTOR, ReviewQueue
 from claimwright.storage import utcnow
 from claimwright.types import ReviewKind
-from test_console_auth import PASSWORDS, ROLES, hashes, sign_in, token_of  # noqa: F401
+from test_console_auth import ROLES, hashes, sign_in  # noqa: F401
 
 NOW = utcnow()
 # PNG signature + minimal header, enough for a file that is served as it is
@@ -269,55 +268,3 @@ def test_an_unbalanced_item_shows_its_remittance_page_with_the_claim_boxed(unbal
     assert src not in viewer.get(f"/items/{item.id}").text
     assert viewer.get(src).status_code == 403
     assert _client(app).get(src).headers["location"] == "/login"
-
-
-@pytest.mark.browser
-def test_the_console_renders_the_queue_and_an_unbalanced_item_in_chromium(unbalanced,
-                                                                          shared_browser):
-    from bots.browser import driving
-    from fixtures.portals.server import PortalServer
-
-    app, item = unbalanced
-    server = PortalServer(app)
-    url = server.start()
-    try:
-        with driving(shared_browser):
-            context = shared_browser.new_context(viewport={"width": 1400, "height": 900})
-            try:
-                _walk_through(context.new_page(), url, item)
-            finally:
-                context.close()
-    finally:
-        server.stop()
-
-
-def _walk_through(page, url: str, item) -> None:
-    page.goto(f"{url}/")
-    assert page.url.endswith("/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORDS["alice"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    assert page.locator("h1").inner_text() == "Review queue"
-    assert page.locator("table.queue tbody tr").count() >= 2
-    _doc_image(page, "console-queue.png")
-    page.select_option("select[name=kind]", "unbalanced")
-    page.click("form.filters button[type=submit]")
-    page.wait_for_url(re.compile(r".*kind=unbalanced.*"))
-    rows = page.locator("table.queue tbody tr")
-    assert rows.count() == 1
-    rows.first.locator("a").first.click()
-    page.wait_for_url(f"{url}/items/{item.id}")
-    image = page.locator("img.marked").first
-    image.scroll_into_view_if_needed()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                           arg=image.element_handle())
-    assert image.evaluate("img => img.naturalWidth") > 500
-    _doc_image(page, "console-item.png")
-
-
-def _doc_image(page, name: str) -> None:
-    """With CLAIMWRIGHT_DOC_IMAGES set (make doc-images), a screenshot for docs/review.md."""
-    folder = os.environ.get("CLAIMWRIGHT_DOC_IMAGES")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)

@@ -10,6 +10,9 @@ from prefect.flows import Flow
 ROOT = Path(__file__).resolve().parents[1]
 
 
+ON_DEMAND = {"retry-review-item"}  # started by a person, never on a schedule
+
+
 def load():
     return yaml.safe_load((ROOT / "prefect.yaml").read_text())
 
@@ -24,10 +27,21 @@ def test_every_deployment_entrypoint_is_a_flow_with_valid_schedules():
         assert isinstance(flow, Flow), dep["entrypoint"]
         for param in dep.get("parameters", {}):
             assert param in flow.parameters.properties, f"{dep['name']}: unknown param {param}"
-        assert dep["schedules"], f"{dep['name']} has no schedule"
-        for schedule in dep["schedules"]:
+        assert bool(dep.get("schedules")) != (dep["name"] in ON_DEMAND), dep["name"]
+        for schedule in dep.get("schedules") or []:
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
         assert dep["work_pool"]["name"]
+
+
+def test_the_consoles_retry_runs_the_deployment_prefect_yaml_declares():
+    from claimwright.retries import RETRY_DEPLOYMENT
+    from flows.retry import retry_review_item
+
+    flow_name, _, name = RETRY_DEPLOYMENT.partition("/")
+    dep = {d["name"]: d for d in load()["deployments"]}[name]
+    assert dep["entrypoint"] == "flows/retry.py:retry_review_item"
+    assert retry_review_item.name == flow_name
+    assert set(retry_review_item.parameters.properties) == {"item_id", "by"}
 
 
 def test_runs_do_not_point_at_the_deploying_machine():

@@ -142,10 +142,10 @@ def add_actions(app: FastAPI, console: Console) -> None:
 
     @app.post("/items/{item_id}/retry")
     def retry(request: Request, item_id: int, user: ConsoleUser = reviewer) -> Response:
-        from ..resolutions import retry_item
+        from ..retries import retry_item
 
-        return act(request, item_id,
-                   lambda: retry_item(context(), item_id, by=user.name).message)
+        return act(request, item_id, lambda: retry_item(context(), item_id, by=user.name,
+                                                        background=True).message)
 
 
 def _said(_item, message: str) -> str:

@@ -119,6 +119,10 @@ def wanted_lines(claim, context: dict[str, Any]) -> list[int | None]:
     return sorted(set(lines) or {None}, key=lambda n: (n is not None, n or 0))
 
 
+#: the margin label of a boxed row on a review item's page (packets say "Appealed")
+LABEL = "Unbalanced"
+
+
 def marked_pages(pdf: Path, ledger, context: dict[str, Any]) -> list[bytes]:
     """The claim's pages of ``pdf`` as PNGs with its failing rows boxed; [] when the claim or
     its rows cannot be found (the page then shows the download link only)."""
@@ -136,7 +140,7 @@ def marked_pages(pdf: Path, ledger, context: dict[str, Any]) -> list[bytes]:
             if not located.boxes:
                 return []
             pages = sorted({box.page for box in located.boxes})
-            return _render(highlighted_pages(pdf, pages, located.boxes))
+            return _render(highlighted_pages(pdf, pages, located.boxes, label=LABEL))
     except (ClaimwrightError, ValueError, OSError) as exc:
         log.warning("remittance page of a review item not rendered: %s", type(exc).__name__)
         return []

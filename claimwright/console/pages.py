@@ -181,7 +181,12 @@ def add_pages(app: FastAPI, console) -> None:
                 entry["marked"] = len(_marked(item, n))
             files.append(entry)
         problems = [p for p in context.get("problems") or [] if isinstance(p, dict)]
-        return page(request, "item.html", user=user, item=item,
+        retry = None
+        if ReviewKind(item.kind).failure == "system":  # the items "Retry now" is for
+            from ..retries import last_retry
+
+            retry = last_retry(queue, item.id)
+        return page(request, "item.html", user=user, item=item, retry=retry,
                     view=ReviewView.of(item, utcnow(), sla()), reason=reason,
                     context={k: v for k, v in context.items() if k not in _NOT_DETAILS},
                     problems=problems, files=files, full=full,

@@ -39,10 +39,12 @@ LABEL_GAP = 2.5  # pt between a box and its label
 EDGE = 1.5  # pt the label keeps from the page edge
 
 
-def highlighted_pages(pdf: bytes | Path, pages: list[int], boxes: Iterable[Box]) -> bytes:
+def highlighted_pages(pdf: bytes | Path, pages: list[int], boxes: Iterable[Box], *,
+                      label: str = "Appealed") -> bytes:
     """A new PDF of ``pages`` (1-based, in the order given, each once) of ``pdf``, each with
-    the ``boxes`` of that page drawn over its content. Boxes of pages not listed are not drawn.
-    Deterministic: the same input gives the same bytes."""
+    the ``boxes`` of that page drawn over its content and labelled ``"<label>: line N"`` (or
+    ``": claim"``). Boxes of pages not listed are not drawn. Deterministic: the same input gives
+    the same bytes."""
     pages = list(pages)
     if not pages:
         raise ValueError("no pages to cut from the source PDF")
@@ -60,7 +62,7 @@ def highlighted_pages(pdf: bytes | Path, pages: list[int], boxes: Iterable[Box])
         reader = PdfReader(io.BytesIO(data))
         writer = PdfWriter()
         geometry = [_page_geometry(reader.pages[p - 1]) for p in pages]
-        overlay = PdfReader(io.BytesIO(_overlay(geometry, [by_page.get(p, []) for p in pages])))
+        overlay = PdfReader(io.BytesIO(_overlay(geometry, [by_page.get(p, []) for p in pages], label)))
         for index, (geo, number) in enumerate(zip(geometry, pages)):
             page = writer.add_page(reader.pages[number - 1])
             if by_page.get(number):
@@ -130,7 +132,7 @@ def _page_geometry(page: Any) -> _Geometry:
                      int(page.rotation) % 360)
 
 
-def _overlay(geometry: list[_Geometry], boxes: list[list[Box]]) -> bytes:
+def _overlay(geometry: list[_Geometry], boxes: list[list[Box]], label: str) -> bytes:
     """One reportlab page per output page, in displayed coordinates (y up, origin at the
     displayed bottom-left)."""
     buf = io.BytesIO()
@@ -141,13 +143,14 @@ def _overlay(geometry: list[_Geometry], boxes: list[list[Box]]) -> bytes:
         width, height = dx1 - dx0, dbottom - dtop
         c.setPageSize((width, height))
         for box in sorted(page_boxes, key=lambda b: (b.top, b.x0)):
-            _draw_box(c, box, dx0, dbottom, width)
+            _draw_box(c, box, dx0, dbottom, width, label)
         c.showPage()
     c.save()
     return buf.getvalue()
 
 
-def _draw_box(c: canvas.Canvas, box: Box, dx0: float, dbottom: float, width: float) -> None:
+def _draw_box(c: canvas.Canvas, box: Box, dx0: float, dbottom: float, width: float,
+              label: str) -> None:
     x0, x1 = box.x0 - dx0, box.x1 - dx0
     y_top, y_bottom = dbottom - box.top, dbottom - box.bottom
     c.saveState()
@@ -161,15 +164,16 @@ def _draw_box(c: canvas.Canvas, box: Box, dx0: float, dbottom: float, width: flo
     c.setLineWidth(OUTLINE_WIDTH)
     c.rect(x0, y_bottom, x1 - x0, y_top - y_bottom, stroke=1, fill=0)
     c.setFillColor(Color(*OUTLINE_RGB))
-    label = "Appealed: claim" if box.line_number is None else f"Appealed: line {box.line_number}"
-    _draw_label(c, label, x0, x1, y_top, width)
+    text = f"{label}: claim" if box.line_number is None else f"{label}: line {box.line_number}"
+    _draw_label(c, text, x0, x1, y_top, width)
     c.restoreState()
 
 
 def _draw_label(c: canvas.Canvas, label: str, x0: float, x1: float, y_top: float,
                 width: float) -> None:
     """In the wider margin beside the box, top-aligned with it; smaller, or on two rows, when
-    the margin is narrow."""
+    the margin is narrow; inside the box at its right end when even that does not fit (never
+    cut off by the page edge)."""
     right = width - EDGE - (x1 + LABEL_GAP)
     left = x0 - LABEL_GAP - EDGE
     side, room = ("right", right) if right >= left else ("left", left)
@@ -181,10 +185,14 @@ def _draw_label(c: canvas.Canvas, label: str, x0: float, x1: float, y_top: float
         else:
             continue
         break
+    else:  # inside the box, right-aligned: the end of a row is mostly blank (remarks)
+        parts, size, side = [label], LABEL_SIZES[0], "inside"
     c.setFont(LABEL_FONT, size)
     for k, part in enumerate(parts):
         y = y_top - size * (0.8 + 1.05 * k)
         if side == "right":
             c.drawString(x1 + LABEL_GAP, y, part)
+        elif side == "inside":
+            c.drawRightString(x1 - LABEL_GAP, y - 0.5, part)
         else:
             c.drawRightString(x0 - LABEL_GAP, y, part)

@@ -1,0 +1,40 @@
+"""A person's "Retry now" on a review item, run by a Prefect worker (claimwright/retries.py).
+
+The console (or ``claimwright review retry``) resets the item's failed unit and creates a run of
+this flow's deployment (``retry-review-item`` in prefect.yaml, no schedule), named
+``retry-item-<id>``; the flow runs the unit again (a pull signs in and downloads the item's
+window, then that payer's documents are processed and outputs made) and records the outcome on
+the item, which is resolved when the unit is done. The log names the item and the unit, never a
+patient.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from claimwright.pipeline import Context
+
+#: a pull of one payer's window plus its processing; the bot's own timeouts bound each step
+RETRY_TIMEOUT_S = 30 * 60
+
+
+@task(name="retry-unit", retries=0, cache_policy=NO_CACHE, timeout_seconds=RETRY_TIMEOUT_S,
+      task_run_name="retry-item-{item_id}")
+def retry_task(item_id: int, by: str) -> str:
+    from claimwright.retries import run_retry
+
+    ctx = Context.from_settings()
+    try:
+        return run_retry(ctx, item_id, by=by).message
+    finally:
+        ctx.ledger.close()
+
+
+@flow(name="retry-review-item", log_prints=False)
+def retry_review_item(item_id: int, by: str = "prefect") -> str:
+    """Run review item ``item_id``'s failed unit of work again (reset by whoever asked) and
+    record the outcome on the item; ``by`` is the person who pressed "Retry now"."""
+    message = retry_task(item_id, by)
+    get_run_logger().info("review item %s: %s", item_id, message)
+    return message
