@@ -3,6 +3,9 @@
 - line:       billed - sum(line adjustments) = line paid
 - claim:      billed - sum(claim and line adjustments) = claim paid
 - remittance: payment amount = sum(claim paid) - sum(provider-level adjustments)
+- reversal:   a claim with status 22 (reversal of a previous payment) carries the original's
+              amounts negated: a positive charge or payment, on the claim or a line, is a
+              ``reversal-sign`` problem even when the arithmetic adds up
 
 Every mismatch becomes a :class:`~claimwright.models.Problem`; nothing is ever silently accepted.
 """
@@ -10,6 +13,8 @@ Every mismatch becomes a :class:`~claimwright.models.Problem`; nothing is ever s
 from __future__ import annotations
 
 from .models import ZERO, Claim, Problem, Remittance
+
+REVERSAL = "22"  # CLP02: reversal of a previous payment
 
 
 def check_claim(claim: Claim, page: int | None = None) -> list[Problem]:
@@ -40,6 +45,25 @@ def check_claim(claim: Claim, page: int | None = None) -> list[Problem]:
                 f"claim {claim.patient_account}: lines bill {line_billed} but the claim bills "
                 f"{claim.billed}",
                 page=where, claim=claim.patient_account, expected=claim.billed, actual=line_billed))
+    problems.extend(reversal_problems(claim, where))
+    return problems
+
+
+def reversal_problems(claim: Claim, page: int | None = None) -> list[Problem]:
+    """A reversal (status 22) whose charge or payment is positive: the sign is wrong."""
+    if claim.status_code != REVERSAL:
+        return []
+    amounts = [("charge", None, claim.billed), ("payment", None, claim.paid)]
+    for number, line in enumerate(claim.lines, start=1):
+        amounts += [("charge", number, line.billed), ("payment", number, line.paid)]
+    problems = []
+    for what, number, amount in amounts:
+        if amount > ZERO:
+            where = f" line {number}" if number else ""
+            problems.append(Problem(
+                "reversal-sign", f"claim {claim.patient_account}{where}: a reversal (status 22) "
+                f"must carry the negated {what}, but it is {amount}", page=page,
+                claim=claim.patient_account, line=number, actual=amount))
     return problems
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_common import Verdict, document_verdict, fail_error, read_document, verdict_line
 from .cli_common import fail as _fail
 from .appeals.cli import appeals_app
 from .console.cli import console_app
@@ -55,16 +56,13 @@ def parse(file: Annotated[Path, typer.Argument(help="A remittance PDF or X12 835
           layout: Annotated[Optional[str], typer.Option(help="PDF layout name; default: detect.")]
           = None) -> None:
     """Parse a remittance and print the canonical JSON (one object; a list for multi-ST 835s)."""
-    from .parsing import parse_file
-
-    try:
-        remits = parse_file(file, layout=layout)
-    except ClaimwrightError as exc:
-        _fail(f"{exc.code}: {exc}")
+    remits = read_document(file, layout=layout)
     data = [r.to_json() for r in remits]
     typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
-    if not all(r.balanced for r in remits):
-        raise typer.Exit(1)
+    verdict = document_verdict(remits)
+    if verdict is not Verdict.BALANCED:
+        typer.echo(verdict_line(remits), err=True)
+        raise typer.Exit(verdict.exit_code)
 
 
 @app.command()
@@ -247,7 +245,7 @@ def report_feedback(month: Annotated[Optional[str], typer.Option(
     try:
         files = write_feedback_report(settings, ledger, target)
     except ClaimwrightError as exc:
-        _fail(f"{exc.code}: {exc}")
+        fail_error(exc)
     finally:
         ledger.close()
     for path in files.paths:

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
+from .balancing import REVERSAL
 from .models import Claim, Remittance
 from .rules.findings import Finding
 
 ZERO = Decimal("0.00")
 RATE_PLACES = Decimal("0.0001")
-REVERSAL = "22"
 
 
 def _rate(numerator: Decimal | int, denominator: Decimal | int) -> Decimal:

@@ -171,6 +171,9 @@ class FaultCode(StrEnum):
     RULES_INVALID = "rules-invalid"
     CODE_TABLE_INVALID = "code-table-invalid"
     WORKLIST_UNREADABLE = "worklist-unreadable"
+    # hostile input: one verdict per document (issue 13, part "verdict")
+    TOO_MANY_PAGES = "too-many-pages"
+    MISSING_ENVELOPE = "missing-envelope"
 
     @property
     def failure(self) -> Failure:
@@ -189,7 +192,8 @@ class FaultCode(StrEnum):
 _UNREADABLE = frozenset({
     FaultCode.NOT_A_PDF, FaultCode.NOT_835, FaultCode.NOT_X12, FaultCode.EMPTY_DOCUMENT,
     FaultCode.CORRUPT_PDF, FaultCode.TRUNCATED_PDF, FaultCode.ENCRYPTED_PDF, FaultCode.NO_TEXT,
-    FaultCode.UNKNOWN_FORMAT, FaultCode.UNREADABLE_DOCUMENT})
+    FaultCode.UNKNOWN_FORMAT, FaultCode.UNREADABLE_DOCUMENT,
+    FaultCode.TOO_MANY_PAGES, FaultCode.MISSING_ENVELOPE})  # part "verdict"
 _BUSINESS = _UNREADABLE | frozenset({
     FaultCode.BUSINESS_ERROR, FaultCode.DOCUMENT_UNAVAILABLE, FaultCode.BAD_LISTING,
     FaultCode.BAD_STATUS_ROW, FaultCode.UNKNOWN_LAYOUT, FaultCode.UNBALANCED,

@@ -11,20 +11,31 @@ from pathlib import Path
 from ..errors import DocumentError
 from ..models import Remittance
 from ..types import FaultCode
+from .x12_segments import missing_envelope
 
 
-def sniff(data: bytes) -> str:
+def sniff(data: bytes, source: str = "") -> str:
+    """``"pdf"`` or ``"x12-835"``; an empty file, or one that is neither, is a DocumentError.
+
+    An 835 may start with a UTF-8 or UTF-16 byte order mark; one starting with a bare GS or ST
+    segment is an 835 whose envelope is missing (the X12 parser says so)."""
+    if not data.strip(b"\x00\x1a \t\r\n"):
+        raise DocumentError("the document is empty", code=FaultCode.EMPTY_DOCUMENT,
+                            file=source)
     head = data[:1024].lstrip()
     if head.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
         return "pdf"
-    if head.startswith(b"ISA"):
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        head = head.decode("utf-16", errors="replace").encode("utf-8", errors="replace")
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"ISA") or missing_envelope(head.decode("latin-1")):
         return "x12-835"
     raise DocumentError("not a PDF or an X12 835 file", code=FaultCode.UNKNOWN_FORMAT,
-                        first_bytes=head[:16].hex())
+                        file=source, first_bytes=head[:16].hex())
 
 
 def parse_bytes(data: bytes, *, layout: str | None = None, source: str = "") -> list[Remittance]:
-    kind = sniff(data)
+    kind = sniff(data, source)
     if kind == "pdf":
         from .pdf import parse_pdf
 

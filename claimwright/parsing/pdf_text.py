@@ -100,7 +100,8 @@ def open_document(data: bytes | str | Path, source: str = "") -> tuple[pdfium.Pd
     if pages == 0 or pages > MAX_PAGES:
         doc.close()
         raise DocumentError(f"{name} has {pages} pages (expected 1..{MAX_PAGES})",
-                            code=FaultCode.CORRUPT_PDF, file=source, pages=pages)
+                            code=FaultCode.TOO_MANY_PAGES if pages else FaultCode.CORRUPT_PDF,
+                            file=source, pages=pages)
     return doc, data
 
 

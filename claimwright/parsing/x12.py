@@ -24,6 +24,7 @@ from __future__ import annotations
 from ..errors import DocumentError
 from ..models import Problem, Remittance
 from ..types import FaultCode
+from .x12_elements import element_problems
 from .x12_segments import Segment, Separators, decode, parse_int, read_separators, split_segments
 from .x12_transaction import TransactionParser
 
@@ -112,6 +113,14 @@ class _Envelope:
         self.txn, self.txn_problems = None, []
 
     def feed(self, seg: Segment, source: str) -> None:
+        found = element_problems(seg, self.seps)  # repairs the elements before they are read
+        self.dispatch(seg, source)
+        if found:  # to the transaction the segment is in (its SE: the one just closed)
+            into = (self.txn_problems if self.txn is not None
+                    else self.remittances[-1].problems if self.remittances else self.pending)
+            into.extend(found)
+
+    def dispatch(self, seg: Segment, source: str) -> None:
         tag = seg.tag
         if tag == "SE":
             if self.txn is None:

@@ -48,6 +48,10 @@ class Segment:
 
 def read_separators(text: str, *, source: str = "") -> Separators:
     """Read the four delimiters from the ISA segment at the start of ``text``."""
+    if missing_envelope(text):
+        raise DocumentError(f"the ISA/GS envelope is missing: the data starts with {text[:2]} "
+                            "instead of an ISA interchange header", code=FaultCode.MISSING_ENVELOPE,
+                            file=source)
     if not text.startswith("ISA"):
         raise DocumentError("not an X12 interchange: the data does not start with an ISA segment",
                             code=FaultCode.NOT_X12, file=source)
@@ -111,21 +115,34 @@ def split_segments(text: str, seps: Separators) -> list[Segment]:
 
 
 
+#: A bare functional group or transaction set: the ISA (and maybe GS) envelope was dropped.
+_BARE_SEGMENT = re.compile(r"(?:GS|ST)[^A-Za-z0-9 \t\r\n]")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def missing_envelope(text: str) -> bool:
+    """Whether ``text`` starts with a bare GS or ST segment (no ISA before it)."""
+    return _BARE_SEGMENT.match(text) is not None
+
+
 def decode(data: bytes | str, source: str) -> str:
+    """The text of an 835: UTF-8 (a UTF-16 byte order mark is honoured). Bytes that are not
+    UTF-8 are kept as lone surrogates (``surrogateescape``) for :mod:`.x12_elements` to flag
+    element by element; the file is never reinterpreted as a whole."""
     if isinstance(data, str):
         text = data
     elif isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
+        if raw[:2] in _UTF16_BOMS:
+            text = raw.decode("utf-16", errors="replace")  # U+FFFD: flagged per element
+        else:
+            text = raw.decode("utf-8", errors="surrogateescape")
     else:
         raise DocumentError(f"cannot read an 835 from {type(data).__name__}", code=FaultCode.NOT_X12,
                             file=source)
     text = text.lstrip("\ufeff \t\r\n")
-    if not text:
-        raise DocumentError("empty document", code=FaultCode.NOT_X12, file=source)
+    if not text or not text.strip("\x00\x1a \t\r\n"):
+        raise DocumentError("empty document", code=FaultCode.EMPTY_DOCUMENT, file=source)
     if "\x00" in text[:ISA_SCAN_LIMIT]:
         raise DocumentError("binary data, not an X12 interchange", code=FaultCode.NOT_X12, file=source)
     return text

@@ -15,6 +15,7 @@ from decimal import Decimal
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
                       Remittance, ServiceLine, is_npi, money)
 from .x12_checks import balance_problems, trailer_problems
+from .x12_elements import PROCEDURE_MAX, PROVIDER_NAME_MAX, limited
 from .x12_patient import PatientSegments
 from .x12_segments import Segment, Separators, parse_decimal, split_composite
 
@@ -274,6 +275,8 @@ class TransactionParser(PatientSegments):
                              f"{seg.get(9)[:20]!r} is not an NPI (10 digits with a valid check "
                              "digit) though NM108 is XX; the rendering provider's id was not "
                              "used", seg)
+        name = limited(name, PROVIDER_NAME_MAX, "the rendering provider's name", seg,
+                       self.problems)
         self.current.claim.rendering_provider = Party(name, npi)
 
     def on_MIA(self, seg: Segment) -> None:
@@ -334,7 +337,8 @@ class TransactionParser(PatientSegments):
         self.loop = "line"
         parts = self.composite(seg, 1, SERVICE_QUALIFIERS)
         qualifier = parts[0] if parts else ""
-        code = parts[1] if len(parts) > 1 else ""
+        code = limited(parts[1], PROCEDURE_MAX, "SVC01-2 (procedure code)", seg,
+                       self.problems) if len(parts) > 1 else ""
         modifiers = [m for m in parts[2:6] if m]
         line = ServiceLine(date_of_service=None, procedure=code, billed=ZERO, paid=ZERO,
                            modifiers=modifiers)

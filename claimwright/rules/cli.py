@@ -17,7 +17,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..cli_common import actor, fail
+from ..cli_common import (EXIT_REFUSED, Verdict, actor, document_verdict, fail, fail_error,
+                          read_document, verdict_line)
 from ..errors import ClaimwrightError
 
 rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml and "
@@ -243,15 +244,14 @@ def _load_remittances(file: Path):
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            _fail(f"cannot read {file}: {exc}", 2)
+            _fail(f"cannot read {file}: {exc}", EXIT_REFUSED)
         items = data if isinstance(data, list) else [data]
         try:
             return [Remittance.from_json(item) for item in items]
         except (KeyError, TypeError, ValueError) as exc:
-            _fail(f"{file} is not remittance JSON (claimwright parse output): {exc}", 2)
-    from ..parsing import parse_file
-
-    return parse_file(file)
+            _fail(f"{file} is not remittance JSON (claimwright parse output): {exc}",
+                  EXIT_REFUSED)
+    return read_document(file)
 
 
 def categorize(file: Annotated[Path, typer.Argument(
@@ -270,20 +270,26 @@ def categorize(file: Annotated[Path, typer.Argument(
     try:
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
-        _fail(f"--as-of is not a date YYYY-MM-DD: {as_of!r}", 2)
+        _fail(f"--as-of is not a date YYYY-MM-DD: {as_of!r}", EXIT_REFUSED)
+    remits = _load_remittances(file)
     try:
-        remits = _load_remittances(file)
         findings = [f for r in remits for f in categorize_remittance(r, as_of=day)]
     except ClaimwrightError as exc:
-        _fail(f"{exc.code}: {exc}")
+        fail_error(exc)
     shown = sort_findings([f for f in findings if show_all or f.decision.is_denial])
     rates = denial_rates(remits, findings)
     unknown = sorted({c for f in findings for c in f.decision.unknown_codes})
+    verdict = document_verdict(remits)
     if as_json:
-        typer.echo(json.dumps({"findings": [f.to_json() for f in shown],
+        typer.echo(json.dumps({"verdict": str(verdict),
+                               "findings": [f.to_json() for f in shown],
                                "denial_rate": rates.overall.to_json(),
                                "unknown_codes": unknown}, indent=2))
-        return
+        if verdict is not Verdict.BALANCED:
+            typer.echo(verdict_line(remits), err=True)
+        raise typer.Exit(verdict.exit_code)
+    if verdict is not Verdict.BALANCED:  # first, before any figure is read
+        typer.echo(verdict_line(remits))
     from rich.console import Console
     from rich.table import Table
 
@@ -310,3 +316,4 @@ def categorize(file: Annotated[Path, typer.Argument(
     if unknown:
         typer.echo(f"unknown codes (review items): {', '.join(unknown)}")
     typer.echo("* appealable only under a condition: see 'claimwright rules explain'")
+    raise typer.Exit(verdict.exit_code)
