@@ -274,10 +274,11 @@ def test_leading_bom_and_blank_lines_are_ignored():
     assert parse_one(text.encode("utf-8")).to_json() == parse_one(sample("demo.835")).to_json()
 
 
-def test_latin1_bytes_are_read():
+def test_latin1_bytes_are_read_in_their_element_and_flagged():
     text = sample("demo.835").replace("JONES*SAM", "JONES*SÄM")
     remit = parse_one(text.encode("latin-1"))
     assert remit.claims[0].patient_name == "JONES, SÄM"
+    assert [(p.code, p.segment) for p in remit.problems] == [("x12-encoding", 17)]
 
 
 def transaction(text: str) -> list[str]:
