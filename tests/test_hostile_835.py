@@ -265,3 +265,45 @@ def test_too_many_pages_is_its_own_code(monkeypatch):
     assert caught.value.code == FaultCode.TOO_MANY_PAGES
     assert "3 pages" in str(caught.value)
     assert caught.value.code.review_kind == ReviewKind.UNREADABLE_DOCUMENT
+
+
+# -- the model's own limits (any parser) --------------------------------------------------------
+def test_the_model_limits_are_the_storage_columns():
+    from claimwright import limits
+
+    findings, remittances = FindingRecord.__table__.c, RemittanceRecord.__table__.c
+    assert limits.PATIENT_ACCOUNT_MAX == findings.patient_account.type.length
+    assert limits.PAYER_CLAIM_ID_MAX == findings.payer_claim_id.type.length
+    assert limits.PAYER_ID_MAX == findings.payer_id.type.length == remittances.payer_id.type.length
+    assert limits.TRACE_NUMBER_MAX == remittances.trace_number.type.length
+    assert limits.PROCEDURE_MAX == findings.procedure.type.length
+    assert limits.PROVIDER_NPI_MAX == findings.provider_npi.type.length
+    assert limits.PROVIDER_NAME_MAX == findings.provider_name.type.length
+    assert limits.GROUP_CODE_MAX == findings.group_code.type.length
+    assert limits.CARC_MAX == findings.carc.type.length
+
+
+def test_fit_to_storage_cuts_and_flags_without_quoting():
+    from claimwright.limits import fit_to_storage
+    from denial_builders import adj, claim, line, remittance
+
+    remit = remittance([claim("C" * 70, [line("9" * 40, "100.00",
+                                              [adj("CO-" + "4" * 9, "10.00")])])])
+    remit.claims[0].patient_account = "A" * 10_000_000
+    found = fit_to_storage(remit)
+    c = remit.claims[0]
+    assert (len(c.patient_account), len(c.payer_claim_id), len(c.lines[0].procedure),
+            len(c.lines[0].adjustments[0].carc)) == (64, 64, 32, 8)
+    assert [p.code for p in found] == ["element-too-long"] * 4
+    assert all("AAAA" not in p.message and "CCCC" not in p.message for p in found)
+    assert fit_to_storage(remit) == []  # now it fits
+
+
+def test_a_positive_reversal_is_flagged_whatever_the_format():
+    from claimwright.balancing import check_claim
+    from denial_builders import adj, claim, line
+
+    reversal = claim("R1", [line("99213", "100.00", [adj("CO-45", "40.00")])], status="22")
+    assert [p.code for p in check_claim(reversal)] == ["reversal-sign"] * 4  # claim + line
+    ordinary = claim("R1", [line("99213", "100.00", [adj("CO-45", "40.00")])], status="1")
+    assert check_claim(ordinary) == []

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..balancing import check_remittance
+from ..limits import fit_to_storage
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
                       Remittance, ServiceLine)
 from .glossary import GlossaryEntry, check_glossary
@@ -76,7 +77,7 @@ class Assembly:
                          for table, rec in self.glossary_records]
         if lay.glossary is not None:
             self.problems += check_glossary(self.glossary, min_overlap=lay.glossary.min_overlap)
-        remit.problems = self.problems + check_remittance(remit)
+        remit.problems = self.problems + fit_to_storage(remit) + check_remittance(remit)
         return remit
 
     def build_claim(self, draft: ClaimDraft) -> Claim:

@@ -11,13 +11,16 @@ element (never quoting the value, which may be PHI), and the element is made saf
   component and repetition separators excepted; CR/LF between segments never reach here).
 - ``element-too-long``: an element longer than :data:`ELEMENT_MAX`, the 005010X221A1 maximum or
   the model's own storage limit when that is smaller (``claimwright/storage/records.py``). The
-  element is truncated to the maximum, so storage never fails on it.
+  element is truncated to the maximum, so storage never fails on it. Values composed from
+  several elements (the rendering provider's name) or cut from a composite (SVC01-2) are held
+  to the model's limits (:mod:`claimwright.limits`) where they are built.
 """
 
 from __future__ import annotations
 
 import re
 
+from ..limits import PAYER_ID_MAX
 from ..models import Problem
 from .x12_segments import Segment, Separators
 
@@ -30,7 +33,7 @@ ELEMENT_MAX: dict[tuple[str, int], int] = {
     ("TRN", 1): 2, ("TRN", 2): 50, ("TRN", 3): 10, ("TRN", 4): 50,
     ("DTM", 1): 3, ("DTM", 2): 8,
     ("N1", 1): 3, ("N1", 2): 60, ("N1", 3): 2,
-    ("N1", 4): 64,  # X12: 80; the payer id column is String(64)
+    ("N1", 4): PAYER_ID_MAX,  # X12: 80; more than the model stores
     ("REF", 1): 3, ("REF", 2): 50,
     ("LX", 1): 6,
     ("CLP", 1): 38, ("CLP", 2): 2, ("CLP", 3): 18, ("CLP", 4): 18, ("CLP", 5): 18,
@@ -54,9 +57,6 @@ ELEMENT_MAX: dict[tuple[str, int], int] = {
     ("DMG", 1): 3, ("DMG", 2): 35,
     **{("HI", i): 64 for i in range(1, 13)},           # C022: qualifier 3 + code 30 + ...
 }
-#: The model's own limit for a value the parser composes from several elements.
-PROVIDER_NAME_MAX = 128  # rendering provider name: String(128)
-PROCEDURE_MAX = 32  # SVC01-2 (X12: 48): String(32)
 #: Any element not in the table (an element the parser does not read) is still bounded.
 DEFAULT_MAX = 264
 

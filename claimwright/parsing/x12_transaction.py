@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..limits import PROCEDURE_MAX, PROVIDER_NAME_MAX, fit_to_storage
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
                       Remittance, ServiceLine, is_npi, money)
 from .x12_checks import balance_problems, trailer_problems
-from .x12_elements import PROCEDURE_MAX, PROVIDER_NAME_MAX, limited
+from .x12_elements import limited
 from .x12_patient import PatientSegments
 from .x12_segments import Segment, Separators, parse_decimal, split_composite
 
@@ -103,7 +104,8 @@ class TransactionParser(PatientSegments):
             claims=[c.claim for c in self.claims],
             provider_adjustments=self.provider_adjustments,
         )
-        remit.problems = self.problems + balance_problems(remit, self.claims, self.bpr_segment)
+        remit.problems = (self.problems + fit_to_storage(remit)  # a safety net: none expected
+                          + balance_problems(remit, self.claims, self.bpr_segment))
         return remit
 
     # -- helpers -------------------------------------------------------------------------------
