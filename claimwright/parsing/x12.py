@@ -9,7 +9,9 @@ A small hand-written segment reader (the 835 grammar needs no generic EDI engine
    files read the same.
 2. Segments are numbered from 1 (the ISA) across the whole file; every :class:`Problem` the
    parser raises carries that number in ``segment``.
-3. Each ST*835 ... SE transaction is mapped onto the canonical model by
+3. Before any segment is read, :mod:`.x12_elements` checks and repairs its elements: bytes
+   that are not UTF-8, control characters, elements over their X12 maximum (each a Problem).
+4. Each ST*835 ... SE transaction is mapped onto the canonical model by
    :mod:`.x12_transaction` (see docs/x12-835.md for what comes from which segment), then
    balanced with :mod:`claimwright.balancing`.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 from ..errors import DocumentError
 from ..models import Problem, Remittance
 from ..types import FaultCode
-from .x12_elements import element_problems
+from .x12_elements import element_problems, needs_scan
 from .x12_segments import Segment, Separators, decode, parse_int, read_separators, split_segments
 from .x12_transaction import TransactionParser
 
@@ -45,7 +47,7 @@ def parse_835(data: bytes | str, *, source: str = "") -> list[Remittance]:
     text = decode(data, source)
     seps = read_separators(text, source=source)
     segments = split_segments(text, seps)
-    return _parse_interchange(segments, seps, source)
+    return _parse_interchange(segments, seps, source, scan=needs_scan(text, seps))
 
 
 
@@ -53,8 +55,8 @@ def parse_835(data: bytes | str, *, source: str = "") -> list[Remittance]:
 # envelope: ISA / GS / ST ... SE / GE / IEA
 # ---------------------------------------------------------------------------------------------
 def _parse_interchange(segments: list[Segment], seps: Separators,
-                       source: str) -> list[Remittance]:
-    env = _Envelope(seps)
+                       source: str, *, scan: bool = True) -> list[Remittance]:
+    env = _Envelope(seps, scan=scan)
     for seg in segments:
         env.feed(seg, source)
     env.close_transaction(None)
@@ -79,8 +81,9 @@ class _Envelope:
     first remittance when none precedes them.
     """
 
-    def __init__(self, seps: Separators) -> None:
+    def __init__(self, seps: Separators, *, scan: bool = True) -> None:
         self.seps = seps
+        self.scan = scan  # False: the file holds no character element_problems looks for
         self.remittances: list[Remittance] = []
         self.pending: list[Problem] = []
         self.txn: list[Segment] | None = None
@@ -113,7 +116,7 @@ class _Envelope:
         self.txn, self.txn_problems = None, []
 
     def feed(self, seg: Segment, source: str) -> None:
-        found = element_problems(seg, self.seps)  # repairs the elements before they are read
+        found = element_problems(seg, self.seps, scan=self.scan)  # repairs before reading
         self.dispatch(seg, source)
         if found:  # to the transaction the segment is in (its SE: the one just closed)
             into = (self.txn_problems if self.txn is not None

@@ -19,6 +19,7 @@ element (never quoting the value, which may be PHI), and the element is made saf
 from __future__ import annotations
 
 import re
+from operator import gt
 
 from ..limits import PAYER_ID_MAX
 from ..models import Problem
@@ -60,32 +61,55 @@ ELEMENT_MAX: dict[tuple[str, int], int] = {
 #: Any element not in the table (an element the parser does not read) is still bounded.
 DEFAULT_MAX = 264
 
+#: ELEMENT_MAX by tag, position by position (DEFAULT_MAX elsewhere), for a check in C.
+_WIDTH = 64
+_BY_TAG: dict[str, tuple[int, ...]] = {
+    tag: tuple(ELEMENT_MAX.get((tag, i), DEFAULT_MAX) for i in range(_WIDTH))
+    for tag in {t for t, _ in ELEMENT_MAX}}
+_DEFAULTS = (DEFAULT_MAX,) * _WIDTH
+
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _REPLACEMENT = "\ufffd"  # what a UTF-16 file's undecodable bytes became
 _CONTROLS = re.compile("[\x00-\x1f\x7f]")
 
 
-def element_problems(seg: Segment, seps: Separators) -> list[Problem]:
-    """Check and repair ``seg``'s elements in place; one problem per damaged element."""
+def needs_scan(text: str, seps: Separators) -> bool:
+    """Whether ``text`` holds any character :func:`element_problems` must look for (one pass
+    over the file; a clean file then costs only the length checks)."""
+    allowed = {seps.element, seps.component, seps.repetition, seps.segment, "\r", "\n"}
+    controls = "".join(re.escape(chr(c)) for c in (*range(0x20), 0x7F) if chr(c) not in allowed)
+    suspicious = re.compile(f"[{controls}\udc80-\udcff{_REPLACEMENT}]")
+    return suspicious.search(text) is not None
+
+
+def element_problems(seg: Segment, seps: Separators, *, scan: bool = True) -> list[Problem]:
+    """Check and repair ``seg``'s elements in place; one problem per damaged element.
+    ``scan=False`` (the file is known clean: :func:`needs_scan`) checks the lengths only."""
+    elements = seg.elements
+    if not scan and len(elements) <= _WIDTH and not any(map(gt, map(len, elements), _BY_TAG.get(
+            elements[0], _DEFAULTS))):
+        return []  # the common case: a clean file, every element within its maximum
     found: list[Problem] = []
     allowed = {seps.component, seps.repetition} - {None}
     tag = seg.elements[0][:3] if seg.elements else ""
     tag = tag if tag.isascii() and tag.isalnum() else "?"
     for position, value in enumerate(seg.elements):
+        limit = ELEMENT_MAX.get((tag, position), DEFAULT_MAX)
+        if not scan and len(value) <= limit:
+            continue
         name = f"{tag}{position:02d}" if position else "the segment tag"
-        if _SURROGATES.search(value):
+        if scan and _SURROGATES.search(value):
             value = _SURROGATES.sub(lambda m: chr(ord(m.group()) - 0xDC00), value)
             found.append(_problem("x12-encoding", seg, f"{name} holds bytes that are not UTF-8; "
                                   "they were read as Latin-1: check the value"))
-        elif _REPLACEMENT in value:
+        elif scan and _REPLACEMENT in value:
             found.append(_problem("x12-encoding", seg, f"{name} holds bytes that could not be "
                                   "decoded (U+FFFD): check the value"))
-        controls = {c for c in _CONTROLS.findall(value) if c not in allowed}
+        controls = {c for c in _CONTROLS.findall(value) if c not in allowed} if scan else ()
         if controls:
             codes = ", ".join(f"U+{ord(c):04X}" for c in sorted(controls))
             found.append(_problem("x12-control-character", seg, f"{name} holds control "
                                   f"characters ({codes}), which are not X12 data"))
-        limit = ELEMENT_MAX.get((tag, position), DEFAULT_MAX)
         if len(value) > limit:
             found.append(_problem("element-too-long", seg, f"{name} has {len(value)} "
                                   f"characters, more than its maximum of {limit}; it was cut "
