@@ -15,6 +15,9 @@ from __future__ import annotations
 from .models import ZERO, Claim, Problem, Remittance
 
 REVERSAL = "22"  # CLP02: reversal of a previous payment
+#: every problem code of this module (what a correction recomputes)
+BALANCING_CODES = frozenset({"line-unbalanced", "claim-unbalanced", "claim-lines-mismatch",
+                             "remittance-unbalanced", "reversal-sign"})
 
 
 def check_claim(claim: Claim, page: int | None = None) -> list[Problem]:

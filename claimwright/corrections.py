@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .balancing import check_claim, check_remittance
+from .balancing import BALANCING_CODES, check_claim, check_remittance  # codes: re-exported
 from .errors import BusinessError
 from .models import Remittance, money
 from .review import ACTIVE
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 CLAIM_FIELDS = ("billed", "paid", "patient_responsibility")
 LINE_FIELDS = ("billed", "allowed", "paid", "units", "procedure", "modifiers")
 ADJUSTMENT_FIELDS = ("amount", "group", "carc")  # as adjustment.<n>.<field>
-#: the problem codes of claimwright.balancing (recomputed after a correction)
-BALANCING_CODES = frozenset({"line-unbalanced", "claim-unbalanced", "claim-lines-mismatch",
-                             "remittance-unbalanced"})
 WHY_MAX = 200
 _MONEY = {"billed", "paid", "allowed", "patient_responsibility", "amount"}
 _ADJUSTMENT = re.compile(r"^adjustment\.([1-9][0-9]*)\.(amount|group|carc)$")

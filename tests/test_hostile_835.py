@@ -307,3 +307,18 @@ def test_a_positive_reversal_is_flagged_whatever_the_format():
     assert [p.code for p in check_claim(reversal)] == ["reversal-sign"] * 4  # claim + line
     ordinary = claim("R1", [line("99213", "100.00", [adj("CO-45", "40.00")])], status="1")
     assert check_claim(ordinary) == []
+
+
+def test_correcting_a_reversal_sign_replaces_its_problem_once():
+    from types import SimpleNamespace
+
+    from claimwright.corrections import apply_corrections
+
+    data = one(REVERSAL_POSITIVE).to_json()
+    fix = [SimpleNamespace(id=1, patient_account="777777", payer_claim_id="1999999444445",
+                           line=None, changes=changes)
+           for changes in ({"billed": "-15000.00"},)]
+    out = apply_corrections(data, fix)
+    codes_left = [p["code"] for p in out["problems"]]
+    assert codes_left.count("reversal-sign") == 1  # the payment's, recomputed, not duplicated
+    assert "still after correction #1" in out["problems"][0]["message"]
