@@ -171,6 +171,10 @@ class FaultCode(StrEnum):
     RULES_INVALID = "rules-invalid"
     CODE_TABLE_INVALID = "code-table-invalid"
     WORKLIST_UNREADABLE = "worklist-unreadable"
+    # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
+    PARSE_LIMIT_EXCEEDED = "parse-limit-exceeded"  # content, pages or memory over a limit
+    PARSE_TIMEOUT = "parse-timeout"                # the parse ran past its wall-time limit
+    PARSE_CRASHED = "parse-crashed"                # the parse process died (signal, abort)
 
     @property
     def failure(self) -> Failure:
@@ -189,7 +193,9 @@ class FaultCode(StrEnum):
 _UNREADABLE = frozenset({
     FaultCode.NOT_A_PDF, FaultCode.NOT_835, FaultCode.NOT_X12, FaultCode.EMPTY_DOCUMENT,
     FaultCode.CORRUPT_PDF, FaultCode.TRUNCATED_PDF, FaultCode.ENCRYPTED_PDF, FaultCode.NO_TEXT,
-    FaultCode.UNKNOWN_FORMAT, FaultCode.UNREADABLE_DOCUMENT})
+    FaultCode.UNKNOWN_FORMAT, FaultCode.UNREADABLE_DOCUMENT,
+    # hostile documents: quarantined until a person's "retry now"
+    FaultCode.PARSE_LIMIT_EXCEEDED, FaultCode.PARSE_TIMEOUT, FaultCode.PARSE_CRASHED})
 _BUSINESS = _UNREADABLE | frozenset({
     FaultCode.BUSINESS_ERROR, FaultCode.DOCUMENT_UNAVAILABLE, FaultCode.BAD_LISTING,
     FaultCode.BAD_STATUS_ROW, FaultCode.UNKNOWN_LAYOUT, FaultCode.UNBALANCED,
