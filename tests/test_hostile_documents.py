@@ -375,3 +375,32 @@ def test_the_console_offers_retry_now_for_an_unreadable_document():
 
     assert "unreadable-document" in RETRYABLE and "portal-failure" in RETRYABLE
     assert "unbalanced" not in RETRYABLE  # a person corrects those; no retry fixes them
+
+
+def test_the_limits_are_settings_with_defaults_for_the_two_core_machine():
+    from claimwright.settings import Settings
+
+    shipped = Settings.from_env({})
+    assert (shipped.parse_isolation, shipped.parse_memory_mb, shipped.parse_timeout_s,
+            shipped.parse_page_content_mb) == (True, 3072, 180, 16)
+    assert Limits.from_settings(shipped) == Limits()
+    mine = Settings.from_env({"CLAIMWRIGHT_PARSE_ISOLATION": "0", "CLAIMWRIGHT_PARSE_MEMORY_MB":
+                              "2048", "CLAIMWRIGHT_PARSE_TIMEOUT_S": "60",
+                              "CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB": "8"})
+    assert not mine.parse_isolation and Limits.from_settings(mine) == Limits(2048, 60, 8)
+
+
+def test_with_isolation_off_the_batch_parses_here_and_the_content_limit_still_holds(
+        batch, monkeypatch):
+    import claimwright.parsing.isolation as isolation
+    import claimwright.parsing.pdf_limits as pdf_limits
+
+    monkeypatch.setattr(pdf_limits, "MAX_PAGE_CONTENT", pdf_limits.MAX_PAGE_CONTENT)
+    ctx, good, _, _ = batch
+    here = Context(dataclasses.replace(ctx.settings, parse_isolation=False,
+                                       parse_page_content_mb=8), ctx.ledger, ctx.queue)
+    counts = process_documents(here, "northwind")
+    assert counts.documents_parsed == good and isolation._shared == {}  # no worker
+    [item] = ctx.queue.items(kind=ReviewKind.UNREADABLE_DOCUMENT)
+    assert "more than 8 MB of decompressed content" in item.reason
+    assert poison_unit(ctx).state == UnitState.FAILED_BUSINESS

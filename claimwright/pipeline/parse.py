@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..models import Remittance
-from ..parsing import parse_file
+from ..parsing import parse_file, pdf_limits
 from ..parsing.isolation import Limits, shared_workers
 from ..renditions import reconcile
 from ..settings import Settings
@@ -51,6 +51,7 @@ def document_parser(settings: Settings) -> Callable[[Path | str], list[Remittanc
     """How the pipeline parses a file: in the shared worker processes under the settings'
     limits, or (``parse_isolation`` off: debugging) here with :func:`parse_file`."""
     if not settings.parse_isolation:
+        pdf_limits.MAX_PAGE_CONTENT = settings.parse_page_content_mb << 20  # this process's
         return lambda path: parse_file(path)
     return shared_workers(Limits.from_settings(settings)).parse_file
 
