@@ -70,11 +70,12 @@ class Limits:
 # ---- in the worker process: python -m claimwright.parsing.isolation READ_FD WRITE_FD ... ------
 
 
-def _serve(conn_in: Connection, conn_out: Connection,
-           limits: Limits) -> None:  # pragma: no cover - runs in the child
+def _serve(conn_in: Connection, conn_out: Connection, limits: Limits,
+           parent: int) -> None:  # pragma: no cover - runs in the child
     """The worker's loop: one (path, layout) request at a time, one answer each."""
     import resource
 
+    _end_with_parent(parent)
     if limits.memory_mb:
         cap = limits.memory_mb << 20
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
@@ -93,6 +94,19 @@ def _serve(conn_in: Connection, conn_out: Connection,
         conn_out.send(_answer(parse_file, *request))
 
 
+def _end_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
+    """Linux: the kernel kills this worker when the run's process dies (even by SIGKILL), so
+    no worker stuck on a document outlives its run."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before that
+        os._exit(1)
+
+
 def _answer(parse_file, path: str, layout: str | None) -> tuple:
     try:
         return ("ok", [r.to_json() for r in parse_file(path, layout=layout)])
@@ -101,6 +115,7 @@ def _answer(parse_file, path: str, layout: str | None) -> tuple:
     except MemoryError:
         return ("memory",)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+        log.exception("parse of %s failed", Path(path).name)  # the traceback, on stderr
         return ("failed", type(exc).__name__, str(exc)[:300])
 
 
@@ -122,7 +137,7 @@ class _Worker:
         from_child, to_parent = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(from_parent), str(to_parent),
-             str(limits.memory_mb), str(limits.page_content_mb)],
+             str(limits.memory_mb), str(limits.page_content_mb), str(os.getpid())],
             pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL, env=_child_env())
         os.close(from_parent)
         os.close(to_parent)
@@ -327,9 +342,9 @@ atexit.register(close_shared_workers)
 
 
 def main(argv: list[str]) -> None:  # pragma: no cover - the worker process
-    read_fd, write_fd, memory_mb, page_content_mb = (int(a) for a in argv)
+    read_fd, write_fd, memory_mb, page_content_mb, parent = (int(a) for a in argv)
     _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False),
-           Limits(memory_mb, 0, page_content_mb))
+           Limits(memory_mb, 0, page_content_mb), parent)
 
 
 if __name__ == "__main__":
