@@ -8,6 +8,10 @@ directory, then times, over the same files:
 * raw pypdfium2 ``get_textpage().get_text_range()`` on every page,
 * Claimwright's full parse (``parse_pdf``: words, rows, layout, model, balancing), one process,
 * the same full parse over a ``ProcessPoolExecutor`` (PDFium is not thread-safe: processes),
+* the pipeline's isolated parse (``claimwright.parsing.isolation``: one reused worker process
+  under the default memory, time and content limits; the result comes back as JSON) over the
+  same files, one at a time as ``process_documents`` does, against the in-process figure
+  (``parse_file`` and the remittance's JSON, what the pipeline stores) measured in the same run,
 
 and checks every Claimwright result against the ground truth field by field. Prints pages/s and
 the ratios. Usage::
@@ -33,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from claimwright.parsing import parse_file  # noqa: E402
+from claimwright.parsing.isolation import Limits, ParseWorkers  # noqa: E402
 from claimwright.parsing.pdf import parse_pdf  # noqa: E402
 from fixtures.remittances import build_dataset  # noqa: E402
 
@@ -89,6 +95,19 @@ def _parse_chunk(paths: list[str]) -> list[dict]:
     return [_parse_one(p) for p in paths]
 
 
+def in_process(paths: list[Path]) -> list[dict]:
+    return [r.to_json() for p in paths for r in parse_file(p)]
+
+
+def isolated(paths: list[Path]) -> tuple[list[dict], int]:
+    """The pipeline's parse: one worker reused for every file (its start counted)."""
+    workers = ParseWorkers(Limits())
+    try:
+        return [r.to_json() for p in paths for r in workers.parse_file(p)], workers.started
+    finally:
+        workers.close()
+
+
 def timed(fn, *args):
     start = time.perf_counter()
     result = fn(*args)
@@ -125,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             parallel = [r for chunk in pool.map(_parse_chunk, chunks) for r in chunk]
         t_parallel = time.perf_counter() - start
+        t_in_process, plain = timed(in_process, paths)
+        t_isolated, (walled, started) = timed(isolated, paths)
         order = [p for i in range(args.workers * 4) for p in paths[i::args.workers * 4]]
         truths = {p: json.loads(t.read_text()) for p, t, _ in files}
         exact = sum(r == truths[p] for p, r in zip(paths, results))
@@ -141,8 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"claimwright single / raw pypdfium2:    {single / rate['raw pypdfium2 text']:6.2f}x")
         par = [v for k, v in rate.items() if "parallel" in k][0]
         print(f"claimwright parallel / single:         {par / single:6.2f}x")
-        print(f"field-exact: single {exact}/{len(files)}, parallel {exact_par}/{len(files)}")
-        ok = exact == exact_par == len(files)
+        print(f"{'in-process parse_file (pipeline, before)':<40} {pages / t_in_process:9.1f} "
+              f"pages/s  {1000 * t_in_process / len(files):7.1f} ms/document")
+        print(f"{'isolated worker (pipeline, after)':<40} {pages / t_isolated:9.1f} "
+              f"pages/s  {1000 * t_isolated / len(files):7.1f} ms/document "
+              f"({started} worker started)")
+        print(f"isolated / in-process:                 {t_in_process / t_isolated:6.2f}x "
+              f"(+{1000 * (t_isolated - t_in_process) / len(files):.1f} ms/document)")
+        same = walled == plain
+        print(f"field-exact: single {exact}/{len(files)}, parallel {exact_par}/{len(files)}, "
+              f"isolated {'same as in-process' if same else 'DIFFERS from in-process'}")
+        ok = exact == exact_par == len(files) and same
     return 0 if ok else 1
 
 

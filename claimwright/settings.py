@@ -30,6 +30,10 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_CONSOLE_IDLE_MINUTES | 15 | a console session ends after this many minutes without a request (at least 1) |
 | CLAIMWRIGHT_CONSOLE_SECURE_COOKIES | 0 | 1: the console's cookies are ``Secure`` (always behind https); 0: only when the request came over https |
 | CLAIMWRIGHT_CHROMIUM | (unset: /usr/bin/chromium, else Playwright's) | Chromium executable for the bots |
+| CLAIMWRIGHT_PARSE_ISOLATION | 1 | 1: the pipeline parses each document in a reused worker process under the limits below (docs/operations.md, "Hostile documents"); 0: in the run's own process, without the memory and time limits (debugging only) |
+| CLAIMWRIGHT_PARSE_MEMORY_MB | 3072 | address-space limit of a parse worker process, MB (0: none) |
+| CLAIMWRIGHT_PARSE_TIMEOUT_S | 180 | wall time one document's parse may take before its worker is killed, seconds (0: none) |
+| CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB | 16 | decompressed content streams one PDF page may hold, MB, checked before the page is parsed (0: none) |
 | CLAIMWRIGHT_<PAYER>_URL | (unset: ``portal.base_url`` of the payer's selectors file) | a payer portal's base URL, e.g. CLAIMWRIGHT_NORTHWIND_URL; the selectors file names the variable (``portal.base_url_env``) |
 
 Not read here, on purpose: ``CLAIMWRIGHT_<PAYER>_USERNAME`` / ``_PASSWORD`` / ``_TOTP`` (credential
@@ -103,6 +107,15 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
     Variable("CLAIMWRIGHT_WORKLIST_VERSIONS", "worklist_versions",
              "previous worklist versions kept", kind="count"),
+    # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
+    Variable("CLAIMWRIGHT_PARSE_ISOLATION", "parse_isolation",
+             "parse documents in a worker process with limits", kind="flag"),
+    Variable("CLAIMWRIGHT_PARSE_MEMORY_MB", "parse_memory_mb",
+             "parse worker address-space limit, MB (0: none)", kind="count"),
+    Variable("CLAIMWRIGHT_PARSE_TIMEOUT_S", "parse_timeout_s",
+             "wall-time limit of one document's parse, seconds (0: none)", kind="count"),
+    Variable("CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB", "parse_page_content_mb",
+             "decompressed content limit per PDF page, MB (0: none)", kind="count"),
 )
 
 
@@ -138,6 +151,11 @@ class Settings:
     console_users: Path = None  # type: ignore[assignment]  # None: home / console-users.yaml
     console_idle_minutes: int = 15
     console_secure_cookies: bool = False
+    # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
+    parse_isolation: bool = True
+    parse_memory_mb: int = 3072
+    parse_timeout_s: int = 180
+    parse_page_content_mb: int = 16
 
     def __post_init__(self) -> None:
         if self.reports is None:
@@ -212,6 +230,11 @@ class Settings:
             console_secure_cookies=flag("CLAIMWRIGHT_CONSOLE_SECURE_COOKIES",
                                         cls.console_secure_cookies),
             portal_urls=urls,
+            parse_isolation=flag("CLAIMWRIGHT_PARSE_ISOLATION", cls.parse_isolation),
+            parse_memory_mb=count("CLAIMWRIGHT_PARSE_MEMORY_MB", cls.parse_memory_mb),
+            parse_timeout_s=count("CLAIMWRIGHT_PARSE_TIMEOUT_S", cls.parse_timeout_s),
+            parse_page_content_mb=count("CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB",
+                                        cls.parse_page_content_mb),
         )
 
     def portal_url(self, payer: str) -> str | None:

@@ -174,6 +174,10 @@ class FaultCode(StrEnum):
     # hostile input: one verdict per document (issue 13, part "verdict")
     TOO_MANY_PAGES = "too-many-pages"
     MISSING_ENVELOPE = "missing-envelope"
+    # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
+    PARSE_LIMIT_EXCEEDED = "parse-limit-exceeded"  # content, pages or memory over a limit
+    PARSE_TIMEOUT = "parse-timeout"                # the parse ran past its wall-time limit
+    PARSE_CRASHED = "parse-crashed"                # the parse process died (signal, abort)
 
     @property
     def failure(self) -> Failure:
@@ -193,7 +197,9 @@ _UNREADABLE = frozenset({
     FaultCode.NOT_A_PDF, FaultCode.NOT_835, FaultCode.NOT_X12, FaultCode.EMPTY_DOCUMENT,
     FaultCode.CORRUPT_PDF, FaultCode.TRUNCATED_PDF, FaultCode.ENCRYPTED_PDF, FaultCode.NO_TEXT,
     FaultCode.UNKNOWN_FORMAT, FaultCode.UNREADABLE_DOCUMENT,
-    FaultCode.TOO_MANY_PAGES, FaultCode.MISSING_ENVELOPE})  # part "verdict"
+    FaultCode.TOO_MANY_PAGES, FaultCode.MISSING_ENVELOPE,  # part "verdict"
+    # hostile documents: quarantined until a person's "retry now"
+    FaultCode.PARSE_LIMIT_EXCEEDED, FaultCode.PARSE_TIMEOUT, FaultCode.PARSE_CRASHED})
 _BUSINESS = _UNREADABLE | frozenset({
     FaultCode.BUSINESS_ERROR, FaultCode.DOCUMENT_UNAVAILABLE, FaultCode.BAD_LISTING,
     FaultCode.BAD_STATUS_ROW, FaultCode.UNKNOWN_LAYOUT, FaultCode.UNBALANCED,

@@ -383,18 +383,18 @@ def test_retry_now_of_a_document_that_failed_to_parse_parses_it_and_makes_its_ou
     folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
     entry = manifest["remittances"][0]
     import_document(ctx, "northwind", folder / entry["pdf"], entry["remittance_id"])
-    real = parse.parse_file
+    real = parse.document_parser
 
     def flaky(path):
         raise OSError("the share went away")
 
-    monkeypatch.setattr(parse, "parse_file", flaky)
+    monkeypatch.setattr(parse, "document_parser", lambda settings: flaky)
     process_documents(ctx, "northwind")
     item = ctx.queue.items(kind=ReviewKind.DOCUMENT_FAILED)[0]
     unit = next(u for u in ctx.ledger.units(UnitKind.PARSE) if u.review_key == item.key)
     assert unit.state == UnitState.FAILED_SYSTEM and ctx.ledger.unit(UnitKind.OUTPUTS,
                                                                      unit.key) is None
-    monkeypatch.setattr(parse, "parse_file", real)
+    monkeypatch.setattr(parse, "document_parser", real)
     client, token = client_of(app, "alice")
     message = done(post(client, token, item.id, "retry"))
     assert f"parse {unit.key} re-run: done" in message

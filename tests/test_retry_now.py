@@ -136,11 +136,11 @@ def _failed_parse(ctx, remittance_dataset, monkeypatch):
     folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
     entry = manifest["remittances"][0]
     import_document(ctx, "northwind", folder / entry["pdf"], entry["remittance_id"])
-    real = parse.parse_file
-    monkeypatch.setattr(parse, "parse_file", lambda path: (_ for _ in ()).throw(
-        OSError("the share went away")))
+    real = parse.document_parser
+    monkeypatch.setattr(parse, "document_parser", lambda settings: lambda path: (
+        _ for _ in ()).throw(OSError("the share went away")))
     process_documents(ctx, "northwind")
-    monkeypatch.setattr(parse, "parse_file", real)
+    monkeypatch.setattr(parse, "document_parser", real)
     return ctx.queue.items(kind=ReviewKind.DOCUMENT_FAILED)[0]
 
 

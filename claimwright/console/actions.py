@@ -24,6 +24,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from ..types import ReviewKind
 from .auth import ConsoleUser, require
 
 if TYPE_CHECKING:
@@ -33,18 +34,21 @@ if TYPE_CHECKING:
 ACTIONS = ("assign", "start", "resolve", "dismiss", "reopen", "categorize", "attach", "correct",
            "retry")
 MAX_MESSAGE = 300  # characters of the flash message carried in the redirect
+#: review kinds whose item page has "Retry now": system failures, and an unreadable document
+#: (e.g. one quarantined because its parse passed a limit or crashed: the file may be replaced)
+RETRYABLE = sorted({str(k) for k in ReviewKind if k.failure == "system"}
+                   | {str(ReviewKind.UNREADABLE_DOCUMENT)})
 
 
 def add_actions(app: FastAPI, console: Console) -> None:
     """Register the resolution routes of :mod:`this module <claimwright.console.actions>`."""
     from ..rules.ruleset import ACTIONS as RULE_ACTIONS
     from ..rules.ruleset import APPEALABLE, CATEGORIES, OWNERS
-    from ..types import ReviewKind
 
     console.templates.env.globals["resolution_choices"] = {
         "categories": CATEGORIES, "owners": OWNERS, "actions": RULE_ACTIONS,
         "appealable": APPEALABLE,
-        "retryable": sorted(str(k) for k in ReviewKind if k.failure == "system")}
+        "retryable": RETRYABLE}
     reviewer = Depends(require("reviewer"))
 
     def context():

@@ -26,6 +26,7 @@ import pypdfium2.raw as pdfium_c
 
 from ..errors import DocumentError
 from ..types import FaultCode
+from .pdf_limits import check_page_content
 
 MAX_PAGES = 2000  # refuse absurd documents instead of grinding through them
 _WORD = re.compile(r"\S+")
@@ -102,6 +103,11 @@ def open_document(data: bytes | str | Path, source: str = "") -> tuple[pdfium.Pd
         raise DocumentError(f"{name} has {pages} pages (expected 1..{MAX_PAGES})",
                             code=FaultCode.TOO_MANY_PAGES if pages else FaultCode.CORRUPT_PDF,
                             file=source, pages=pages)
+    try:
+        check_page_content(data, source=source)  # before PDFium parses any page
+    except DocumentError:
+        doc.close()
+        raise
     return doc, data
 
 
