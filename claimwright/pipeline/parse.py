@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..parsing import parse_file
+from ..phi import remember_claims
 from ..renditions import reconcile
 from ..storage import Document
 from ..types import UnitKind
@@ -30,6 +31,7 @@ def process_documents(ctx: Context, payer: str, counts: Counts | None = None) ->
                 disagreements = reconcile(remits, parse_file(pdf_copy))
                 remits[0].problems.extend(disagreements)
             for index, remit in enumerate(remits):
+                remember_claims(remit.claims)  # masked wherever logs or artifacts show them
                 ctx.ledger.save_remittance(doc.id, index, remit.to_json())
             work.add(UnitKind.OUTPUTS, unit.key, payer=payer, data=unit.context)
             counts.documents_parsed += 1
