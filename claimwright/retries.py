@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("item_id", type=int)
     parser.add_argument("--by", required=True)
     args = parser.parse_args(argv)
+    from .permissions import private_process
+
+    private_process()  # what the child writes (its log, evidence) is owner-only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = Context.from_settings()
     try:

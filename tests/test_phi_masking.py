@@ -151,3 +151,49 @@ def test_masking_a_text_by_the_phi_of_its_context():
     assert "4567" in text and "D**, J***" in text  # enough to tell rows apart
     shown = json.dumps(phi.masked(context, values))
     assert "PA-1234567" not in shown and "W987654321" not in shown
+
+
+@pytest.fixture
+def known():
+    """A clean memory of seen PHI for the test, cleared again afterwards."""
+    phi.KNOWN.clear()
+    yield phi.KNOWN
+    phi.KNOWN.clear()
+
+
+def test_log_records_and_tracebacks_are_masked_once_phi_was_seen(known, caplog):
+    log = logging.getLogger("claimwright.pipeline.test")
+    phi.remember(phi.phi_values({"claim": "ZQ9081726", "patient_name": "QUILL, ORSON"}))
+    caplog.set_level(logging.INFO)
+    log.info("claim %s of %s", "ZQ9081726", "QUILL, ORSON")
+    try:
+        raise ValueError("claim ZQ9081726: billed 10.00 but paid 12.00")
+    except ValueError:
+        log.exception("unexpected failure in outputs")
+    text = caplog.text
+    assert "ZQ9081726" not in text and "QUILL" not in text and "ORSON" not in text
+    assert "*****1726" in text and "Q****, O****" in text  # masked, not dropped
+    assert "billed 10.00 but paid 12.00" in text  # the rest of the message is kept
+
+
+def test_the_run_problems_artifact_masks_what_the_run_saw(known, workspace, monkeypatch):
+    import flows.nightly as nightly
+    from claimwright.pipeline import Counts
+
+    published = []
+    monkeypatch.setattr(nightly, "create_markdown_artifact",
+                        lambda **kw: published.append(kw["markdown"]))
+    monkeypatch.setattr(nightly, "create_table_artifact",
+                        lambda **kw: published.append(json.dumps(kw["table"])))
+    ctx = Context.from_settings()
+    try:  # a review item about the claim: its context names the account
+        ctx.queue.open("unbalanced", "NW-1 claim ZQ9081726: off", key="unbalanced:t",
+                       payer="northwind", context={"claim": "ZQ9081726"})
+    finally:
+        ctx.ledger.close()
+    counts = Counts("northwind")
+    counts.errors.append("outputs NW-1: claim ZQ9081726 shows no billed amount")
+    nightly.publish_summary([counts], SAMPLE_ANCHOR, SAMPLE_ANCHOR)
+    text = "\n".join(published)
+    assert "shows no billed amount" in text and "*****1726" in text
+    assert "ZQ9081726" not in text
