@@ -197,3 +197,21 @@ def test_the_run_problems_artifact_masks_what_the_run_saw(known, workspace, monk
     text = "\n".join(published)
     assert "shows no billed amount" in text and "*****1726" in text
     assert "ZQ9081726" not in text
+
+
+def test_a_failed_units_error_in_the_run_counts_is_masked(known):
+    from claimwright.errors import DocumentError
+    from claimwright.pipeline import Counts
+    from claimwright.types import FaultCode, UnitKind
+
+    class FailedUnit:  # what WorkUnits hands to on_failure
+        kind, payer, key, review = UnitKind.PARSE, "northwind", "northwind:NW-1", None
+        context = {"remittance_id": "NW-1"}
+        error = DocumentError("continued row names account ZQ9081726 but no claim is open",
+                              code=FaultCode.UNKNOWN_LAYOUT, claim="ZQ9081726")
+
+    counts = Counts("northwind")
+    counts.unit_failed(FailedUnit())
+    [error] = counts.errors
+    assert error.startswith("document NW-1: continued row names account *****1726")
+    assert "ZQ9081726" not in error
