@@ -159,10 +159,10 @@ class KnownPhi:
     def mask(self, text: str) -> str:
         if not text or not len(self):
             return text
-        with self._lock:
-            words, phrases = dict(self._words), dict(self._phrases)
-        text = mask_text(text, {p: m for p, m in phrases.items() if p in text})
-        return _WORD.sub(lambda m: words.get(m.group(0), m.group(0)), text)
+        with self._lock:  # O(len(text)) lookups, plus the few values that are not one word
+            text = mask_text(text, {p: m for p, m in self._phrases.items() if p in text})
+            words = self._words
+            return _WORD.sub(lambda m: words.get(m.group(0), m.group(0)), text)
 
     def clear(self) -> None:
         with self._lock:
