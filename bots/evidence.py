@@ -3,7 +3,8 @@
 The trace starts only once signed in and is dropped before every sign-in (a trace's network log
 spans all its chunks, so only a fresh trace keeps a password or one-time code out of it). The
 screenshot clears the page's inputs and masks every credential and ``screenshot_mask`` locator.
-Both are best effort: a fault matters more than its pictures.
+Both are best effort: a fault matters more than its pictures. Both are owner-only (0600), and a
+trace is kept only once scrubbed of cookies and authorization headers (:mod:`bots.traces`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claimwright.fileio import make_private, private_dir
+
 from .locators import combined
+from .traces import scrub_trace
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -43,7 +47,7 @@ class Evidence:
         self.chunk_open = False   # a trace chunk is recording now
 
     def _path(self, step: str, suffix: str) -> Path:
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.evidence_dir)
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
         name = re.sub(r"[^a-z0-9-]", "-", step)
         return self.evidence_dir / f"{self.rt.payer}-{stamp}-{name}{suffix}"
@@ -79,9 +83,26 @@ class Evidence:
         try:
             path = self._path(step, ".trace.zip")
             self.context.tracing.stop_chunk(path=str(path))
-            return str(path)
         except Exception as exc:  # noqa: BLE001 - evidence is best effort; the fault matters
             log.warning("%s: no trace for step %s (%s)", self.rt.payer, step, type(exc).__name__)
+            return None
+        return self._keep_scrubbed(path, step)
+
+    def _keep_scrubbed(self, path: Path, step: str) -> str | None:
+        """Keep the trace at ``path`` only scrubbed of cookies, authorization headers and the
+        session's cookie values (:func:`bots.traces.scrub_trace`), owner-only; else delete it."""
+        try:
+            values = [c.get("value", "") for c in self.context.cookies()]
+        except Exception:  # noqa: BLE001 - the context may be gone; headers are still dropped
+            values = []
+        try:
+            make_private(path)
+            scrub_trace(path, [*values, *self.rt.secrets])
+            return str(path)
+        except Exception as exc:  # noqa: BLE001 - never keep a trace that was not scrubbed
+            path.unlink(missing_ok=True)
+            log.warning("%s: trace of step %s not kept: it could not be scrubbed (%s)",
+                        self.rt.payer, step, type(exc).__name__)
             return None
 
     def screenshot(self, step: str) -> str | None:
@@ -95,7 +116,7 @@ class Evidence:
                                for n in self.rt.config.screenshot_mask]
             mask += [self.page.get_by_text(s) for s in secrets]
             self.page.screenshot(path=str(path), full_page=True, mask=mask, timeout=10_000)
-            return str(path)
+            return str(make_private(path))
         except Exception as exc:  # noqa: BLE001 - evidence is best effort; the fault matters
             log.warning("%s: no screenshot for step %s (%s)", self.rt.payer, step,
                         self.rt.redact(type(exc).__name__))

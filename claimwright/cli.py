@@ -51,6 +51,23 @@ def main() -> None:
     app()
 
 
+@app.callback()
+def _start() -> None:
+    """Every command: files it writes are owner-only (umask 077), and one warning (stderr)
+    when the home or output folders hold paths other users can read (claimwright.permissions)."""
+    from .permissions import check_private, private_process, roots
+    from .settings import Settings, SettingsError
+
+    private_process()
+    try:
+        settings = Settings.from_env()
+    except SettingsError:
+        return  # the command itself says what is wrong
+    findings = check_private(settings)
+    if findings:
+        typer.echo(f"Warning: {findings.message(roots(settings))}", err=True)
+
+
 @app.command()
 def parse(file: Annotated[Path, typer.Argument(help="A remittance PDF or X12 835 file.")],
           layout: Annotated[Optional[str], typer.Option(help="PDF layout name; default: detect.")]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from .permissions import startup
 from .printout import print_run_summary, print_status_summary
 from .services import prefect_server
 from .settings import CLAIM_EXPORT_NAME, Settings
@@ -26,6 +27,7 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
     from fixtures.remittances import build_dataset
 
     settings = Settings.from_env()
+    startup(settings)  # owner-only files (the demo's data is synthetic, treated as PHI)
     settings.ensure_dirs()
     anchor = anchor or dt.date.today()
     payers = list(payers or PAYERS)

@@ -31,6 +31,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from .fileio import open_private, private_dir
 from .pipeline import Context, Counts, process_documents, pull_payer, write_outputs
 from .resolutions import ACTIVE_STATES, PIPELINE_LOCK, Outcome, ResolutionError, _item, today
 from .storage import ReviewItemRecord, WorkUnitRecord
@@ -170,10 +171,9 @@ def _start_in_background(ctx: Context, item_id: int, by: str) -> int:
     ID --by NAME``): a browser, a long pull or a crash stays out of the web server's process.
     The child inherits the environment (the same settings); its pid."""
     log_dir = ctx.settings.home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(log_dir)
     log_file = log_dir / f"retry-item-{item_id}.log"
-    with open(log_file, "ab") as out:
-        os.chmod(log_file, 0o600)
+    with open_private(log_file, "ab") as out:
         child = subprocess.Popen([sys.executable, "-m", "claimwright.retries", str(item_id),
                                   "--by", by], stdin=subprocess.DEVNULL, stdout=out,
                                  stderr=subprocess.STDOUT, start_new_session=True)
@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("item_id", type=int)
     parser.add_argument("--by", required=True)
     args = parser.parse_args(argv)
+    from .permissions import private_process
+
+    private_process()  # what the child writes (its log, evidence) is owner-only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = Context.from_settings()
     try:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ClaimwrightError
+from .phi import phi_values, remember
 from .storage import Ledger, ReviewEventRecord, ReviewItemRecord, ReviewStateError, utcnow
 from .storage.review_items import ACTIVE, SYSTEM_ACTOR
 from .types import FaultCode, ReviewKind, ReviewState
@@ -69,7 +70,9 @@ class ReviewQueue:
 
     def open(self, kind: ReviewKind | str, reason: str, *, key: str, payer: str = "",
              context: dict[str, Any] | None = None, evidence: list[str] | None = None) -> Opened:
-        """Open an item, or count another occurrence of the open/resolved item with this key."""
+        """Open an item, or count another occurrence of the open/resolved item with this key.
+        The PHI of its context is remembered for masking logs and artifacts (claimwright.phi)."""
+        remember(phi_values(context or {}))
         item, created = self.ledger.upsert_review_item(
             key=key, kind=ReviewKind(kind), reason=reason, payer=payer, context=context or {},
             evidence=list(evidence or []), at=self.clock())

@@ -3,8 +3,10 @@
 ``list`` / ``show`` / ``history`` / ``overview`` read; ``assign`` / ``start`` / ``resolve`` /
 ``dismiss`` / ``reopen`` change an item's state, each one event of its audit trail with the
 actor (``--by``, default the OS user name); ``attach`` / ``retry`` are the console's resolutions
-for scripts (the same code: :mod:`claimwright.resolutions`). PHI in an item's context is
-masked; lists show the reason and ids, never the context.
+for scripts (the same code: :mod:`claimwright.resolutions`). ``list`` and ``show`` carry no PHI:
+every text of an item (reason, context, problem messages, resolution, evidence paths) is masked by
+the one policy of :mod:`claimwright.phi` (by key, and by the PHI values its context holds wherever
+they occur); lists show the reason and ids, never the context. ``history`` is masked alike.
 """
 
 from __future__ import annotations
@@ -85,40 +87,39 @@ def review_list(all_items: Annotated[bool, typer.Option(
     views = [ReviewView.of(i, now, sla) for i in items]
     if only_breached:
         views = [v for v in views if v.breached]
+    by_id = {i.id: i for i in items}
     if as_json:
-        from .phi import redact
-
-        by_id = {i.id: i for i in items}
-        typer.echo(json.dumps([item_json(by_id[v.id], redact) | v.to_json() for v in views],
-                              indent=2, default=str))
+        typer.echo(json.dumps([item_json(by_id[v.id]) | _masked_view(v, by_id[v.id])
+                               for v in views], indent=2, default=str))
         return
     if not views:
         typer.echo("No review items." if all_items or state or only_breached or kind or payer
                    or assignee is not None else "No open review items.")
         return
     for v in views:
+        mask = _masker(by_id[v.id])
         seen = f" (seen {v.occurrences}x)" if v.occurrences > 1 else ""
         late = f" SLA BREACHED (due {v.due:%Y-%m-%d})" if v.breached else ""
         typer.echo(f"#{v.id:<4} {v.state:<9} {v.kind:<20} {v.payer:<10} "
                    f"{v.assignee or '-':<12} {v.age_days:>3}d {v.failure}/{v.about} "
                    f"{v.first_seen:%Y-%m-%d %H:%M}{seen}{late}")
-        typer.echo(f"      {v.reason}")
+        typer.echo(f"      {mask(v.reason)}")
         for path in v.evidence:
-            typer.echo(f"      evidence: {path}")
+            typer.echo(f"      evidence: {mask(path)}")
     typer.echo(f"{len(views)} item(s), {sum(v.breached for v in views)} past their SLA.")
 
 
 @review_app.command("show")
 def review_show(item_id: int) -> None:
-    """Show one review item with its full context (PHI masked)."""
-    from .phi import redact
+    """Show one review item with its full context (PHI masked: the console's item page shows
+    it to reviewers)."""
     from .review_view import ReviewView
 
     item = _queue().get(item_id)
     if item is None:
         _fail(f"no review item {item_id}")
-    view = ReviewView.of(item, _now(), _sla()).to_json()
-    typer.echo(json.dumps(item_json(item, redact) | {
+    view = _masked_view(ReviewView.of(item, _now(), _sla()), item)
+    typer.echo(json.dumps(item_json(item) | {
         k: view[k] for k in ("state", "assignee", "failure", "about", "age_days", "due",
                              "breached")}, indent=2, default=str))
 
@@ -128,16 +129,18 @@ def review_history(item_id: int,
                    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")]
                    = False) -> None:
     """The item's audit trail: who did what when (UTC)."""
+    queue = _queue()
     try:
-        events = _queue().history(item_id)
+        events = queue.history(item_id)
     except KeyError as exc:
         _fail(str(exc.args[0]))
+    mask = _masker(queue.get(item_id))
     if as_json:
         typer.echo(json.dumps([{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                                "detail": e.detail} for e in events], indent=2))
+                                "detail": mask(e.detail)} for e in events], indent=2))
         return
     for e in events:
-        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<14} {e.action:<18} {e.detail}")
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<14} {e.action:<18} {mask(e.detail)}")
 
 
 @review_app.command("overview")
@@ -147,9 +150,13 @@ def review_overview(as_json: Annotated[bool, typer.Option("--json", help="Machin
     from .review import ACTIVE
     from .review_view import BUCKETS, overview
 
-    ov = overview(_queue().items(status=ACTIVE), _now(), _sla())
+    items = _queue().items(status=ACTIVE)
+    ov = overview(items, _now(), _sla())
     if as_json:
-        typer.echo(json.dumps(ov.to_json(), indent=2))
+        by_id = {i.id: i for i in items}
+        data = ov.to_json() | {k: [_masked_view(v, by_id.get(v.id)) for v in getattr(ov, k)]
+                               for k in ("oldest", "breaches")}
+        typer.echo(json.dumps(data, indent=2))
         return
     if not ov.total:
         typer.echo("No open review items.")
@@ -249,12 +256,35 @@ def review_retry(item_id: int, by: By = None) -> None:
     _resolution(lambda ctx: retry_item(ctx, item_id, by=_by(by)))
 
 
-def item_json(item, redact) -> dict:
-    return {"id": item.id, "kind": item.kind, "status": item.status, "payer": item.payer,
+def _masker(item):
+    """A function masking any text about ``item`` (:func:`claimwright.phi.mask_item`)."""
+    from .phi import mask_known, mask_text, phi_values
+
+    values = phi_values(item.context) if item is not None else {}
+    return lambda text: mask_known(mask_text(text or "", values)) if text else text
+
+
+def _masked_view(view, item) -> dict:
+    """``view.to_json()`` with its texts masked by ``item``'s PHI."""
+    mask = _masker(item)
+    data = view.to_json()
+    return {k: ([mask(p) for p in v] if isinstance(v, list) and all(isinstance(p, str) for p in v)
+                else mask(v) if isinstance(v, str) else v) for k, v in data.items()}
+
+
+def item_json(item) -> dict:
+    """An item as ``list --json`` / ``show`` print it: no PHI (see the module doc)."""
+    from .phi import masked, phi_values
+
+    values = phi_values(item.context)
+    data = {"id": item.id, "kind": item.kind, "status": item.status, "payer": item.payer,
             "reason": item.reason, "occurrences": item.occurrences,
             "created_at": item.created_at, "last_seen_at": item.last_seen_at,
-            "context": redact(item.context), "evidence": item.evidence,
+            "context": item.context, "evidence": item.evidence,
             "resolution": item.resolution}
+    shown = masked({k: v for k, v in data.items() if k not in ("created_at", "last_seen_at")},
+                   values)
+    return data | shown
 
 
 @review_app.command("serve")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from .fileio import open_private, private_dir
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -50,14 +52,14 @@ def prefect_server(home: Path, *, port: int | None = None, ui: bool = True,
     Sets PREFECT_API_URL for the duration, both in the environment (child processes) and in
     Prefect's settings context (Prefect reads the environment only once, at import).
     """
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     port = port or free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_SERVER_UI_ENABLED=str(ui).lower(), PREFECT_API_URL=api,
                PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port))
     log_path = home / "server.log"
-    with log_path.open("ab") as log:
+    with open_private(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
              "--port", str(port)],

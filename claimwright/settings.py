@@ -271,8 +271,11 @@ class Settings:
         return self.reports / f"feedback-{month}{suffix}"
 
     def ensure_dirs(self) -> None:
+        """The working folders, created owner-only (0700)."""
+        from .fileio import private_dir
+
         for path in (self.home, self.downloads, self.evidence, self.packets, self.worklist.parent):
-            path.mkdir(parents=True, exist_ok=True)
+            private_dir(path)
 
 
 def _amount(name: str, text: str, default: Decimal) -> Decimal:

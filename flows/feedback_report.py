@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from claimwright.permissions import startup
 from claimwright.reports import month_or_previous, write_feedback_report
 from claimwright.reports.feedback import headline, kpi_markdown
 from claimwright.settings import Settings
@@ -25,6 +26,7 @@ def monthly_feedback_report(month: str | None = None) -> dict:
     logger = get_run_logger()
     target = month_or_previous(month)
     settings = Settings.from_env()
+    startup(settings, logger=logger)  # owner-only files; a warning when others can read them
     ledger = Ledger(settings.database_url)
     try:
         files = write_feedback_report(settings, ledger, target)

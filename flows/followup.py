@@ -15,6 +15,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from claimwright.permissions import startup
 from claimwright.pipeline import Context
 from claimwright.pipeline.followup import StatusCounts, check_payer_statuses
 from flows.nightly import MAX_PARALLEL_PULLS
@@ -54,6 +55,7 @@ def nightly_status_check(payers: list[str] | None = None, as_of: dt.date | None 
     """Check the claims and appeals due for follow-up; payers in parallel (one browser each,
     within each portal's session limit), results in the order of ``payers``."""
     logger = get_run_logger()
+    startup(logger=logger)  # owner-only files; a warning when home/out are readable by others
     as_of = as_of or dt.date.today()
     portal_urls = portal_urls or {}
     order = list(dict.fromkeys(payers or status_payers()))

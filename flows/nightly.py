@@ -31,6 +31,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from bots.config import configured_payers
 from claimwright.pipeline import (Context, Counts, process_documents, pull_payer,
                                   write_appeals_queue, write_outputs)
+from claimwright.permissions import startup
+from claimwright.phi import mask_known
 from claimwright.pipeline.worklist_status import worklist_status
 
 #: browsers one nightly run may drive at once (one per payer)
@@ -99,6 +101,7 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
     denials (each payer as soon as its pull is done). Results in the order of ``payers``
     (default: every payer configured in ``selectors/``)."""
     logger = get_run_logger()
+    startup(logger=logger)  # owner-only files; a warning when home/out are readable by others
     end = end or dt.date.today()
     start = start or end - dt.timedelta(days=lookback_days)
     portal_urls = portal_urls or {}
@@ -153,8 +156,8 @@ def publish_summary(results: list[Counts], start: dt.date, end: dt.date) -> None
         create_table_artifact(table=[r for b in books for r in b.as_rows()],
                               key="worklist-status",
                               description="Worklist rows by status, as this run read them back")
-    errors = [e for c in results for e in c.errors]
-    if errors:
+    errors = [mask_known(e) for c in results for e in c.errors]  # a unit's error may name
+    if errors:  # a patient account (claimwright.phi: what this run has seen is masked)
         body = "\n".join(f"- {e}" for e in errors)
         create_markdown_artifact(
             markdown=f"## Needs review\n{body}\n\nSee `claimwright review list`.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from claimwright.permissions import startup
 from claimwright.pipeline import Context
 
 #: a pull of one payer's window plus its processing; the bot's own timeouts bound each step
@@ -35,6 +36,7 @@ def retry_task(item_id: int, by: str) -> str:
 def retry_review_item(item_id: int, by: str = "prefect") -> str:
     """Run review item ``item_id``'s failed unit of work again (reset by whoever asked) and
     record the outcome on the item; ``by`` is the person who pressed "Retry now"."""
+    startup(logger=get_run_logger())  # owner-only files; a warning when others can read them
     message = retry_task(item_id, by)
     get_run_logger().info("review item %s: %s", item_id, message)
     return message

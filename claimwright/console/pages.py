@@ -6,10 +6,10 @@ already refuses every request without a session):
 - ``GET /`` and ``GET /items``: the queue, filtered by the query string (``kind``, ``payer``,
   ``state`` -- ``active`` by default, ``all`` or one state --, ``assignee``, ``min_age`` days,
   ``breached=1``), counts per state and per kind, oldest first, at most :data:`PAGE_SIZE` rows.
-  PHI is masked in the list for every role.
+  PHI is masked in the list for every role (:mod:`claimwright.phi`, the one masking policy).
 - ``GET /items/{id}``: everything about one item. Reviewers and admins see its PHI in full (each
-  such page view is one ``viewed-phi`` event in the item's audit trail); a viewer sees it masked
-  and no evidence content.
+  such page view is one ``viewed-phi`` event in the item's audit trail): this page carries PHI by
+  design. A viewer sees it masked and no evidence content.
 - ``GET /items/{id}/evidence/{n}``: ``item.evidence[n]`` (reviewer and admin), only from under the
   project's home/out folders; images inline, anything else as an attachment (a download is a
   ``viewed-phi`` event too).
@@ -20,15 +20,13 @@ already refuses every request without a session):
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from ..phi import mask_id, mask_name, redact
+from ..phi import mask_text, masked, phi_values
 from ..review_sla import load_review_sla
 from ..review_view import ReviewView, overview
 from ..storage import utcnow
@@ -38,51 +36,10 @@ from .evidence import ImageCache, download_name, evidence_file, kind_of, marked_
 
 PAGE_SIZE = 200  # rows of the queue list at most (the counts cover everything)
 PHI_ROLE = "reviewer"  # reviewers and admins see PHI in full
-_PHI_KEYS = {"patient_name", "member_id", "patient_account", "name", "dob", "patient_dob",
-             "claim"}  # "claim": the patient account of an unbalanced claim
-_DATE_KEYS = {"dob", "patient_dob"}
 #: context keys the item page does not list as details: the problems have their table, files
 #: are shown as evidence (by index), never as server paths
 _NOT_DETAILS = {"problems", "file", "screenshot", "trace", "path"}
 _MARKED = "marked"  # the cache key's tag of a remittance page image
-
-
-# PHI ------------------------------------------------------------------------------------------
-def phi_values(data: Any, key: str = "") -> dict[str, str]:
-    """Every PHI value in ``data`` (by key, nested), mapped to its masked form."""
-    found: dict[str, str] = {}
-    if isinstance(data, dict):
-        for k, v in data.items():
-            found.update(phi_values(v, str(k)))
-    elif isinstance(data, (list, tuple)):
-        for v in data:
-            found.update(phi_values(v, key))
-    elif isinstance(data, str) and key in _PHI_KEYS and data.strip():
-        found[data] = ("*" * len(data) if key in _DATE_KEYS
-                       else mask_name(data) if "name" in key else mask_id(data))
-    return found
-
-
-def mask_text(text: str, values: dict[str, str]) -> str:
-    """``text`` with every known PHI value replaced by its masked form (longest first)."""
-    if not values or not text:
-        return text or ""
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
-    return pattern.sub(lambda m: values[m.group(0)], text)
-
-
-def masked(data: Any, values: dict[str, str]) -> Any:
-    """``data`` redacted by key (:func:`claimwright.phi.redact`) and its strings masked."""
-    def walk(value: Any, key: str = "") -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v, str(k)) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [walk(v, key) for v in value]
-        if isinstance(value, str):
-            return values.get(value) if key == "claim" and value in values else \
-                mask_text(value, values)
-        return value
-    return walk(redact(data))
 
 
 # filters --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from ..fileio import write_atomic
+from ..fileio import private_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def write_batch_index(packets: Path, rows: list[dict], as_of: dt.date) -> Path |
     """Write the day's index (xlsx + json) when its content changed; returns the xlsx path, or
     None when Excel has it open (left untouched)."""
     path = index_path(packets, as_of)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if path.with_name(f"~${path.name}").exists():
         log.warning("%s is open in Excel: the day's index was not rewritten", path)
         return None

@@ -6,12 +6,17 @@ a PDF always gives exactly one remittance.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..errors import DocumentError
 from ..models import Remittance
 from ..types import FaultCode
 from .x12_segments import missing_envelope
+
+# pdfminer's DEBUG records quote the document's text (patient names, accounts) and number in the
+# hundreds of thousands per run: held at WARNING whatever the root level (docs/operations.md).
+logging.getLogger("pdfminer").setLevel(logging.WARNING)
 
 
 def sniff(data: bytes, source: str = "") -> str:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from ..fileio import write_atomic
+from ..fileio import private_dir, write_atomic
 from ..types import ReviewKind
 from .context import Context
 
@@ -86,7 +86,7 @@ def write_morning_batch(ctx: Context, as_of: dt.date,
 
     packets = ctx.settings.packets
     today = index_path(packets, as_of)
-    today.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(today.parent)
     with locked(today, wait=120):
         marks, bad = read_sent_marks(packets, as_of)
         for mark in marks:

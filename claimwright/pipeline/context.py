@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..phi import mask_item
 from ..review import ReviewQueue
 from ..settings import Settings
 from ..storage import Ledger
@@ -32,7 +33,9 @@ class RunCounts:
     def unit_failed(self, unit: Unit) -> None:
         """``WorkUnits.on_failure``: the unit's review item counted, its error listed."""
         label = unit.context.get("remittance_id") or unit.payer or unit.key
-        self.errors.append(f"{_ERROR_LABEL[unit.kind]} {label}: {unit.error}")
+        context = {**unit.context, **(getattr(unit.error, "context", None) or {})}
+        self.errors.append(mask_item(f"{_ERROR_LABEL[unit.kind]} {label}: {unit.error}",
+                                     context))  # the run's errors reach terminals, artifacts
         if unit.review is not None:
             self.note_review(unit.review.created)
 

@@ -25,6 +25,7 @@ from ..rules.findings import Finding
 from ..errors import SystemFault
 from ..fileio import remove_stale_parts
 from ..models import Remittance
+from ..phi import remember_claims
 from ..review import Opened
 from ..renditions import CODE as RENDITIONS_CODE
 from ..storage import Document
@@ -64,6 +65,7 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
     for rec in ctx.ledger.remittances(doc.id):
         mine = [c for c in corrections if c.remittance_id == rec.id]
         remit = Remittance.from_json(apply_corrections(rec.data, mine) if mine else rec.data)
+        remember_claims(remit.claims)  # masked wherever logs or artifacts would show them
         trusted = _review_problems(ctx, doc, remit, counts)
         resolve_corrected(ctx, doc, remit, mine)
         findings = categorize_remittance(remit, as_of=as_of)

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..models import Remittance
 from ..parsing import parse_file, pdf_limits
 from ..parsing.isolation import Limits, shared_workers
+from ..phi import remember_claims
 from ..renditions import reconcile
 from ..settings import Settings
 from ..storage import Document
@@ -41,6 +42,7 @@ def process_documents(ctx: Context, payer: str, counts: Counts | None = None) ->
                 disagreements = reconcile(remits, parse(pdf_copy))
                 remits[0].problems.extend(disagreements)
             for index, remit in enumerate(remits):
+                remember_claims(remit.claims)  # masked wherever logs or artifacts show them
                 ctx.ledger.save_remittance(doc.id, index, remit.to_json())
             work.add(UnitKind.OUTPUTS, unit.key, payer=payer, data=unit.context)
             counts.documents_parsed += 1

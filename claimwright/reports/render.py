@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..fileio import remove_stale_parts, write_atomic
+from ..fileio import private_dir, remove_stale_parts, write_atomic
 from ..rules.documentation import load_documentation
 from ..settings import Settings
 from ..storage import Ledger
@@ -37,7 +37,7 @@ def write_feedback_report(settings: Settings, ledger: Ledger, month: Month, *,
     """Build the report of ``month`` from the ledger and write its files (see module doc)."""
     report = build_feedback(ledger, month, documentation=load_documentation(
         settings.documentation), rework_cost=settings.rework_cost, today=today)
-    settings.reports.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.reports)
     remove_stale_parts(settings.reports)  # what a killed run half-wrote
     images = {"categories": category_chart(report), "patterns": patterns_chart(report)}
     charts = {}

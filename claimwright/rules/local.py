@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from .. import codes as codes_mod
-from ..fileio import temp_path, write_atomic
+from ..fileio import private_dir, temp_path, write_atomic
 from ..settings import Settings
 from .ruleset import APPEALABLE, LocalRule, _Checker
 from .source import LList, LMap, RulesError, load_located
@@ -180,7 +180,7 @@ def categorize_code(*, group: str | None, carc: str, category: str, owner: str, 
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on ``.<name>.lock`` beside the file (owner-only), for the
     read-append-replace of :func:`categorize_code`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -231,7 +231,7 @@ def _entry_text(rule: LocalRule) -> str:
 
 def _check_candidate(path: Path, text: str, tables: codes_mod.CodeTables) -> None:
     """Load ``text`` as the local rules file would be; nothing is written when it fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     candidate = temp_path(path)
     try:
         candidate.write_text(text, encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,7 +67,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
              AppealLedger, CorrectionLedger):
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
         self.url = url
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
@@ -279,6 +280,17 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
                 for rec in s.scalars(select(OutputRecord).where(
                         OutputRecord.kind == kind, OutputRecord.key.in_(keys[start:start + 500]))):
                     rec.written = True
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The ledger's SQLite file, made before SQLite opens it: owner-only (0600) in an owner-only
+    folder. SQLite gives its -wal, -shm and -journal files the database file's mode."""
+    from ..fileio import PRIVATE_FILE, private_dir
+
+    if str(path) in ("", ":memory:"):
+        return
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..fileio import temp_path
+from ..fileio import open_private, temp_path
 from .rows import WorklistError
 
 
@@ -178,7 +178,7 @@ def locked(path: Path, *, wait: float = 300.0) -> Iterator[None]:
         return
     lock_path = path.with_name(f".{path.name}.lock")
     deadline = time.monotonic() + wait
-    with open(lock_path, "a+b") as fh:
+    with open_private(lock_path, "a+b") as fh:
         while True:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 from openpyxl.utils import get_column_letter
 
+from ..fileio import private_dir
 from .cells import (_as_date, _as_decimal, finish_sheet, read_marks, row_unchanged, style_header,
                     write_marks, write_row)
 from .files import (excel_owner_file, keep_backup, keep_version, locked, save_atomic,
@@ -42,7 +43,7 @@ def upsert_worklist(path: Path, rows: Iterable[WorklistRow], *, title: str = SHE
     :class:`WorkbookLocked`) when the file cannot be updated safely; it is then left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     rows, warnings = _dedupe(rows)
     refreshed = {r.key: r for r in refresh}
     as_of = as_of or dt.date.today()
