@@ -171,6 +171,8 @@ class FaultCode(StrEnum):
     RULES_INVALID = "rules-invalid"
     CODE_TABLE_INVALID = "code-table-invalid"
     WORKLIST_UNREADABLE = "worklist-unreadable"
+    # downloads and worklists (hostile input)
+    DOWNLOAD_PATH_UNSAFE = "download-path-unsafe"
 
     @property
     def failure(self) -> Failure:
@@ -193,7 +195,8 @@ _UNREADABLE = frozenset({
 _BUSINESS = _UNREADABLE | frozenset({
     FaultCode.BUSINESS_ERROR, FaultCode.DOCUMENT_UNAVAILABLE, FaultCode.BAD_LISTING,
     FaultCode.BAD_STATUS_ROW, FaultCode.UNKNOWN_LAYOUT, FaultCode.UNBALANCED,
-    FaultCode.RULES_INVALID, FaultCode.CODE_TABLE_INVALID})
+    FaultCode.RULES_INVALID, FaultCode.CODE_TABLE_INVALID,
+    FaultCode.DOWNLOAD_PATH_UNSAFE})  # downloads and worklists (hostile input)
 _REVIEW_KIND = {
     FaultCode.UNKNOWN_LAYOUT: ReviewKind.UNKNOWN_LAYOUT,
     FaultCode.UNBALANCED: ReviewKind.UNBALANCED,
