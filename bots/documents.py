@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from claimwright.errors import BusinessError, DocumentError
@@ -134,13 +135,26 @@ def _ends_with_iea(text: str, element: str, terminator: str) -> bool:
 
 
 def _has_835(text: str, element: str, terminator: str) -> bool:
-    """Some segment is ``ST<element>835``, right after a terminator (or the file start)."""
-    pattern = re.compile(f"(?:\\A|{re.escape(terminator)})[{re.escape(_PADDING)}]*"
-                         f"ST{re.escape(element)}835(?![0-9])")
-    if pattern.search(text):
-        return True
-    unwrapped = _unwrapped(text, terminator)  # a file wrapped at a fixed width
-    return unwrapped is not text and pattern.search(unwrapped) is not None
+    """Some segment is ``ST<element>835``: at the start or right after a terminator (padding
+    between), ``835`` not the start of a longer code; also in a file wrapped at a width."""
+    needle = f"ST{element}835"
+    for candidate in _readings(text, terminator):
+        at = candidate.find(needle)
+        while at >= 0:
+            i = at - 1
+            while i >= 0 and candidate[i] in _PADDING and candidate[i] != terminator:
+                i -= 1
+            if (i < 0 or candidate[i] == terminator) \
+                    and not candidate[at + len(needle):at + len(needle) + 1].isdigit():
+                return True
+            at = candidate.find(needle, at + 1)
+    return False
+
+
+def _readings(text: str, terminator: str) -> Iterator[str]:
+    yield text
+    if terminator not in "\r\n" and ("\n" in text or "\r" in text):
+        yield _unwrapped(text, terminator)
 
 
 def document_problem(data: bytes, kind: str, *, min_bytes: int, max_bytes: int) -> str | None:

@@ -101,6 +101,7 @@ BAD = {
     "truncated, then padded": (lambda d: _cut_before_iea(d) + b"\x00" * 500 + b"\n", "truncated"),
     "junk after the IEA": (lambda d: d + b"GARBAGE*1~", "truncated"),
     "another transaction set": (lambda d: d.replace(b"ST*835*", b"ST*999*"), "no 835"),
+    "a longer code starting 835": (lambda d: d.replace(b"ST*835*", b"ST*8351*"), "no 835"),
     "835 only inside a value": (
         lambda d: d.replace(b"ST*835*", b"ST*999*").replace(b"TRN*1*", b"TRN*ST*835*"),
         "no 835"),

@@ -64,7 +64,11 @@ def readable(path: Path) -> Iterator[None]:
     except WorklistError:
         raise
     except UNREADABLE_WORKBOOK as exc:
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        kind = type(exc)
+        name = kind.__qualname__
+        if kind.__module__ != "builtins":  # zlib.error, xml.etree.ElementTree.ParseError
+            name = f"{kind.__module__}.{name}"
+        reason = " ".join(f"{name}: {exc}".split())[:200]
         raise WorklistError(f"{path.name} is damaged or not an xlsx workbook ({reason}); it "
                             "was left untouched") from exc
 
