@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from claimwright.errors import ClaimwrightError, SystemFault
 
 from .config import PayerConfig, load_payer_config
+from .documents import payer_folder
 from .models import DownloadedDocument, FailedDocument, ListedRemittance, PullResult
 from .session import open_session
 
@@ -120,7 +121,8 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     land in ``result.failed``. The sign-in is saved in ``session_dir`` (default
     :func:`bots.signins.default_session_dir`, outside the project, 0600) and reused by the next
     pull while the portal accepts it. ``browser``: run in a fresh context of this browser
-    instead of this thread's shared one.
+    instead of this thread's shared one. A payer folder leading outside ``dest_dir`` (a symbolic
+    link) raises ``BusinessError`` ``download-path-unsafe`` before the portal is opened.
     """
     from .portals import get_flow
 
@@ -129,6 +131,7 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
         raise ValueError(f"start {start} is after end {end}")
     url = config.resolve_base_url(base_url)
     dest_dir = Path(dest_dir)
+    payer_folder(dest_dir, config.payer)  # a payer folder leading outside: refused before sign-in
     evidence_dir = Path(evidence_dir) if evidence_dir is not None else dest_dir / "_evidence"
     result = PullResult(config.payer, start, end)
     log.info("%s: pulling remittances paid %s..%s from %s", config.payer, start, end, url)

@@ -178,6 +178,8 @@ class FaultCode(StrEnum):
     PARSE_LIMIT_EXCEEDED = "parse-limit-exceeded"  # content, pages or memory over a limit
     PARSE_TIMEOUT = "parse-timeout"                # the parse ran past its wall-time limit
     PARSE_CRASHED = "parse-crashed"                # the parse process died (signal, abort)
+    # downloads and worklists (hostile input)
+    DOWNLOAD_PATH_UNSAFE = "download-path-unsafe"
 
     @property
     def failure(self) -> Failure:
@@ -203,7 +205,8 @@ _UNREADABLE = frozenset({
 _BUSINESS = _UNREADABLE | frozenset({
     FaultCode.BUSINESS_ERROR, FaultCode.DOCUMENT_UNAVAILABLE, FaultCode.BAD_LISTING,
     FaultCode.BAD_STATUS_ROW, FaultCode.UNKNOWN_LAYOUT, FaultCode.UNBALANCED,
-    FaultCode.RULES_INVALID, FaultCode.CODE_TABLE_INVALID})
+    FaultCode.RULES_INVALID, FaultCode.CODE_TABLE_INVALID,
+    FaultCode.DOWNLOAD_PATH_UNSAFE})  # downloads and worklists (hostile input)
 _REVIEW_KIND = {
     FaultCode.UNKNOWN_LAYOUT: ReviewKind.UNKNOWN_LAYOUT,
     FaultCode.UNBALANCED: ReviewKind.UNBALANCED,

@@ -30,6 +30,7 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
     becomes one review item.
     """
     from bots import pull_remittances  # Playwright is imported only where a browser is needed
+    from bots.documents import payer_folder
 
     counts = counts or Counts(payer)
     unit = ctx.units(counts).take(
@@ -47,7 +48,9 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
         unit.renew()
 
     with unit:
-        remove_stale_parts(ctx.settings.downloads / payer)  # what a killed run half-wrote
+        # checked against the download root first: a payer folder that is a link leading
+        # elsewhere is one review item (download-path-unsafe), nothing there is touched
+        remove_stale_parts(payer_folder(ctx.settings.downloads, payer))  # a killed run's halves
         known = ctx.ledger.known_remittance_ids(payer)
         try:
             result = pull_remittances(payer, start, end, ctx.settings.downloads,

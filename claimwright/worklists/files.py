@@ -10,8 +10,10 @@ import re
 import shutil
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 from ..fileio import open_private, temp_path
 from .rows import WorklistError
@@ -45,16 +47,39 @@ _EXT_FEATURES = (
 )
 
 
+#: Every way reading a damaged workbook fails: not a zip or a damaged one (bad CRC, cut-off
+#: or undecodable deflate stream, an encrypted or unsupported member), a part missing, XML that
+#: is not well-formed (expat also refuses entity bombs), or well-formed XML openpyxl cannot map.
+UNREADABLE_WORKBOOK = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                       RuntimeError, KeyError, IndexError, ParseError, ValueError, TypeError,
+                       OSError)
+
+
+@contextlib.contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Turn any cause in :data:`UNREADABLE_WORKBOOK` raised while reading ``path`` into the one
+    :class:`WorklistError` naming the file and the reason (the file is never changed)."""
+    try:
+        yield
+    except WorklistError:
+        raise
+    except UNREADABLE_WORKBOOK as exc:
+        kind = type(exc)
+        name = kind.__qualname__
+        if kind.__module__ != "builtins":  # zlib.error, xml.etree.ElementTree.ParseError
+            name = f"{kind.__module__}.{name}"
+        reason = " ".join(f"{name}: {exc}".split())[:200]
+        raise WorklistError(f"{path.name} is damaged or not an xlsx workbook ({reason}); it "
+                            "was left untouched") from exc
+
+
 def unsupported_features(path: Path) -> list[str]:
     """Features of the workbook at ``path`` that an openpyxl load+save would drop."""
-    try:
+    with readable(path):
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
             sheet_xml = [_extensions(zf, n) for n in sheets]
-    except zipfile.BadZipFile as exc:
-        raise WorklistError(f"{path.name} is not an xlsx workbook ({exc}); it was left "
-                            "untouched") from exc
     found: list[str] = []
 
     def add(feature: str) -> None:

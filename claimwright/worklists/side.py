@@ -9,18 +9,19 @@ file is a readable copy, never the only one.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
-import zipfile
 from pathlib import Path
 
 import openpyxl
 
 from .cells import read_marks
-from .files import version_path
+from .files import readable, version_path
 from .rows import Marks, WorklistError, WorklistResult, WorklistRow
 from .upsert import upsert_worklist
 
 SIDE_SUFFIX = ".waiting"
+log = logging.getLogger(__name__)
 
 
 def side_file(path: Path) -> Path:
@@ -43,9 +44,15 @@ def side_marks(path: Path) -> dict[str, Marks]:
     if not side.exists():
         return {}
     try:
-        wb = openpyxl.load_workbook(side, read_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
+        with readable(side):
+            return _marks_of(side)
+    except WorklistError as exc:  # its rows wait in the ledger; the file is kept when retired
+        log.warning("worklist %s: side file not read: %s", side.name, exc)
         return {}
+
+
+def _marks_of(side: Path) -> dict[str, Marks]:
+    wb = openpyxl.load_workbook(side, read_only=True)  # its sheets are read as they are iterated
     try:
         out: dict[str, Marks] = {}
         for ws in wb.worksheets:

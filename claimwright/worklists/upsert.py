@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import zipfile
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -16,8 +15,8 @@ from openpyxl.utils import get_column_letter
 from ..fileio import private_dir
 from .cells import (_as_date, _as_decimal, finish_sheet, read_marks, row_unchanged, style_header,
                     write_marks, write_row)
-from .files import (excel_owner_file, keep_backup, keep_version, locked, save_atomic,
-                    unsupported_features)
+from .files import (excel_owner_file, keep_backup, keep_version, locked, readable,
+                    save_atomic, unsupported_features)
 from .rows import (ALL_COLUMNS, SHEET_TITLE, STATUSES, SUMMARY_TITLE, Marks, WorklistError,
                    WorklistResult, WorklistRow)
 from .summary import SummaryRow, normalized, read_summary, summary_grid, write_summary
@@ -84,11 +83,8 @@ def _create(title: str):
 
 
 def _load(path: Path):
-    try:
+    with readable(path):
         return openpyxl.load_workbook(path)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise WorklistError(f"{path.name} cannot be read as an xlsx workbook "
-                            f"({type(exc).__name__}: {exc}); it was left untouched") from exc
 
 
 def _upsert(wb, path: Path, title: str, rows: list[WorklistRow],
