@@ -232,15 +232,15 @@ def test_cli_categorize_writes_the_rule_and_explain_and_check_show_it(local_file
     check = runner.invoke(_app(), ["rules", "check"])
     assert check.exit_code == 0 and "1 rules, tried first" in check.output
     again = runner.invoke(_app(), args)
-    assert again.exit_code == 1 and "already categorized" in again.output
+    assert again.exit_code == 2 and "already categorized" in again.output
     bad = runner.invoke(_app(), args[:-4] + ["--owner", "nobody", "--why", "x"])
-    assert bad.exit_code == 1 and "'nobody' is not a known owner" in bad.output
+    assert bad.exit_code == 2 and "'nobody' is not a known owner" in bad.output
     redo = runner.invoke(_app(), ["rules", "redecide", "--carc", "Z98", "--carc", "Z97"])
     assert redo.exit_code == 0 and "0 stored finding(s) with Z97, Z98: 0 re-decided" in \
         redo.output
     local_file.write_text(local_file.read_text().replace("added_by: pat", "added_by:"))
     broken = runner.invoke(_app(), ["rules", "check"])
-    assert broken.exit_code == 1 and "local-rules.yaml:11: rules[local-co-z98].added_by" in \
+    assert broken.exit_code == 2 and "local-rules.yaml:11: rules[local-co-z98].added_by" in \
         broken.output
 
 

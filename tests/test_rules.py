@@ -301,7 +301,7 @@ def test_cli_explain_and_check():
 def test_cli_check_fails_with_file_line_field(tmp_path):
     path = _edited(tmp_path, 'when: {carc: "39"}', 'when: {carc: "39X"}')
     result = CliRunner().invoke(_app(), ["rules", "check", "--rules", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a typed business error: one exit code everywhere
     assert f"rules.yaml:{_line_of(path, '39X')}" in result.output
     assert "39X is not in the carc code table" in result.output
 

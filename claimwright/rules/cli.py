@@ -17,8 +17,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..cli_common import (EXIT_REFUSED, Verdict, actor, document_verdict, fail, fail_error,
-                          read_document, verdict_line)
+from ..cli_common import (EXIT_REFUSED, Verdict, actor, document_verdict, exit_code, fail,
+                          fail_error, read_document, verdict_line)
 from ..errors import ClaimwrightError
 
 rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml and "
@@ -26,8 +26,9 @@ rules_app = typer.Typer(help="Denial rules: validate rules.yaml, deadlines.yaml 
                              "code (a local rule).", no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    fail(message, code)  # the rules commands exit 1 on a bad file (as before)
+def _fail(message: str, code: int = EXIT_REFUSED, exc: ClaimwrightError | None = None) -> None:
+    """End the command: a typed error exits with its code's one exit code (cli_common)."""
+    fail(message, exit_code(exc.code) if exc is not None else code)
 
 
 @rules_app.command("check")
@@ -46,7 +47,7 @@ def check(rules: Annotated[Optional[Path], typer.Option(
               help="Local rules file (default: $CLAIMWRIGHT_LOCAL_RULES or "
                    "$CLAIMWRIGHT_HOME/local-rules.yaml).")] = None) -> None:
     """Validate the code tables, rules, deadlines, documentation elements and local rules; exit
-    1 naming file, line and field."""
+    2 naming file, line and field."""
     from .. import codes as codes_mod
     from .. import datafiles
     from .deadlines import load_deadlines
@@ -62,7 +63,7 @@ def check(rules: Annotated[Optional[Path], typer.Option(
             documentation or documentation_path(), RulesError), tables)
     except ClaimwrightError as exc:
         where = exc.context.get("file")
-        _fail(f"{exc}\n  file: {where}" if where else str(exc))
+        _fail(f"{exc}\n  file: {where}" if where else str(exc), exc=exc)
     counts = ", ".join(f"{n} {name}" for name, n in tables.counts().items())
     typer.echo(f"code tables {tables.version}: {counts}")
     fallback = {"co-fallback", "oa-pi-fallback", "pr-fallback", "any-fallback"}
@@ -89,7 +90,7 @@ def check(rules: Annotated[Optional[Path], typer.Option(
         try:
             local = load_local_rules(local_path, tables=tables)
         except ClaimwrightError as exc:
-            _fail(f"{exc}\n  file: {local_path}")
+            _fail(f"{exc}\n  file: {local_path}", exc=exc)
         typer.echo(f"local rules {local_path}: {len(local)} rules, tried first")
     else:
         typer.echo(f"local rules {local_path}: no file (none)")
@@ -118,7 +119,7 @@ def explain_cmd(carc: Annotated[str, typer.Option(help="Claim adjustment reason 
         result = explain(Context(group=group, carc=carc, rarcs=tuple(rarc or ()), payer=payer,
                                  procedure=procedure, amount=value), ruleset=ruleset)
     except ClaimwrightError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc=exc)
     d = result.decision
     for label, meaning in result.meanings.items():
         typer.echo(f"{label}: {meaning or '(not in the code tables)'}")
@@ -170,7 +171,7 @@ def categorize_cmd(
                                action=action, appealable=appealable, condition=condition,
                                denial=denial, by=actor(by), why=why)
     except ClaimwrightError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc=exc)
     from .ruleset import current_rules
 
     path = current_rules().local_path
@@ -200,7 +201,7 @@ def _redecide(carcs: list[str]) -> None:
             ctx.ledger.close()
     except ClaimwrightError as exc:
         _fail(f"findings not re-decided: {exc}; run 'claimwright rules redecide --carc "
-              f"{' --carc '.join(carcs)}' once it is fixed")
+              f"{' --carc '.join(carcs)}' once it is fixed", exc=exc)
     typer.echo(result.summary())
     if result.documents:
         typer.echo("the next run writes their worklist rows and packets")
