@@ -169,6 +169,31 @@ def test_the_morning_batch_index_lists_every_packet_by_due_date_and_reads_back_s
     assert rows[first]["sent_on"] == "2024-06-28" and rows[first]["channel"] == "fax"
 
 
+@pytest.mark.parametrize("case", ["sheet XML cut off", "bad deflate data",
+                                  "control character in the sheet", "workbook XML cut off"])
+def test_a_damaged_batch_index_is_one_bad_mark_never_a_crash(case, tmp_path):
+    """The team's index.xlsx is read back lazily (read-only): damage inside the sheet shows only
+    while its rows are read, and must be the same "cannot be read" mark as a file that does not
+    open at all (issue 13)."""
+    from test_hostile_downloads import damaged_copy
+
+    from claimwright.packets.batch import read_sent_marks
+
+    folder = tmp_path / "packets" / SAMPLE_ANCHOR.isoformat()
+    folder.mkdir(parents=True)
+    good = tmp_path / "good.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["Appeal key", "Sent on", "Channel", "Sent by"])
+    for n in range(200):
+        wb.active.append([f"NWHP1:C{n}:L1", None, None, None])
+    wb.save(good)
+    damaged_copy(good, folder / "index.xlsx", case)
+    marks, bad = read_sent_marks(tmp_path / "packets", SAMPLE_ANCHOR)
+    assert marks == []
+    assert [b.where for b in bad] == [f"{SAMPLE_ANCHOR.isoformat()}/index.xlsx"]
+    assert "cannot be read" in bad[0].problem
+
+
 def test_a_sent_packet_is_never_rebuilt(northwind):
     ctx, _, _ = northwind
     appeal = next(a for a in ctx.ledger.appeals(payer="northwind") if not a.complete)

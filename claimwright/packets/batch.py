@@ -27,6 +27,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..fileio import private_dir, write_atomic
+from ..worklists.files import UNREADABLE_WORKBOOK
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +197,11 @@ def read_sent_marks(packets: Path, as_of: dt.date) -> tuple[list[SentMark], list
         except Exception as exc:  # noqa: BLE001 - a damaged index is one review item
             bad.append(BadMark(f"{path.parent.name}/index.xlsx", f"cannot be read ({exc})"))
             continue
-        try:
+        try:  # read-only sheets are parsed lazily: damage shows only while reading the rows
             _read_sheet(wb.worksheets[0], f"{folder.name}/index.xlsx", marks, bad)
+        except UNREADABLE_WORKBOOK as exc:
+            bad.append(BadMark(f"{path.parent.name}/index.xlsx",
+                               f"cannot be read ({type(exc).__name__}: {exc})"))
         finally:
             wb.close()
     return marks, bad
