@@ -4,7 +4,6 @@ FaultCode -> exit code mapping serves every command. Files are generated in tmp_
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from claimwright.cli import app
+from test_hostile_835 import blank_pdf
+
 from claimwright.cli_common import (EXIT_OK, EXIT_REFUSED, EXIT_SYSTEM, EXIT_UNVERIFIED,
                                     Verdict, exit_code)
 from claimwright.types import Failure, FaultCode
@@ -19,17 +20,8 @@ from claimwright.types import Failure, FaultCode
 DEMO = (Path(__file__).parent / "data" / "x12-835" / "demo.835").read_text()
 UNTRUSTED = "its numbers cannot be trusted"
 
-
-def _pdf(pages: int) -> bytes:
-    import pypdfium2 as pdfium
-
-    doc = pdfium.PdfDocument.new()
-    for _ in range(pages):
-        doc.new_page(612, 792)
-    out = io.BytesIO()
-    doc.save(out)
-    doc.close()
-    return out.getvalue()
+# the CLI reads settings (and checks the folders of) a throwaway home, never the developer's
+pytestmark = pytest.mark.usefixtures("workspace")
 
 
 DOCUMENTS = {
@@ -44,7 +36,7 @@ DOCUMENTS = {
     "oversized": ("oversized.835", DEMO.replace("CLP*666123*", "CLP*" + "6" * 500 + "*")
                   .encode(), EXIT_UNVERIFIED, "element-too-long"),
     "empty": ("empty.835", b"", EXIT_REFUSED, "empty-document"),
-    "too many pages": ("big.pdf", _pdf(3), EXIT_REFUSED, "too-many-pages"),
+    "too many pages": ("big.pdf", blank_pdf(3), EXIT_REFUSED, "too-many-pages"),
     "missing envelope": ("bare.835", DEMO[DEMO.index("ST*"):].encode(), EXIT_REFUSED,
                          "missing-envelope: the ISA/GS envelope is missing"),
 }

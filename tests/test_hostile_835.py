@@ -24,6 +24,9 @@ DEMO = (Path(__file__).parent / "data" / "x12-835" / "demo.835").read_text()
 # demo.835, segment numbers (ISA = 1): 4 BPR, 5 TRN, 7 N1*PR, 10 REF*2U, 15 CLP 666123,
 # 17 NM1*QC JONES, 24 CLP 777777, 26 NM1*QC BORDER, 29 PLB
 
+# the CLI reads settings (and checks the folders of) a throwaway home, never the developer's
+pytestmark = pytest.mark.usefixtures("workspace")
+
 
 def one(data: str | bytes):
     remits = parse_bytes(data.encode() if isinstance(data, str) else data)
@@ -214,7 +217,8 @@ def test_a_reversal_line_with_a_positive_charge_is_flagged_at_its_svc():
 
 
 # -- damaged kinds: typed errors ----------------------------------------------------------------
-def _pdf(pages: int) -> bytes:
+def blank_pdf(pages: int) -> bytes:
+    """A PDF of ``pages`` blank letter pages."""
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument.new()
@@ -261,7 +265,7 @@ def test_too_many_pages_is_its_own_code(monkeypatch):
 
     monkeypatch.setattr(pdf_text, "MAX_PAGES", 2)
     with pytest.raises(DocumentError) as caught:
-        parse_bytes(_pdf(3))
+        parse_bytes(blank_pdf(3))
     assert caught.value.code == FaultCode.TOO_MANY_PAGES
     assert "3 pages" in str(caught.value)
     assert caught.value.code.review_kind == ReviewKind.UNREADABLE_DOCUMENT
