@@ -864,6 +864,6 @@ def test_rules_check_validates_the_documentation_elements(tmp_path):
         element: A group that does not exist.
     """))
     out = CliRunner().invoke(app, ["rules", "check", "--documentation", str(bad)])
-    assert out.exit_code == 1
+    assert out.exit_code == 2  # rules-invalid: a typed business error
     assert "documentation.yaml:5: elements[0].group: group 'XY' is not in the code tables" \
         in out.output

@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -145,6 +146,20 @@ class _Worker:
         self.answers = Connection(from_child, writable=False)
         self.used = 0
         self.peak_rss_mb = 0
+        # Linux hands a child the parent's peak RSS at exec (ru_maxrss of wait4 is at least
+        # the parent's then): a wait4 figure only counts when it is above that
+        self.inherited_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+    def sample(self) -> None:
+        """Keep the worker's own peak memory so far (``VmHWM``, reset at exec: not inherited)."""
+        try:
+            with open(f"/proc/{self.process.pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) // 1024)
+                        return
+        except (OSError, ValueError, IndexError):
+            return
 
     def alive(self) -> bool:
         if self.process.returncode is not None:
@@ -161,9 +176,12 @@ class _Worker:
         self.used += 1
         self.requests.send(request)
         if not self.answers.poll(timeout):
+            self.sample()
             self.kill()
             return None
-        return self.answers.recv()
+        answer = self.answers.recv()
+        self.sample()
+        return answer
 
     def kill(self) -> None:
         if self.alive():
@@ -172,6 +190,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Ask the worker to end (it answers with end of file), killing it after 5 s."""
+        self.sample()
         try:
             self.requests.send(None)
             ended = self.answers.poll(5)
@@ -182,8 +201,8 @@ class _Worker:
         self.reap()
 
     def reap(self) -> None:
-        """Wait for the ended process and keep its peak memory (``os.wait4``: the same figure
-        ``RUSAGE_CHILDREN`` takes its maximum of), then close the pipes."""
+        """Wait for the ended process and keep its peak memory (sampled while it lived, and
+        ``os.wait4``'s when that is its own, see ``inherited_mb``), then close the pipes."""
         if self.process.returncode is None:
             _, status, usage = os.wait4(self.process.pid, 0)
             self._ended(status, usage)
@@ -192,7 +211,9 @@ class _Worker:
 
     def _ended(self, status: int, usage) -> None:
         self.process.returncode = os.waitstatus_to_exitcode(status)
-        self.peak_rss_mb = usage.ru_maxrss // 1024  # KiB on Linux
+        ended_mb = usage.ru_maxrss // 1024  # KiB on Linux
+        if ended_mb > self.inherited_mb:  # e.g. a worker that died of memory mid-parse
+            self.peak_rss_mb = max(self.peak_rss_mb, ended_mb)
 
 
 class ParseWorkers:
