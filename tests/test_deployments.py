@@ -85,3 +85,36 @@ def test_the_feedback_report_runs_monthly_after_the_nightly_work():
     assert (int(hour), int(minute)) > (5, 0) and cron.timezone == "America/New_York"
     assert report["work_pool"]["name"] == deps["nightly-denials"]["work_pool"]["name"]
     assert report["concurrency_limit"] == 1
+
+
+def test_the_review_digest_runs_monday_morning_like_the_others():
+    deps = {d["name"]: d for d in load()["deployments"]}
+    digest = deps["weekly-review-digest"]
+    assert digest["entrypoint"] == "flows/review_digest.py:weekly_review_digest"
+    [schedule] = digest["schedules"]
+    cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    assert cron.cron == "0 7 * * 1" and cron.timezone == "America/New_York"
+    assert schedule["active"] is True and digest["concurrency_limit"] == 1
+    assert digest["work_pool"]["name"] == deps["nightly-denials"]["work_pool"]["name"]
+    assert {"claimwright", "weekly"} <= set(digest["tags"])
+
+
+def test_every_deployment_documents_its_parameters_in_the_operations_page():
+    import inspect
+
+    page = (ROOT / "docs" / "operations.md").read_text()
+    text = (ROOT / "prefect.yaml").read_text()
+    for dep in load()["deployments"]:
+        path, _, name = dep["entrypoint"].partition(":")
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+        [row] = [line for line in page.splitlines() if line.startswith(f"| `{dep['name']}` |")]
+        block = text[text.index(f"- name: {dep['name']}"):]
+        block = block[:block.find("\n  - name:") % (len(block) + 1)]
+        # prefect.yaml's comment lines "#   name[, name]: what it is"
+        commented = {name.strip() for line in block.splitlines()
+                     if line.strip().startswith("#   ")
+                     for name in line.strip()[4:].partition(":")[0].split(",")}
+        for param in inspect.signature(flow.fn).parameters:
+            assert f"`{param}`" in row, (dep["name"], param, "docs/operations.md")
+            assert param in commented, (dep["name"], param, "prefect.yaml")
+        assert dep["description"].strip()
