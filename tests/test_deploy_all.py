@@ -96,6 +96,21 @@ def test_prefect_deploy_all_creates_every_deployment_and_schedule_of_prefect_yam
             assert len(created) == len(declared["deployments"]) >= 5
             names = {d.name for d in client.read_deployments()}
             assert {"weekly-review-digest", "nightly-denials"} <= names
+
+        # deployed with CLAIMWRIGHT_ROOT unset, the pull step keeps the template: each worker
+        # resolves it from its own environment when a run starts
+        unset = {k: v for k, v in env.items() if k != "CLAIMWRIGHT_ROOT"}
+        again = subprocess.run([str(PREFECT), "--no-prompt", "deploy", "-n",
+                                "weekly-review-digest"], cwd=ROOT, env=unset,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=300)
+        assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+        with get_client(sync_client=True) as client:
+            digest = client.read_deployment_by_name("weekly-review-digest/weekly-review-digest")
+            assert digest.id in created  # updated in place, not a second deployment
+            [step] = digest.pull_steps
+            assert step["prefect.deployments.steps.set_working_directory"] == {
+                "directory": "{{ $CLAIMWRIGHT_ROOT }}"}
     finally:  # leave no active schedules on the session's server
         with get_client(sync_client=True) as client:
             for deployment_id in created:
