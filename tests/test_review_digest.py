@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,8 @@ NOW = dt.datetime(2026, 11, 30, 12, 0)  # a Monday: ISO week 2026-W49
 PHI = {"name": "MARGARET QUILLFEATHER", "member": "ZQX987654321", "account": "ACCT-55501234"}
 
 
-def _clock(days_ago: int):
-    return lambda: NOW - dt.timedelta(days=days_ago)
+def _clock(days_ago: int, now: dt.datetime = NOW):
+    return lambda: now - dt.timedelta(days=days_ago, minutes=1)
 
 
 @pytest.fixture
@@ -27,8 +28,8 @@ def ledger(workspace):
     ledger.close()
 
 
-def _open(ledger, kind, key, days_ago, payer="northwind"):
-    queue = ReviewQueue(ledger, clock=_clock(days_ago))
+def _open(ledger, kind, key, days_ago, payer="northwind", now=NOW):
+    queue = ReviewQueue(ledger, clock=_clock(days_ago, now))
     context = {"patient_name": PHI["name"], "member_id": PHI["member"],
                "claim": PHI["account"], "payer_claim_id": "PCN-77781"}
     reason = f"claim {PHI['account']} of {PHI['name']} does not balance"
@@ -98,3 +99,33 @@ def test_the_flow_is_a_thin_wrapper_with_a_valid_artifact_key():
     assert weekly_review_digest.name == "weekly-review-digest"
     assert weekly_review_digest.parameters.properties["oldest"]["default"] == 10
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", k) for k in (ARTIFACT_KEY, TABLE_KEY))
+
+
+@pytest.mark.e2e
+def test_the_weekly_flow_publishes_the_digest_on_the_prefect_api_without_phi(
+        workspace, ledger, prefect_api):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.review_digest import ARTIFACT_KEY, TABLE_KEY, weekly_review_digest
+
+    from claimwright.storage import utcnow
+
+    item = _open(ledger, "unbalanced", "u1", days_ago=12, now=utcnow())
+    result = weekly_review_digest()
+    assert result["active"] == 1 and result["breaches"] == 1  # the shipped SLA: under 12 days
+    written = Path(result["file"]).read_text()
+    with get_client(sync_client=True) as client:
+        def latest(key):
+            [artifact] = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1,
+                sort="CREATED_DESC")
+            return artifact
+
+        markdown, table = latest(ARTIFACT_KEY), latest(TABLE_KEY)
+    assert markdown.type == "markdown" and markdown.data == written
+    assert f"| {item.id} | unbalanced | northwind | open | 12 |" in markdown.data
+    assert table.type == "table" and "unbalanced" in str(table.data)
+    for data in (markdown.data, str(table.data), markdown.description or ""):
+        for value in (*PHI.values(), "PCN-77781", "does not balance"):
+            assert value not in data, value
