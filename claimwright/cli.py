@@ -134,16 +134,25 @@ def status_check(payer: Annotated[Optional[list[str]], typer.Option(
     print_status_summary(results)
 
 
+SCALE_OPTION = typer.Option(
+    min=1, help="Volume of the mock portals: 14 x SCALE remittances per payer (+2 anomalies); "
+                "15 gives a real practice's night (3 payers x 210).")
+CLAIMS_FACTOR_OPTION = typer.Option(
+    "--claims-factor", min=1, help="Multiply the claims of each synthetic remittance.")
+
+
 @app.command()
 def demo(payer: Annotated[Optional[list[str]], typer.Option(
              help="Mock payer to run against; repeatable (default: all three).")] = None,
          ui: Annotated[bool, typer.Option(help="Serve the Prefect UI while the demo runs.")]
-         = False) -> None:
+         = False,
+         scale: Annotated[int, SCALE_OPTION] = 1,
+         claims_factor: Annotated[int, CLAIMS_FACTOR_OPTION] = 1) -> None:
     """Start a local Prefect server and the mock portals, run the nightly flow and the status
     check once, stop everything."""
     from .demo import run_demo
 
-    sys.exit(run_demo(payers=payer or None, ui=ui))
+    sys.exit(run_demo(payers=payer or None, ui=ui, scale=scale, claims_factor=claims_factor))
 
 
 @portals_app.command("serve")
@@ -151,7 +160,9 @@ def portals_serve(payer: Annotated[Optional[list[str]], typer.Option(
                       help="Payer portal to serve; repeatable (default: all).")] = None,
                   port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
                   anchor: Annotated[Optional[str], typer.Option(
-                      help="Anchor date of the synthetic data (default today).")] = None) -> None:
+                      help="Anchor date of the synthetic data (default today).")] = None,
+                  scale: Annotated[int, SCALE_OPTION] = 1,
+                  claims_factor: Annotated[int, CLAIMS_FACTOR_OPTION] = 1) -> None:
     """Serve the mock payer portals on 127.0.0.1 until interrupted."""
     from fixtures.portals import PAYERS, serve
 
@@ -159,7 +170,8 @@ def portals_serve(payer: Annotated[Optional[list[str]], typer.Option(
 
     serve(payer or list(PAYERS), host="127.0.0.1", port=port,
           data_dir=Settings.from_env().portal_data,
-          anchor=dt.date.fromisoformat(anchor) if anchor else None)
+          anchor=dt.date.fromisoformat(anchor) if anchor else None,
+          scale=scale, claims_factor=claims_factor)
 
 
 @payers_app.command("check")
