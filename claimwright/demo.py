@@ -40,8 +40,10 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
         manifest = build_dataset(payer, data_dirs[payer], anchor=anchor,
                                  count=scaled_count(scale), claims_factor=claims_factor)
         manifests.append(manifest)
+        volume = f", volume scale {scale}" if scale != 1 else ""
+        volume += f", claims x{claims_factor}" if claims_factor != 1 else ""
         typer.echo(f"Mock portal '{payer}': {len(manifest['remittances'])} synthetic remittances "
-                   f"(payment dates up to {anchor - dt.timedelta(days=1)}).")
+                   f"(payment dates up to {anchor - dt.timedelta(days=1)}{volume}).")
         # The demo portals accept demo credentials only; they reach the bot the way real ones
         # would, through the environment variables named in selectors/<payer>.yaml.
         os.environ.update(demo_environment(payer))
