@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -123,7 +123,13 @@ def prefect_for_run(home: Path, echo: Callable[[str], None]) -> Iterator[str]:
         return
     echo(f"No Prefect server set (PREFECT_API_URL): starting a local one for this run "
          f"(its history in {home}) ...")
-    with prefect_server(home, ui=False) as api:
+    with ExitStack() as stack:
+        try:  # only the start is caught: errors of the run itself are the run's
+            api = stack.enter_context(prefect_server(home, ui=False))
+        except (RuntimeError, TimeoutError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SystemFault(f"the local Prefect server did not start ({reason}); its log: "
+                              f"{home / 'server.log'}", retryable=False) from exc
         yield api
 
 

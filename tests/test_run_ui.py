@@ -114,6 +114,24 @@ def test_no_server_set_starts_a_local_one_for_the_run_and_says_so(tmp_path, star
     assert len(lines) == 1 and "starting a local one for this run" in lines[0]
 
 
+def test_a_local_server_that_does_not_start_is_one_line_naming_its_log(tmp_path, monkeypatch):
+    from claimwright import services
+    from claimwright.errors import SystemFault
+
+    @contextlib.contextmanager
+    def broken_server(home, **options):
+        raise TimeoutError("http://127.0.0.1:9/api/health did not answer within 120 s")
+        yield
+
+    monkeypatch.setattr(services, "prefect_server", broken_server)
+    with _api_url(None), pytest.raises(SystemFault) as raised:
+        with services.prefect_for_run(tmp_path, echo=lambda line: None):
+            pytest.fail("the run must not start")
+    assert "did not start" in str(raised.value) and str(tmp_path / "server.log") in str(
+        raised.value)
+    assert "\n" not in str(raised.value)
+
+
 def test_a_server_set_and_answering_is_reused(tmp_path, started, prefect_api):
     from claimwright.services import prefect_for_run
 
