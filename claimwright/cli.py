@@ -96,13 +96,13 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
             help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
     """Run the nightly flow once, now: against PREFECT_API_URL when set, else on a local Prefect
     server started for the run."""
-    from flows.nightly import nightly_denials
-
     from .printout import print_run_summary
     from .settings import Settings
 
     urls = _portal_urls(portal_url)
-    with _prefect_for_run():
+    with _prefect_for_run():  # first: an unanswering server is said before the flows load
+        from flows.nightly import nightly_denials
+
         results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
                                   start=dt.date.fromisoformat(start) if start else None,
                                   end=dt.date.fromisoformat(end) if end else None,
@@ -145,12 +145,12 @@ def status_check(payer: Annotated[Optional[list[str]], typer.Option(
                  portal_url: Annotated[Optional[list[str]], typer.Option(
                      help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
     """Run the claim/appeal status check once, now (the nightly-status-check flow)."""
-    from flows.followup import nightly_status_check
-
     from .printout import print_status_summary
 
     urls = _portal_urls(portal_url)
     with _prefect_for_run():
+        from flows.followup import nightly_status_check
+
         results = nightly_status_check(payers=payer or None,
                                        as_of=dt.date.fromisoformat(as_of) if as_of else None,
                                        portal_urls=urls)
