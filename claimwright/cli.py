@@ -6,9 +6,11 @@ so ``claimwright --help`` and ``claimwright parse`` start fast.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -92,17 +94,36 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
         = 45,
         portal_url: Annotated[Optional[list[str]], typer.Option(
             help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
-    """Run the nightly flow once, now (against PREFECT_API_URL, or Prefect's ephemeral mode)."""
-    from flows.nightly import nightly_denials
-
-    urls = _portal_urls(portal_url)
-    results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
-                              start=dt.date.fromisoformat(start) if start else None,
-                              end=dt.date.fromisoformat(end) if end else None, portal_urls=urls)
+    """Run the nightly flow once, now: against PREFECT_API_URL when set, else on a local Prefect
+    server started for the run."""
     from .printout import print_run_summary
     from .settings import Settings
 
+    urls = _portal_urls(portal_url)
+    with _prefect_for_run():  # first: an unanswering server is said before the flows load
+        from flows.nightly import nightly_denials
+
+        results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
+                                  start=dt.date.fromisoformat(start) if start else None,
+                                  end=dt.date.fromisoformat(end) if end else None,
+                                  portal_urls=urls)
     print_run_summary(results, Settings.from_env())
+
+
+@contextlib.contextmanager
+def _prefect_for_run() -> Iterator[str]:
+    """PREFECT_API_URL if set (it must answer: else one line and exit 3), else a local server
+    for this run (``claimwright.services.prefect_for_run``)."""
+    from .services import prefect_for_run
+    from .settings import Settings
+
+    with contextlib.ExitStack() as stack:
+        try:  # only the start is caught here: errors of the run itself are the run's
+            api = stack.enter_context(prefect_for_run(
+                Settings.from_env().home / "prefect", echo=lambda line: typer.echo(line, err=True)))
+        except ClaimwrightError as exc:
+            fail_error(exc)
+        yield api
 
 
 def _portal_urls(items: list[str] | None) -> dict[str, str]:
@@ -124,13 +145,15 @@ def status_check(payer: Annotated[Optional[list[str]], typer.Option(
                  portal_url: Annotated[Optional[list[str]], typer.Option(
                      help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
     """Run the claim/appeal status check once, now (the nightly-status-check flow)."""
-    from flows.followup import nightly_status_check
-
     from .printout import print_status_summary
 
-    results = nightly_status_check(payers=payer or None,
-                                   as_of=dt.date.fromisoformat(as_of) if as_of else None,
-                                   portal_urls=_portal_urls(portal_url))
+    urls = _portal_urls(portal_url)
+    with _prefect_for_run():
+        from flows.followup import nightly_status_check
+
+        results = nightly_status_check(payers=payer or None,
+                                       as_of=dt.date.fromisoformat(as_of) if as_of else None,
+                                       portal_urls=urls)
     print_status_summary(results)
 
 
