@@ -6,9 +6,11 @@ so ``claimwright --help`` and ``claimwright parse`` start fast.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -92,17 +94,36 @@ def run(payer: Annotated[Optional[list[str]], typer.Option(help="Payer key; repe
         = 45,
         portal_url: Annotated[Optional[list[str]], typer.Option(
             help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
-    """Run the nightly flow once, now (against PREFECT_API_URL, or Prefect's ephemeral mode)."""
-    from flows.nightly import nightly_denials
-
-    urls = _portal_urls(portal_url)
-    results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
-                              start=dt.date.fromisoformat(start) if start else None,
-                              end=dt.date.fromisoformat(end) if end else None, portal_urls=urls)
+    """Run the nightly flow once, now: against PREFECT_API_URL when set, else on a local Prefect
+    server started for the run."""
     from .printout import print_run_summary
     from .settings import Settings
 
+    urls = _portal_urls(portal_url)
+    with _prefect_for_run():  # first: an unanswering server is said before the flows load
+        from flows.nightly import nightly_denials
+
+        results = nightly_denials(payers=payer or None, lookback_days=lookback_days,
+                                  start=dt.date.fromisoformat(start) if start else None,
+                                  end=dt.date.fromisoformat(end) if end else None,
+                                  portal_urls=urls)
     print_run_summary(results, Settings.from_env())
+
+
+@contextlib.contextmanager
+def _prefect_for_run() -> Iterator[str]:
+    """PREFECT_API_URL if set (it must answer: else one line and exit 3), else a local server
+    for this run (``claimwright.services.prefect_for_run``)."""
+    from .services import prefect_for_run
+    from .settings import Settings
+
+    with contextlib.ExitStack() as stack:
+        try:  # only the start is caught here: errors of the run itself are the run's
+            api = stack.enter_context(prefect_for_run(
+                Settings.from_env().home / "prefect", echo=lambda line: typer.echo(line, err=True)))
+        except ClaimwrightError as exc:
+            fail_error(exc)
+        yield api
 
 
 def _portal_urls(items: list[str] | None) -> dict[str, str]:
@@ -124,26 +145,37 @@ def status_check(payer: Annotated[Optional[list[str]], typer.Option(
                  portal_url: Annotated[Optional[list[str]], typer.Option(
                      help="Override a portal's base URL: PAYER=URL; repeatable.")] = None) -> None:
     """Run the claim/appeal status check once, now (the nightly-status-check flow)."""
-    from flows.followup import nightly_status_check
-
     from .printout import print_status_summary
 
-    results = nightly_status_check(payers=payer or None,
-                                   as_of=dt.date.fromisoformat(as_of) if as_of else None,
-                                   portal_urls=_portal_urls(portal_url))
+    urls = _portal_urls(portal_url)
+    with _prefect_for_run():
+        from flows.followup import nightly_status_check
+
+        results = nightly_status_check(payers=payer or None,
+                                       as_of=dt.date.fromisoformat(as_of) if as_of else None,
+                                       portal_urls=urls)
     print_status_summary(results)
+
+
+SCALE_OPTION = typer.Option(
+    min=1, help="Volume of the mock portals: 14 x SCALE remittances per payer (+2 anomalies); "
+                "15 gives a real practice's night (3 payers x 210).")
+CLAIMS_FACTOR_OPTION = typer.Option(
+    "--claims-factor", min=1, help="Multiply the claims of each synthetic remittance.")
 
 
 @app.command()
 def demo(payer: Annotated[Optional[list[str]], typer.Option(
              help="Mock payer to run against; repeatable (default: all three).")] = None,
          ui: Annotated[bool, typer.Option(help="Serve the Prefect UI while the demo runs.")]
-         = False) -> None:
+         = False,
+         scale: Annotated[int, SCALE_OPTION] = 1,
+         claims_factor: Annotated[int, CLAIMS_FACTOR_OPTION] = 1) -> None:
     """Start a local Prefect server and the mock portals, run the nightly flow and the status
     check once, stop everything."""
     from .demo import run_demo
 
-    sys.exit(run_demo(payers=payer or None, ui=ui))
+    sys.exit(run_demo(payers=payer or None, ui=ui, scale=scale, claims_factor=claims_factor))
 
 
 @portals_app.command("serve")
@@ -151,7 +183,9 @@ def portals_serve(payer: Annotated[Optional[list[str]], typer.Option(
                       help="Payer portal to serve; repeatable (default: all).")] = None,
                   port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
                   anchor: Annotated[Optional[str], typer.Option(
-                      help="Anchor date of the synthetic data (default today).")] = None) -> None:
+                      help="Anchor date of the synthetic data (default today).")] = None,
+                  scale: Annotated[int, SCALE_OPTION] = 1,
+                  claims_factor: Annotated[int, CLAIMS_FACTOR_OPTION] = 1) -> None:
     """Serve the mock payer portals on 127.0.0.1 until interrupted."""
     from fixtures.portals import PAYERS, serve
 
@@ -159,7 +193,8 @@ def portals_serve(payer: Annotated[Optional[list[str]], typer.Option(
 
     serve(payer or list(PAYERS), host="127.0.0.1", port=port,
           data_dir=Settings.from_env().portal_data,
-          anchor=dt.date.fromisoformat(anchor) if anchor else None)
+          anchor=dt.date.fromisoformat(anchor) if anchor else None,
+          scale=scale, claims_factor=claims_factor)
 
 
 @payers_app.command("check")

@@ -20,11 +20,13 @@ from .settings import CLAIM_EXPORT_NAME, Settings
 
 
 def run_demo(payers: list[str] | None = None, ui: bool = False,
-             anchor: dt.date | None = None, status_check: bool = True) -> int:
+             anchor: dt.date | None = None, status_check: bool = True, *,
+             scale: int = 1, claims_factor: int = 1) -> int:
     """Every mock portal, the nightly pull, then the status check; 0 when every payer's pull
-    finished (review items for bad documents are expected: the demo data has a few)."""
-    from fixtures.portals import PAYERS, demo_environment, running_portals
-    from fixtures.remittances import build_dataset
+    finished (review items for bad documents are expected: the demo data has a few).
+    ``scale`` and ``claims_factor``: the portals' volume (``claimwright demo --scale N``)."""
+    from fixtures.portals import PAYERS, dataset_dir, demo_environment, running_portals
+    from fixtures.remittances import build_dataset, scaled_count
 
     settings = Settings.from_env()
     startup(settings)  # owner-only files (the demo's data is synthetic, treated as PHI)
@@ -33,11 +35,15 @@ def run_demo(payers: list[str] | None = None, ui: bool = False,
     payers = list(payers or PAYERS)
     data_dirs, manifests = {}, []
     for payer in payers:
-        data_dirs[payer] = settings.portal_data / payer
-        manifest = build_dataset(payer, data_dirs[payer], anchor=anchor)
+        data_dirs[payer] = dataset_dir(settings.portal_data, payer, scale=scale,
+                                       claims_factor=claims_factor)
+        manifest = build_dataset(payer, data_dirs[payer], anchor=anchor,
+                                 count=scaled_count(scale), claims_factor=claims_factor)
         manifests.append(manifest)
+        volume = f", volume scale {scale}" if scale != 1 else ""
+        volume += f", claims x{claims_factor}" if claims_factor != 1 else ""
         typer.echo(f"Mock portal '{payer}': {len(manifest['remittances'])} synthetic remittances "
-                   f"(payment dates up to {anchor - dt.timedelta(days=1)}).")
+                   f"(payment dates up to {anchor - dt.timedelta(days=1)}{volume}).")
         # The demo portals accept demo credentials only; they reach the bot the way real ones
         # would, through the environment variables named in selectors/<payer>.yaml.
         os.environ.update(demo_environment(payer))

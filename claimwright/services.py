@@ -1,4 +1,5 @@
-"""Local services for the demo and end-to-end tests: a Prefect server (SQLite) on 127.0.0.1.
+"""Local services for the demo, one-off runs and end-to-end tests: a Prefect server (SQLite) on
+127.0.0.1.
 
 Prefect's ephemeral mode is slow and prints "database is locked" under concurrency, so the demo
 and the end-to-end tests run flows against a real ``prefect server start``; it is stopped again
@@ -12,8 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -89,6 +90,47 @@ def prefect_server(home: Path, *, port: int | None = None, ui: bool = True,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def prefect_answers(api: str, timeout: float = 3) -> bool:
+    """Whether the Prefect API at ``api`` answers its health check (a 401 of a server behind
+    basic auth counts: it is there)."""
+    try:
+        return httpx.get(f"{api.rstrip('/')}/health", timeout=timeout).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def prefect_for_run(home: Path, echo: Callable[[str], None]) -> Iterator[str]:
+    """The Prefect API a one-off run (``claimwright run``, ``status-check``) talks to; yields its
+    URL. ``PREFECT_API_URL`` (environment or Prefect profile) when set: it must answer, else a
+    :class:`SystemFault` at once, saying what to do. Unset: a local server under ``home`` for
+    the run (as the demo does), said in one line through ``echo``; never Prefect's ephemeral
+    mode, which can take ~50 s to fail on a first start."""
+    from prefect.settings import PREFECT_API_URL
+
+    from .errors import SystemFault
+
+    api = PREFECT_API_URL.value()
+    if api:
+        if not prefect_answers(api):
+            raise SystemFault(
+                f"PREFECT_API_URL={api} does not answer: start that server (prefect server "
+                "start) or unset PREFECT_API_URL to run on a local server started for this run",
+                retryable=False)
+        yield api
+        return
+    echo(f"No Prefect server set (PREFECT_API_URL): starting a local one for this run "
+         f"(its history in {home}) ...")
+    with ExitStack() as stack:
+        try:  # only the start is caught: errors of the run itself are the run's
+            api = stack.enter_context(prefect_server(home, ui=False))
+        except (RuntimeError, TimeoutError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SystemFault(f"the local Prefect server did not start ({reason}); its log: "
+                              f"{home / 'server.log'}", retryable=False) from exc
+        yield api
 
 
 def _flush_prefect_logs() -> None:

@@ -39,7 +39,7 @@ def status_payers() -> list[str]:
     return payers
 
 
-@task(name="check-statuses", retries=0, cache_policy=NO_CACHE, tags=["portal"])
+@task(name="check-statuses", task_run_name="check-statuses-{payer}", retries=0, cache_policy=NO_CACHE, tags=["portal"])
 def status_task(payer: str, as_of: dt.date, base_url: str | None) -> StatusCounts:
     ctx = Context.from_settings()
     try:

@@ -70,7 +70,13 @@ def portal_limit(payer: str) -> Iterator[bool]:
         yield True
 
 
-@task(name="pull-remittances", retries=0, cache_policy=NO_CACHE, tags=["portal"])
+def _process_run_name(parameters: dict) -> str:
+    """The UI's name of a payer's processing run: stage and payer (``parse-and-decide-<payer>``)."""
+    return f"parse-and-decide-{parameters['counts'].payer}"
+
+
+@task(name="pull-remittances", task_run_name="pull-{payer}", retries=0, cache_policy=NO_CACHE,
+      tags=["portal"])
 def pull_task(payer: str, start: dt.date, end: dt.date, base_url: str | None) -> Counts:
     with portal_limit(payer):
         ctx = Context.from_settings()
@@ -80,7 +86,7 @@ def pull_task(payer: str, start: dt.date, end: dt.date, base_url: str | None) ->
             ctx.ledger.close()
 
 
-@task(name="parse-and-decide", retries=0, cache_policy=NO_CACHE)
+@task(name="parse-and-decide", task_run_name=_process_run_name, retries=0, cache_policy=NO_CACHE)
 def process_task(counts: Counts, as_of: dt.date) -> Counts:
     ctx = Context.from_settings()
     try:
@@ -126,9 +132,7 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
         else:
             logger.error("%s: processing task failed: %s", payer, type(result).__name__)
             counts.errors.append(f"processing {payer}: task failed ({type(result).__name__})")
-        logger.info("%s: %d downloaded, %d denial findings, %d packets, %d review items opened",
-                    payer, counts.downloaded, counts.denial_findings, counts.packets_written,
-                    counts.review_opened)
+        logger.info("%s", counts.progress())  # counts only, in words
         done[payer] = counts
     results = [done[payer] for payer in order]
     publish_summary(results, start, end)

@@ -72,6 +72,39 @@ class Counts(RunCounts):
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def progress(self) -> str:
+        """One payer's run in words, counts only (no PHI): the run's log line, e.g. "northwind:
+        16 listed, 16 downloaded, 16 parsed; 9 denials -> coding 3, billing 2, packets 4; 4
+        packets written; 2 review items opened"."""
+        pulled = f"{self.listed} listed, {self.downloaded} downloaded"
+        if self.already_had:
+            pulled += f" ({self.already_had} already had)"
+        pulled += f", {self.documents_parsed} parsed"
+        routed = [f"{queue} {getattr(self, key)}" for key, queue in ROUTES
+                  if getattr(self, key)]
+        denials = (f"{_n(self.denial_findings, 'denial')} -> {', '.join(routed)}" if routed
+                   else _n(self.denial_findings, "denial"))
+        packets = _n(self.packets_written, "packet") + " written"
+        if self.packets_incomplete:
+            packets += f" ({self.packets_incomplete} incomplete)"
+        review = _n(self.review_opened, "review item") + " opened"
+        if self.review_seen_again:
+            review += f" ({self.review_seen_again} already open)"
+        parts = [pulled, denials, packets, review]
+        if self.errors:
+            parts.append(_n(len(self.errors), "error"))
+        return f"{self.payer}: " + "; ".join(parts)
+
+
+#: where a denial can go (each to exactly one), as the progress line names it
+ROUTES = [("to_coding", "coding"), ("to_registration", "registration"),
+          ("to_clinical_documentation", "clinical documentation"), ("to_billing", "billing"),
+          ("to_packets", "packets"), ("to_review", "review")]
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
 
 @dataclass
 class Context:
