@@ -141,12 +141,32 @@ def test_two_workers_on_postgresql_process_every_remittance_exactly_once(
         on_disk = sorted((tmp_path / "out").rglob("*.pdf"))
         assert len(on_disk) == len(packets)
         assert {Path(o.path).resolve() for o in packets} == {p.resolve() for p in on_disk}
+        in_books = _workbook_keys(tmp_path / "out" / "worklists")
+        assert len(in_books) == len(set(in_books)), "a worklist row twice"
+        assert set(in_books) == {o.key for o in ledger.outputs("worklist-row") if o.written}
         items = ledger.review_items(status=None)
         assert items and len({i.key for i in items}) == len(items)
         findings = [f.key for f in ledger.findings()]
         assert len(findings) == len(set(findings))
     finally:
         ledger.close()
+
+
+def _workbook_keys(folder: Path) -> list[str]:
+    """The Key cells of every worklist row in the workbooks of ``folder``."""
+    from openpyxl import load_workbook
+
+    keys: list[str] = []
+    for path in sorted(folder.glob("*.xlsx")):
+        wb = load_workbook(path, read_only=True)
+        for ws in wb.worksheets:
+            rows = ws.iter_rows(values_only=True)
+            header = list(next(rows, ()))
+            if "Key" in header:
+                keys += [r[header.index("Key")] for r in rows if r[header.index("Key")]]
+        wb.close()
+    assert keys, f"no worklist rows in {folder}"
+    return keys
 
 
 def _wait_all_ended(client, deployment_id, expected, FlowRunFilter, FlowRunFilterDeploymentId):
