@@ -180,3 +180,18 @@ def test_values_round_trip_on_postgresql(pg_url):
         assert ledger.documents()[0].listed == {"amount": "1.00"}
     finally:
         ledger.close()
+
+
+def test_no_postgresql_skips_here_but_fails_in_ci(monkeypatch):
+    import pg
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(pg.glob, "glob", lambda pattern: [])
+    with pytest.raises(pg.NoPostgres, match="make postgres"):
+        pg.find_bindir()
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        pg.unavailable("no initdb")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run"):
+        pg.unavailable("no initdb")

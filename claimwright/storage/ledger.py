@@ -79,7 +79,9 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
         if url.startswith("sqlite:///"):
             _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
+        # a server database may restart under a long-lived worker: check pooled connections
+        self.engine: Engine = create_engine(url, future=True,
+                                            pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _create_schema(self.engine)
