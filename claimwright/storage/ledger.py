@@ -1,7 +1,9 @@
 """The ledger: what Claimwright has downloaded, parsed, decided, written and queued.
 
-SQLAlchemy 2; SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) works. Every output has a
-natural key here so reruns add nothing twice. Every other module reads and writes the ledger
+SQLAlchemy 2; SQLite by default, any SQLAlchemy URL works; PostgreSQL
+(``postgresql+psycopg://``) for several workers. Every output has a natural key here (a unique
+constraint) so reruns add nothing twice, and two workers writing the same key at once cannot
+both commit it (:mod:`.conflicts`; units are taken by compare-and-set, :mod:`.units`). Every other module reads and writes the ledger
 through these methods (and those of :mod:`.units`, :mod:`.followup`, :mod:`.review_items`,
 :mod:`.reports`, :mod:`.appeals`); none writes SQL of its own.
 """
