@@ -167,6 +167,8 @@ class LocalFolderStore(OutputStore):
         return self.path(key).is_file()
 
     def list(self, prefix: str = "") -> list[str]:
+        if prefix:
+            check_key(prefix[:-1] if prefix.endswith("/") else prefix)
         folder = self.root
         head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         if head:
