@@ -18,14 +18,11 @@ from .settings import Settings
 from .types import Route
 
 #: the summary table's columns before the categories: (header, Counts field)
-_PULLED = [("Listed", "listed"), ("Downloaded", "downloaded"), ("Already had", "already_had"),
-           ("Parsed", "documents_parsed"), ("Remittances", "remittances"), ("Claims", "claims"),
+_PULLED = [("Listed", "listed"), ("Downloaded", "downloaded"), ("Parsed", "documents_parsed"),
            ("Denials", "denial_findings")]
-#: ... and after them
+#: ... and after them (the other counts are in the run's return value and its progress log)
 _WORKED = [(f"To {queue}", key) for key, queue in ROUTES] + [
-    ("Packets written", "packets_written"), ("Packets incomplete", "packets_incomplete"),
-    ("Worklist rows added", "worklist_added"), ("Review items opened", "review_opened"),
-    ("Review items already open", "review_seen_again")]
+    ("Packets written", "packets_written"), ("Review items opened", "review_opened")]
 
 
 def category_header(category: str) -> str:

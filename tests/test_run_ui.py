@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 from portal_fixtures import SAMPLE_ANCHOR
@@ -31,8 +33,11 @@ def test_the_progress_sentence_says_each_stage_in_words():
 
 @pytest.mark.e2e
 @pytest.mark.browser
-def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
-        workspace, northwind_env, prefect_api):
+def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
+        workspace, northwind_env, prefect_api, shared_browser):
+    """Task runs named by stage and payer, each payer's progress in the logs, the run's
+    artifacts (summary table, outputs, failures by review item) on the real Prefect API, no PHI
+    in any of them; and the Prefect UI's run page shows the run and its artifacts."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterId, LogFilter,
                                                 LogFilterFlowRunId)
@@ -47,11 +52,13 @@ def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
     [result] = state.result()
     run_id = state.state_details.flow_run_id
     APILogWorker.drain_all(timeout=10)
+    of_run = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        task_runs = client.read_task_runs(flow_run_filter=of_run)
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
             any_=[run_id])))
+        artifacts = {a.key: a for a in client.read_artifacts(flow_run_filter=of_run)}
+        run_name = client.read_flow_run(run_id).name
 
     assert sorted(t.name for t in task_runs) == ["parse-and-decide-northwind", "pull-northwind"]
     messages = [log.message for log in logs]
@@ -62,7 +69,9 @@ def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
     assert f"northwind: {counts.listed} listed, {counts.downloaded} downloaded, " \
            f"{counts.documents_parsed} parsed; {counts.denial_findings} denials -> " in progress[0]
 
-    # no patient name, member id or account number in any of the run's logs
+    texts = _check_artifacts(artifacts, counts, workspace)
+
+    # no patient name, member id or account number in any of the run's logs or artifacts
     phi = set()
     for entry in portal.manifest["remittances"]:
         truth = json.loads((portal.data_dir / entry["truth"]).read_text())
@@ -71,7 +80,95 @@ def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
     phi.discard(None)
     phi.discard("")
     assert phi
-    assert [m for m in messages for value in phi if value in m] == []
+    assert [m for m in messages + texts for value in phi if value in m] == []
+
+    _check_run_page_in_chromium(shared_browser, prefect_api, run_id, run_name, counts)
+
+
+def _artifact_data(artifact):
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) and artifact.type == "table" else data
+
+
+def _check_artifacts(artifacts, counts, workspace) -> list[str]:
+    """The run's artifacts say what its counts say; returns their texts (for the PHI check)."""
+    from claimwright.pipeline import Context
+    from claimwright.run_artifacts import category_header
+
+    assert {"nightly-run-summary", "nightly-run-outputs", "nightly-run-problems",
+            "appeal-figures"} <= set(artifacts)
+    [row] = _artifact_data(artifacts["nightly-run-summary"])
+    assert row["Payer"] == "northwind"
+    assert (row["Listed"], row["Downloaded"], row["Parsed"], row["Denials"]) == (
+        counts.listed, counts.downloaded, counts.documents_parsed, counts.denial_findings)
+    assert (row["To coding"], row["To billing"], row["To packets"], row["To review"]) == (
+        counts.to_coding, counts.to_billing, counts.to_packets, counts.to_review)
+    assert (row["Packets written"], row["Review items opened"], row["Errors"]) == (
+        counts.packets_written, counts.review_opened, len(counts.errors))
+    by_category = {k: v for k, v in row.items() if k.startswith("Denials: ")}
+    assert by_category == {category_header(c): n for c, n in counts.denials_by_category.items()}
+    assert sum(by_category.values()) == counts.denial_findings and len(by_category) >= 2
+
+    outputs = artifacts["nightly-run-outputs"].data
+    folder = workspace.packets / "northwind"
+    assert folder.resolve().as_uri() in outputs and f"{counts.packets_written} written" in outputs
+    for book in (workspace.out / "worklists").glob("*-worklist.xlsx"):
+        assert book.resolve().as_uri() in outputs
+    assert "http://127.0.0.1:8765/items" in outputs
+    assert "appeal-" not in outputs  # packet file names hold claim numbers: a count instead
+
+    # every review item the run opened is listed by id, with its console link
+    problems = artifacts["nightly-run-problems"].data
+    ctx = Context.from_settings()
+    try:
+        items = ctx.queue.items(None)
+    finally:
+        ctx.ledger.close()
+    assert items and len(items) == counts.review_opened
+    for item in items:
+        assert f"[{item.id}](http://127.0.0.1:8765/items/{item.id}) | {item.kind} | northwind" \
+               in problems
+        assert item.reason not in problems
+    return [json.dumps(a.data, default=str) + (a.description or "") for a in artifacts.values()]
+
+
+def _check_run_page_in_chromium(browser, api: str, run_id, run_name: str, counts) -> None:
+    """The Prefect UI's run page names the run; its Artifacts tab lists the run's artifacts;
+    the summary's page renders the table with the run's figures."""
+    from bots.browser import driving
+
+    ui = api.removesuffix("/api")
+    with driving(browser):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(20_000)
+        try:
+            page = context.new_page()
+            page.goto(f"{ui}/runs/flow-run/{run_id}")
+            page.get_by_text(run_name).first.wait_for()
+            page.get_by_text(counts.progress()).wait_for()  # the logs tab, opened first
+            _doc_image(page, "prefect-run-page.png")
+            page.get_by_text("Artifacts", exact=True).first.click()
+            for key in ("nightly-run-summary", "nightly-run-outputs", "nightly-run-problems"):
+                page.get_by_text(key, exact=True).first.wait_for()
+            page.get_by_text("nightly-run-summary", exact=True).first.click()
+            table = page.locator("table")
+            table.get_by_text("Review items opened").wait_for()
+            header = [h.strip() for h in table.locator("th").all_inner_texts()]
+            cells = [c.strip() for c in table.locator("tbody tr").first.locator(
+                "td").all_inner_texts()]
+            row = dict(zip(header, cells))
+            assert row["Payer"] == "northwind" and row["Listed"] == str(counts.listed)
+            assert row["Denials"] == str(counts.denial_findings)
+            _doc_image(page, "prefect-run-artifacts.png")
+        finally:
+            context.close()
+
+
+def _doc_image(page, name: str) -> None:
+    """With CLAIMWRIGHT_DOC_IMAGES set (make doc-images), a screenshot for docs/operations.md."""
+    folder = os.environ.get("CLAIMWRIGHT_DOC_IMAGES")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 # -- claimwright run without a server -------------------------------------------------------
