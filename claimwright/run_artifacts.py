@@ -17,36 +17,48 @@ from .rules.ruleset import CATEGORIES
 from .settings import Settings
 from .types import Route
 
-#: the summary table's columns before the categories: (header, Counts field)
+#: the summary table's rows before the categories: (label, Counts field)
 _PULLED = [("Listed", "listed"), ("Downloaded", "downloaded"), ("Parsed", "documents_parsed"),
            ("Denials", "denial_findings")]
 #: ... and after them (the other counts are in the run's return value and its progress log)
 _WORKED = [(f"To {queue}", key) for key, queue in ROUTES] + [
     ("Packets written", "packets_written"), ("Review items opened", "review_opened")]
+#: the first column's header (the other columns: one per payer, then "All payers")
+WHAT = "What"
 
 
-def category_header(category: str) -> str:
+def category_label(category: str) -> str:
     return f"Denials: {category}"
 
 
 def summary_rows(results: Sequence[Counts]) -> list[dict]:
-    """One row per payer (and an "All payers" row when there are several), headers as
-    operations staff read them. Denials by category: a column for each category of the rules
-    (``CATEGORIES``, in their order) that any payer of the run had."""
-    seen = {c for r in results for c, n in r.denials_by_category.items() if n}
-    categories = [c for c in CATEGORIES if c in seen] + sorted(seen - set(CATEGORIES))
-    rows = []
+    """The run summary: a row per figure ("Listed", "Downloaded", ..., one "Denials: <category>"
+    per category of the rules any payer had, most first, "To coding", ..., "Errors"), a column
+    per payer (and "All payers" when there are several). Figures as rows, payers as columns:
+    the Prefect UI does not wrap a table, and its page shows about six columns."""
+    payers = [c.payer for c in results]
+    total: dict[str, int] = {}
     for counts in results:
-        row: dict = {"Payer": counts.payer}
-        row |= {header: getattr(counts, key) for header, key in _PULLED}
-        row |= {category_header(c): counts.denials_by_category.get(c, 0) for c in categories}
-        row |= {header: getattr(counts, key) for header, key in _WORKED}
-        row["Errors"] = len(counts.errors)
+        for category, n in counts.denials_by_category.items():
+            total[category] = total.get(category, 0) + n
+    categories = sorted((c for c, n in total.items() if n),
+                        key=lambda c: (-total[c], _rank(c)))
+    figures = ([(label, lambda c, k=key: getattr(c, k)) for label, key in _PULLED]
+               + [(category_label(cat), lambda c, k=cat: c.denials_by_category.get(k, 0))
+                  for cat in categories]
+               + [(label, lambda c, k=key: getattr(c, k)) for label, key in _WORKED]
+               + [("Errors", lambda c: len(c.errors))])
+    rows = []
+    for label, value in figures:
+        row: dict = {WHAT: label} | {p: value(c) for p, c in zip(payers, results)}
+        if len(results) > 1:
+            row["All payers"] = sum(value(c) for c in results)
         rows.append(row)
-    if len(rows) > 1:
-        total = {k: sum(r[k] for r in rows) for k in rows[0] if k != "Payer"}
-        rows.append({"Payer": "All payers", **total})
     return rows
+
+
+def _rank(category: str) -> int:
+    return CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
 
 
 def status_rows(results: Sequence[RunCounts]) -> list[dict]:

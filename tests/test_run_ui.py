@@ -31,6 +31,50 @@ def test_the_progress_sentence_says_each_stage_in_words():
                                 "(2 already open); 1 error")
 
 
+def test_the_run_artifacts_say_counts_ids_and_folders_never_a_reason(tmp_path):
+    from types import SimpleNamespace
+
+    from claimwright.pipeline.context import review_entry
+    from claimwright.run_artifacts import failures_markdown, outputs_markdown, summary_rows
+    from claimwright.settings import Settings
+
+    settings = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path / "var"),
+                                  "CLAIMWRIGHT_OUT": str(tmp_path / "out"),
+                                  "CLAIMWRIGHT_CONSOLE_URL": "https://console.example/"})
+    a = Counts("northwind", listed=4, denial_findings=3, to_coding=1, to_packets=2,
+               denials_by_category={"modifier": 1, "timely filing": 2}, review_opened=2)
+    b = Counts("keystone", listed=1, denial_findings=1, to_review=1,
+               denials_by_category={"coding/bundling": 1})
+    item = SimpleNamespace(id=41, kind="document-failed", payer="northwind",
+                           reason="DOE, JANE: corrupt", context={"error": "corrupt-pdf"})
+    a.review_items.append(review_entry(item, created=True, failed="document"))
+    a.review_items.append(review_entry(SimpleNamespace(id=42, kind="unbalanced", payer="northwind",
+                                                       context={}), created=True))
+    b.problem("pull keystone: task failed (RuntimeError)")
+
+    rows = {r["What"]: r for r in summary_rows([a, b])}  # a row per figure, a column per payer
+    assert list(rows)[:7] == ["Listed", "Downloaded", "Parsed", "Denials",  # categories: most
+                              "Denials: timely filing", "Denials: coding/bundling",  # first,
+                              "Denials: modifier"]  # then in the rules' order
+    assert list(rows)[7:] == ["To coding", "To registration", "To clinical documentation",
+                              "To billing", "To packets", "To review", "Packets written",
+                              "Review items opened", "Errors"]
+    assert rows["Denials"] == {"What": "Denials", "northwind": 3, "keystone": 1, "All payers": 4}
+    assert rows["Denials: modifier"]["keystone"] == 0 and rows["Errors"]["All payers"] == 1
+
+    failures = failures_markdown(settings, [a, b])
+    assert "| [41](https://console.example/items/41) | document-failed | northwind | document " \
+           "| corrupt-pdf | new |" in failures
+    assert "[42](https://console.example/items/42) | unbalanced" in failures  # for a person
+    assert "- pull keystone: task failed (RuntimeError)" in failures
+    assert "DOE" not in failures and "## Could not finish (2)" in failures
+    assert failures_markdown(settings, [Counts("northwind")]) is None  # an empty run: none
+
+    outputs = outputs_markdown(settings, [a, b])
+    assert f"`{settings.packets / 'northwind'}` (none yet)" in outputs
+    assert "https://console.example/items" in outputs
+
+
 @pytest.mark.e2e
 @pytest.mark.browser
 def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
@@ -93,21 +137,22 @@ def _artifact_data(artifact):
 def _check_artifacts(artifacts, counts, workspace) -> list[str]:
     """The run's artifacts say what its counts say; returns their texts (for the PHI check)."""
     from claimwright.pipeline import Context
-    from claimwright.run_artifacts import category_header
 
     assert {"nightly-run-summary", "nightly-run-outputs", "nightly-run-problems",
             "appeal-figures"} <= set(artifacts)
-    [row] = _artifact_data(artifacts["nightly-run-summary"])
-    assert row["Payer"] == "northwind"
-    assert (row["Listed"], row["Downloaded"], row["Parsed"], row["Denials"]) == (
+    table = {r["What"]: r["northwind"] for r in _artifact_data(artifacts["nightly-run-summary"])}
+    assert (table["Listed"], table["Downloaded"], table["Parsed"], table["Denials"]) == (
         counts.listed, counts.downloaded, counts.documents_parsed, counts.denial_findings)
-    assert (row["To coding"], row["To billing"], row["To packets"], row["To review"]) == (
-        counts.to_coding, counts.to_billing, counts.to_packets, counts.to_review)
-    assert (row["Packets written"], row["Review items opened"], row["Errors"]) == (
+    assert (table["To coding"], table["To registration"], table["To billing"],
+            table["To packets"], table["To review"]) == (
+        counts.to_coding, counts.to_registration, counts.to_billing, counts.to_packets,
+        counts.to_review)
+    assert (table["Packets written"], table["Review items opened"], table["Errors"]) == (
         counts.packets_written, counts.review_opened, len(counts.errors))
-    by_category = {k: v for k, v in row.items() if k.startswith("Denials: ")}
-    assert by_category == {category_header(c): n for c, n in counts.denials_by_category.items()}
-    assert sum(by_category.values()) == counts.denial_findings and len(by_category) >= 2
+    categories = {k.removeprefix("Denials: "): v for k, v in table.items()
+                  if k.startswith("Denials: ")}
+    assert categories == counts.denials_by_category and len(categories) >= 2
+    assert sum(categories.values()) == counts.denial_findings
 
     outputs = artifacts["nightly-run-outputs"].data
     folder = workspace.packets / "northwind"
@@ -153,13 +198,21 @@ def _check_run_page_in_chromium(browser, api: str, run_id, run_name: str, counts
             page.get_by_text("nightly-run-summary", exact=True).first.click()
             table = page.locator("table")
             table.get_by_text("Review items opened").wait_for()
-            header = [h.strip() for h in table.locator("th").all_inner_texts()]
-            cells = [c.strip() for c in table.locator("tbody tr").first.locator(
-                "td").all_inner_texts()]
-            row = dict(zip(header, cells))
-            assert row["Payer"] == "northwind" and row["Listed"] == str(counts.listed)
-            assert row["Denials"] == str(counts.denial_findings)
+            assert [h.strip() for h in table.locator("th").all_inner_texts()] == [
+                "What", "northwind"]
+            shown = {}
+            for tr in table.locator("tbody tr").all():
+                label, value = (c.strip() for c in tr.locator("td").all_inner_texts())
+                shown[label] = value
+            assert shown["Listed"] == str(counts.listed)
+            assert shown["Denials"] == str(counts.denial_findings)
+            assert shown["Review items opened"] == str(counts.review_opened)
+            page.set_viewport_size({"width": 1400, "height": 1300})  # the table scrolls inside
             _doc_image(page, "prefect-run-artifacts.png")
+            page.go_back()
+            page.get_by_text("nightly-run-problems", exact=True).first.click()
+            page.get_by_text("Could not finish").first.wait_for()
+            _doc_image(page, "prefect-run-problems.png")
         finally:
             context.close()
 
