@@ -120,7 +120,9 @@ def failures_markdown(settings: Settings, results: Iterable[RunCounts]) -> str |
     failed = [e for r in results for e in r.review_items if e["failed"]]
     other = [e for r in results for e in r.review_items if not e["failed"] and e["new"]]
     unfiled = [text for r in results for text in r.unfiled]
-    if not (failed or other or unfiled):
+    # errors neither of an item nor listed as such (none expected): counted, never dropped
+    more = sum(len(r.errors) for r in results) - len(failed) - len(unfiled)
+    if not (failed or other or unfiled or more > 0):
         return None
     lines = [f"## Could not finish ({len(failed) + len(unfiled)})", ""]
     if failed:
@@ -132,7 +134,9 @@ def failures_markdown(settings: Settings, results: Iterable[RunCounts]) -> str |
     if unfiled:
         lines += ["", "Without a review item (see the run's logs):", ""]
         lines += [f"- {text}" for text in unfiled]
-    if not (failed or unfiled):
+    if more > 0:
+        lines += ["", f"{more} more error(s): see the run's logs."]
+    if not (failed or unfiled or more > 0):
         lines.append("Nothing: every unit of work finished.")
     if other:
         lines += ["", f"## Opened for a person ({len(other)})", "",

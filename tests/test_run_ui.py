@@ -126,7 +126,8 @@ def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
     assert phi
     assert [m for m in messages + texts for value in phi if value in m] == []
 
-    _check_run_page_in_chromium(shared_browser, prefect_api, run_id, run_name, counts)
+    _check_run_page_in_chromium(shared_browser, prefect_api, run_id, run_name, counts,
+                                artifacts["nightly-run-problems"].id)
 
 
 def _artifact_data(artifact):
@@ -177,7 +178,8 @@ def _check_artifacts(artifacts, counts, workspace) -> list[str]:
     return [json.dumps(a.data, default=str) + (a.description or "") for a in artifacts.values()]
 
 
-def _check_run_page_in_chromium(browser, api: str, run_id, run_name: str, counts) -> None:
+def _check_run_page_in_chromium(browser, api: str, run_id, run_name: str, counts,
+                                problems_id) -> None:
     """The Prefect UI's run page names the run; its Artifacts tab lists the run's artifacts;
     the summary's page renders the table with the run's figures."""
     from bots.browser import driving
@@ -209,8 +211,7 @@ def _check_run_page_in_chromium(browser, api: str, run_id, run_name: str, counts
             assert shown["Review items opened"] == str(counts.review_opened)
             page.set_viewport_size({"width": 1400, "height": 1300})  # the table scrolls inside
             _doc_image(page, "prefect-run-artifacts.png")
-            page.go_back()
-            page.get_by_text("nightly-run-problems", exact=True).first.click()
+            page.goto(f"{ui}/artifacts/artifact/{problems_id}")
             page.get_by_text("Could not finish").first.wait_for()
             _doc_image(page, "prefect-run-problems.png")
         finally:
