@@ -75,6 +75,26 @@ def test_the_run_artifacts_say_counts_ids_and_folders_never_a_reason(tmp_path):
     assert "https://console.example/items" in outputs
 
 
+def test_the_status_check_table_has_readable_headers_and_its_problems_their_items(tmp_path):
+    from types import SimpleNamespace
+
+    from claimwright.pipeline.followup import StatusCounts
+    from claimwright.run_artifacts import failures_markdown, status_rows
+    from claimwright.settings import Settings
+
+    counts = StatusCounts("keystone", due=3, checked=2, needs_action=1)
+    counts.note_review(SimpleNamespace(created=True, item=SimpleNamespace(
+        id=7, kind="status-action", payer="keystone", context={})))
+    counts.problem("status check keystone: 1 query(ies) not answered after their retries")
+    [row] = status_rows([counts])
+    assert row["Payer"] == "keystone" and row["Due"] == 3 and row["Needs action"] == 1
+    assert row["Review opened"] == 1 and row["Errors"] == 1
+    assert not {"review_items", "unfiled", "errors", "Review items"} & set(row)
+    text = failures_markdown(Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path)}), [counts])
+    assert "| [7](http://127.0.0.1:8765/items/7) | status-action | keystone |" in text
+    assert "- status check keystone: 1 query(ies) not answered" in text
+
+
 @pytest.mark.e2e
 @pytest.mark.browser
 def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
