@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .appeals import AppealLedger
 from .corrections import CorrectionLedger
 from .followup import FollowUpLedger
+from ..timing import timed
 from ..types import UnitKind, UnitState
 from .records import (Base, Document, FindingRecord, OutputRecord, RemittanceRecord,
                       WorkUnitRecord, utcnow)
@@ -77,7 +78,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with timed("ledger"), self._sessions() as session, session.begin():
             yield session
 
     def close(self) -> None:
