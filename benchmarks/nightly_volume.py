@@ -19,10 +19,12 @@ Then, in the same run, the FLOOR: the same processing of the already-downloaded 
 browser and no Prefect (the plain pipeline functions on a fresh ledger), and the same files'
 bytes fetched over loopback from a plain HTTP server. Each scale is checked for correctness
 first (every listed remittance in the ledger, nothing unbalanced beyond the datasets' deliberate
-anomalies, the floor finding the same counts), so a fast wrong run cannot pass. Usage::
+anomalies, the floor finding the same counts), so a fast wrong run cannot pass. An untimed
+warm-up run (one remittance a payer) comes first, so the smallest scale does not carry the cold
+starts alone (``--no-warmup`` skips it). Usage::
 
     .venv/bin/python benchmarks/nightly_volume.py [--scales 1,4,10] [--payers a,b] [--json]
-        [--api URL]
+        [--count 14] [--no-warmup] [--api URL]
 
 Goals (the issue's): cost per remittance flat from the smallest to the largest scale (ratio
 <= 1.2); end to end <= 1.3 x (portal wall time + processing floor); Prefect's share <= 5 %;
@@ -325,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=14,
                     help="regular remittances per payer at scale 1 (the portals' default: 14; "
                          "each dataset adds 2 anomalies)")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="skip the untimed warm-up run (one remittance a payer) that first pays "
+                         "the cold starts: a new server's first runs, Chromium's first launch")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     ap.add_argument("--api", default=None,
                     help="a running Prefect server's API URL (default: start a private one)")
@@ -353,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stack.enter_context(prefect_server(root / "prefect", ui=False))
         try:
+            if not args.no_warmup:
+                measure_scale(1, payers, root / "warmup", anchor, 1)
             runs = [measure_scale(s, payers, root, anchor, args.count) for s in scales]
         finally:
             for key, value in saved.items():
