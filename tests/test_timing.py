@@ -1,4 +1,5 @@
-"""claimwright.timing: exclusive stage seconds, the wall time outside every stage; off by default."""
+"""claimwright.timing: exclusive stage seconds, the wall time outside every stage, off by
+default."""
 
 from __future__ import annotations
 
