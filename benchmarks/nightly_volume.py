@@ -4,8 +4,8 @@ For each scale of ``--scales`` (default 1, 4, 10) this serves the mock portals a
 (what ``claimwright portals serve --scale N`` runs, in a subprocess: the portal is another
 server, as in production) and runs ``flows.nightly.nightly_denials`` on a real local Prefect
 server (started once for every scale; ``--api`` uses a running one instead), through real
-Chromium, with a fresh CLAIMWRIGHT_HOME and CLAIMWRIGHT_OUT in a temporary directory. The pipeline's stage timers
-(``claimwright.timing``) give, per remittance:
+Chromium, with a fresh CLAIMWRIGHT_HOME and CLAIMWRIGHT_OUT in a temporary directory. The
+pipeline's stage timers (``claimwright.timing``) give, per remittance:
 
 * portal      the bot's pull: browser, sign-in, search, pages, downloads;
 * parse       the documents parsed and balanced (in the parse worker processes);
