@@ -67,3 +67,27 @@ def test_worklist_upsert_verification_catches_a_wrong_upsert(tmp_path):
     assert any("changed rows" in p for p in tampered(lambda ws: setattr(
         ws.cell(key_rows[changed[0].key], amount), "value", 1)))
     assert any("data rows" in p for p in tampered(lambda ws: ws.delete_rows(ws.max_row)))
+
+
+def test_nightly_volume_benchmark_runs_and_checks_itself(prefect_api):
+    """One payer at scale 1 (2 regular remittances + the 2 anomalies), on the session's Prefect
+    server: the per-stage table, the floor beside it, the correctness line and the goals."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "nightly_volume.py"),
+                           "--scales", "1", "--payers", "northwind", "--count", "2",
+                           "--no-warmup", "--api", prefect_api],
+                          capture_output=True, text=True, timeout=180, check=False)
+    out = proc.stdout
+    assert proc.returncode in (0, 1), out + proc.stderr[-3000:]  # 2: the run was wrong
+    assert "scale 1x: 4 remittances" in out, out
+    lines = out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("stage ")))
+    rows = {line.split()[0]: line.split()[1:] for line in lines[header + 1:header + 8]}
+    assert list(rows) == ["portal", "parse", "categorize", "packets", "worklists", "ledger",
+                          "orchestration"], out
+    assert all(float(cells[0]) >= 0 and cells[1].endswith("%") for cells in rows.values())
+    assert rows["orchestration"][2] == "-" and float(rows["parse"][2]) > 0  # the floor column
+    assert float(rows["portal"][0]) > 0 and float(rows["parse"][0]) > 0
+    assert "correct: every listed remittance in the ledger" in out
+    goals = [line.split()[0] for line in lines[lines.index("goals:") + 1:]]
+    assert len(goals) == 3 and set(goals) <= {"PASS", "FAIL"}, out  # one scale: no flatness
+    assert ("FAIL" in goals) == (proc.returncode == 1)

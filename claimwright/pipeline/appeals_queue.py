@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..fileio import private_dir
 from ..output_store import store_at
+from ..timing import timed
 from ..types import ReviewKind
 from .context import Context
 
@@ -46,6 +47,11 @@ def write_appeals_queue(ctx: Context, as_of: dt.date | None = None) -> Path:
     """The appeals team's to-do list: every packet, most urgent first (highest priority as of
     ``as_of``, default today, then earliest due date), as ``out/packets/appeals-queue.csv``.
     Rewritten only when it changed."""
+    with timed("packets"):
+        return _write_appeals_queue(ctx, as_of)
+
+
+def _write_appeals_queue(ctx: Context, as_of: dt.date | None) -> Path:
     refresh_priorities(ctx, as_of or dt.date.today())
     packets = {rec.key: rec for rec in ctx.ledger.outputs("packet")}
     by_claim: dict[str, list] = defaultdict(list)

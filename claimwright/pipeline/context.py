@@ -8,6 +8,7 @@ from ..phi import mask_item
 from ..review import ReviewQueue
 from ..settings import Settings
 from ..storage import Ledger
+from ..timing import timed
 from ..types import UnitKind
 from ..units import Unit, WorkUnits
 
@@ -144,7 +145,8 @@ class Context:
     def from_settings(cls, settings: Settings | None = None) -> Context:
         settings = settings or Settings.from_env()
         settings.ensure_dirs()
-        ledger = Ledger(settings.database_url)
+        with timed("ledger"):  # the engine, and the schema checked
+            ledger = Ledger(settings.database_url)
         return cls(settings, ledger, ReviewQueue(ledger))
 
     def units(self, counts: RunCounts | None = None) -> WorkUnits:

@@ -29,6 +29,7 @@ from ..phi import remember_claims
 from ..review import Opened
 from ..renditions import CODE as RENDITIONS_CODE
 from ..storage import Document
+from ..timing import timed
 from ..types import FaultCode, ReviewKind, Route, UnitKind, UnitState
 from .context import Context, Counts
 from .packets import queue_packet, write_packets
@@ -49,13 +50,16 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
     store = output_store(ctx.settings)
     for folder in (f"packets/{payer}", "worklists"):
         store.sweep(folder)  # what a killed run half-wrote
-    for unit in work.take_each(UnitKind.OUTPUTS, payer=payer,
-                               review_kind=ReviewKind.OUTPUT_FAILED):
-        with unit:
-            _document_outputs(ctx, ctx.ledger.document(unit.context["document_id"]), as_of,
-                              counts)
-    write_packets(ctx, payer, counts, as_of=as_of)
-    write_worklist(ctx, counts, as_of=as_of)
+    with timed("categorize"):  # rules and decisions, routing, packet inputs and rows queued
+        for unit in work.take_each(UnitKind.OUTPUTS, payer=payer,
+                                   review_kind=ReviewKind.OUTPUT_FAILED):
+            with unit:
+                _document_outputs(ctx, ctx.ledger.document(unit.context["document_id"]),
+                                  as_of, counts)
+    with timed("packets"):
+        write_packets(ctx, payer, counts, as_of=as_of)
+    with timed("worklists"):
+        write_worklist(ctx, counts, as_of=as_of)
     return counts
 
 

@@ -23,13 +23,18 @@ from ..phi import remember_claims
 from ..renditions import reconcile
 from ..settings import Settings
 from ..storage import Document
+from ..timing import timed
 from ..types import UnitKind
 from .context import Context, Counts
 
 
 def process_documents(ctx: Context, payer: str, counts: Counts | None = None) -> Counts:
     """Parse every downloaded, unparsed document of ``payer`` into the ledger."""
-    counts = counts or Counts(payer)
+    with timed("parse"):
+        return _process_documents(ctx, payer, counts or Counts(payer))
+
+
+def _process_documents(ctx: Context, payer: str, counts: Counts) -> Counts:
     work = ctx.units(counts)
     parse = document_parser(ctx.settings)
     for unit in work.take_each(UnitKind.PARSE, payer=payer):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SystemFault
 from ..fileio import remove_stale_parts
+from ..timing import timed
 from ..types import ReviewKind, UnitKind
 from .context import Context, Counts
 
@@ -53,10 +54,11 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
         remove_stale_parts(payer_folder(ctx.settings.downloads, payer))  # a killed run's halves
         known = ctx.ledger.known_remittance_ids(payer)
         try:
-            result = pull_remittances(payer, start, end, ctx.settings.downloads,
-                                      is_known=known.__contains__, base_url=base_url,
-                                      evidence_dir=ctx.settings.evidence,
-                                      on_downloaded=on_downloaded)
+            with timed("portal"):  # the bot's session; its ledger rows count as the ledger's
+                result = pull_remittances(payer, start, end, ctx.settings.downloads,
+                                          is_known=known.__contains__, base_url=base_url,
+                                          evidence_dir=ctx.settings.evidence,
+                                          on_downloaded=on_downloaded)
         except SystemFault as fault:
             partial = getattr(fault, "partial_result", None)
             if partial is not None:

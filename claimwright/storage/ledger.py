@@ -29,6 +29,7 @@ from .appeals import AppealLedger
 from .conflicts import retry_on_conflict
 from .corrections import CorrectionLedger
 from .followup import FollowUpLedger
+from ..timing import timed
 from ..types import UnitKind, UnitState
 from .records import (Base, Document, FindingRecord, OutputRecord, RemittanceRecord,
                       WorkUnitRecord, utcnow)
@@ -91,7 +92,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with timed("ledger"), self._sessions() as session, session.begin():
             yield session
 
     def close(self) -> None:
