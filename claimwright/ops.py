@@ -56,6 +56,7 @@ class Options:
     worker_limit: int = DEFAULT_WORKER_LIMIT
     browsers: int = DEFAULT_BROWSERS
     auth_string: str | None = None  # USER:PASS: the server requires it (basic auth)
+    ui: bool = True  # the server serves the Prefect UI
     timeout: float = 120
 
 
@@ -141,10 +142,13 @@ def _env(settings: Settings, api: str, opts: Options) -> dict[str, str]:
     are (absolute: runs execute in CLAIMWRIGHT_ROOT)."""
     env = dict(os.environ, PREFECT_HOME=str(state_dir(settings) / "home"), PREFECT_API_URL=api,
                PREFECT_SERVER_ANALYTICS_ENABLED="false", CLAIMWRIGHT_ROOT=str(PROJECT_DIR),
+               PREFECT_SERVER_UI_ENABLED=str(opts.ui).lower(),
                CLAIMWRIGHT_HOME=str(settings.home), CLAIMWRIGHT_OUT=str(settings.out))
     if opts.auth_string:
         env["PREFECT_SERVER_API_AUTH_STRING"] = opts.auth_string  # the server checks it
         env["PREFECT_API_AUTH_STRING"] = opts.auth_string  # clients (worker, deploy) send it
+    else:
+        env.pop("PREFECT_API_AUTH_STRING", None)
     return env
 
 
@@ -211,6 +215,7 @@ def ensure_pool_and_limits(client, opts: Options) -> dict[str, int]:
 
 def deploy_all(env: dict[str, str], echo: Echo) -> None:
     """``prefect --no-prompt deploy --all`` from the project root (updates in place)."""
+    began = time.monotonic()
     prefect = Path(sys.executable).with_name("prefect")
     cmd = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
     done = subprocess.run([*cmd, "--no-prompt", "deploy", "--all"], cwd=PROJECT_DIR,
@@ -218,7 +223,16 @@ def deploy_all(env: dict[str, str], echo: Echo) -> None:
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise OpsError("prefect deploy --all failed:\n" + (done.stdout + done.stderr)[-3000:])
-    echo("deployments: prefect.yaml deployed (prefect deploy --all)")
+    echo(f"deployments: prefect.yaml deployed (prefect deploy --all, "
+         f"{time.monotonic() - began:.0f} s)")
+
+
+def _wait_server(settings: Settings, api: str, timeout: float) -> None:
+    try:
+        wait_http(f"{api}/health", timeout)
+    except TimeoutError as exc:
+        raise OpsError(f"{exc}; its log: {_log_file(settings, SERVER)} (`claimwright ops stop` "
+                       "stops it)") from exc
 
 
 def _wait_worker(client, name: str, pid: int, log: Path, timeout: float) -> None:
@@ -247,7 +261,8 @@ def start(settings: Settings, opts: Options, echo: Echo = print) -> dict:
         port = opts.port
     api = api_url(port)
     env = _env(settings, api, opts)
-    if server is not None and prefect_answers(api):
+    if server is not None:  # ours, running: reuse it (once it answers: it may be booting)
+        _wait_server(settings, api, opts.timeout)
         echo(f"server: already running (pid {server}) at {api}")
         if port != opts.port:
             echo(f"  (on port {port}, not {opts.port}: `claimwright ops stop` first to move it)")
@@ -258,12 +273,11 @@ def start(settings: Settings, opts: Options, echo: Echo = print) -> dict:
         server = _spawn(settings, SERVER, ["server", "start", "--host", "127.0.0.1", "--port",
                                            str(port)], env)
         echo(f"server: started (pid {server}), waiting for {api}/health ...")
-        try:
-            wait_http(f"{api}/health", opts.timeout)
-        except TimeoutError as exc:
-            raise OpsError(f"{exc}; its log: {_log_file(settings, SERVER)}") from exc
+        began = time.monotonic()
+        _wait_server(settings, api, opts.timeout)
         if not pid_alive(server):
             raise OpsError(f"the server exited; its log: {_log_file(settings, SERVER)}")
+        echo(f"server: ready in {time.monotonic() - began:.0f} s")
     _write_state(settings, port=port)
     with _client(api, opts.auth_string) as client:
         try:
@@ -277,19 +291,24 @@ def start(settings: Settings, opts: Options, echo: Echo = print) -> dict:
         for name, limit in limits.items():
             if not name.startswith("pool:"):
                 echo(f"concurrency limit: {name} = {limit}")
-        deploy_all(env, echo)
         name = worker_name()
         worker = _running(settings, WORKER, POOL)
-        if worker is not None:
-            echo(f"worker: already running (pid {worker}) on {POOL}")
-        else:
+        fresh = worker is None
+        if fresh:  # started before the deploy: it registers meanwhile
+            worker_env = {k: v for k, v in env.items() if k != "PREFECT_SERVER_API_AUTH_STRING"}
             worker = _spawn(settings, WORKER, ["worker", "start", "--pool", POOL, "--limit",
-                                               str(opts.worker_limit), "--name", name], env)
+                                               str(opts.worker_limit), "--name", name],
+                            worker_env)
+        deploy_all(env, echo)
+        if fresh:
             _wait_worker(client, name, worker, _log_file(settings, WORKER), opts.timeout)
             echo(f"worker: started (pid {worker}) as {name} on {POOL}, "
                  f"at most {opts.worker_limit} flow runs")
+        else:
+            echo(f"worker: already running (pid {worker}) on {POOL}")
     ui = api.removesuffix("/api")
-    echo(f"\nPrefect UI: {ui}\nFor the CLI and other workers:\n  export PREFECT_API_URL={api}")
+    echo(f"\nPrefect UI: {ui if opts.ui else '(off: --no-ui)'}")
+    echo(f"For the CLI and other workers:\n  export PREFECT_API_URL={api}")
     if opts.auth_string:
         echo("  export PREFECT_API_AUTH_STRING=...   (the same USER:PASS as --auth-string)")
     echo(f"Logs and pid files: {state_dir(settings)}")

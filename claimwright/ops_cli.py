@@ -36,6 +36,7 @@ def ops_start(
             min=1, help="Browsers at once on this host (limit browsers-<host>).")] = 2,
         auth_string: Annotated[Optional[str], typer.Option(
             envvar="PREFECT_SERVER_API_AUTH_STRING", show_envvar=False, help=AUTH_HELP)] = None,
+        ui: Annotated[bool, typer.Option(help="Serve the Prefect UI.")] = True,
         timeout: Annotated[float, typer.Option(help="Seconds to wait for server and worker.")]
         = 120) -> None:
     """Start (or reuse) a persistent Prefect server and worker; create the pool, the limits and every deployment of prefect.yaml. Running it again updates them in place."""  # noqa: E501
@@ -46,7 +47,7 @@ def ops_start(
     try:
         start(_settings(), Options(port=port, pool_limit=pool_limit, worker_limit=worker_limit,
                                    browsers=browsers, auth_string=auth_string or None,
-                                   timeout=timeout), echo=typer.echo)
+                                   ui=ui, timeout=timeout), echo=typer.echo)
     except OpsError as exc:
         _fail(str(exc), EXIT_SYSTEM)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,7 @@ def stack(tmp_path_factory):
     settings = Settings.from_env({"CLAIMWRIGHT_HOME": str(base / "var"),
                                   "CLAIMWRIGHT_OUT": str(base / "out")})
     opts = ops.Options(port=free_port(), pool_limit=3, worker_limit=2, browsers=2,
-                       auth_string=AUTH, timeout=300)
+                       auth_string=AUTH, ui=False, timeout=300)
     said: list[str] = []
     try:
         started = ops.start(settings, opts, echo=said.append)
@@ -100,7 +101,8 @@ def test_a_second_start_reuses_what_runs_and_updates_the_limits(stack):
     settings, opts, started, _ = stack
     said: list[str] = []
     again = ops.start(settings, ops.Options(port=opts.port, pool_limit=2, worker_limit=2,
-                                            browsers=1, auth_string=AUTH, timeout=300),
+                                            browsers=1, auth_string=AUTH, ui=False,
+                                            timeout=300),
                       echo=said.append)
     assert again["server_pid"] == started["server_pid"]
     assert again["worker_pid"] == started["worker_pid"]
@@ -114,6 +116,22 @@ def test_a_second_start_reuses_what_runs_and_updates_the_limits(stack):
         deployments = [d.name for d in client.read_deployments()]
         assert len(deployments) == len(set(deployments))  # updated in place
         assert len(client.read_workers_for_work_pool(ops.POOL)) == 1
+
+
+def test_the_server_schedules_runs_of_the_deployed_schedules(stack):
+    """The server's scheduler turns each deployment's schedule into scheduled runs (it did not
+    with SQLAlchemy 2.1: pyproject pins it below). Polled: the scheduler is a server service."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    _, _, started, _ = stack
+    only = DeploymentFilter(name=DeploymentFilterName(any_=["nightly-denials"]))
+    deadline = time.monotonic() + 60
+    with _client(started) as client:
+        while not (runs := client.read_flow_runs(deployment_filter=only, limit=5)):
+            assert time.monotonic() < deadline, "no scheduled run of nightly-denials in 60 s"
+            time.sleep(0.5)
+    assert {run.state_type.value for run in runs} == {"SCHEDULED"}
+    assert all(run.expected_start_time.strftime("%M") == "30" for run in runs)  # 02:30
 
 
 def test_status_says_what_runs(stack, monkeypatch):
