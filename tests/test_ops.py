@@ -118,6 +118,22 @@ def test_a_second_start_reuses_what_runs_and_updates_the_limits(stack):
         assert len(client.read_workers_for_work_pool(ops.POOL)) == 1
 
 
+def test_the_worker_runs_a_deployment_in_the_project_with_the_stack_settings(stack):
+    """A run of a deployment (the weekly digest: no browser) is picked up by the worker ops
+    started, executes in CLAIMWRIGHT_ROOT through the pull step, talks to the server with the
+    auth string and writes into the CLAIMWRIGHT_OUT of the shell that started the stack."""
+    settings, _, started, _ = stack
+    with _client(started) as client:
+        deployment = client.read_deployment_by_name("weekly-review-digest/weekly-review-digest")
+        run = client.create_flow_run_from_deployment(deployment.id, parameters={"oldest": 3})
+        deadline = time.monotonic() + 180
+        while not (run := client.read_flow_run(run.id)).state.is_final():
+            assert time.monotonic() < deadline, f"still {run.state.name} after 180 s"
+            time.sleep(0.5)
+    assert run.state.is_completed(), run.state
+    assert list((settings.out / "reports").glob("review-digest-*.md"))
+
+
 def test_the_server_schedules_runs_of_the_deployed_schedules(stack):
     """The server's scheduler turns each deployment's schedule into scheduled runs (it did not
     with SQLAlchemy 2.1: pyproject pins it below). Polled: the scheduler is a server service."""
