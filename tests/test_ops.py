@@ -79,6 +79,22 @@ def test_the_server_refuses_a_client_without_the_auth_string(stack):
         assert client.read_work_pool(ops.POOL).name == ops.POOL
 
 
+def test_a_one_off_run_against_the_protected_server_says_to_set_the_auth_string(stack):
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    from claimwright.errors import SystemFault
+    from claimwright.services import prefect_for_run
+
+    settings, _, started, _ = stack
+    with temporary_settings(updates={PREFECT_API_URL: started["api"]}):
+        with pytest.raises(SystemFault, match="set PREFECT_API_AUTH_STRING"):
+            with prefect_for_run(settings.home / "unused", print):
+                pass
+        with temporary_settings(updates={PREFECT_API_AUTH_STRING: AUTH}):
+            with prefect_for_run(settings.home / "unused", print) as api:
+                assert api == started["api"]
+
+
 def test_a_pull_holds_a_browsers_slot_of_this_host_when_the_limit_exists(stack):
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
