@@ -110,16 +110,20 @@ def _running(settings: Settings, what: str, marker: str) -> int | None:
     return pid if _is_ours(pid, what, marker) else None
 
 
-def _spawn(settings: Settings, what: str, args: list[str], env: dict[str, str]) -> int:
+_DETACHED: list[subprocess.Popen] = []  # kept: this process may poll them while it runs
+
+
+def _spawn(settings: Settings, what: str, args: list[str],
+           env: dict[str, str]) -> subprocess.Popen:
     """Start ``python -m prefect ARGS`` detached (own session, survives this command); its output
     appended to ``<what>.log``, its pid in ``<what>.pid`` (both owner-only)."""
     with open_private(_log_file(settings, what), "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "prefect", *args], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=PROJECT_DIR, start_new_session=True)
-    proc.returncode = 0  # detached on purpose: no "still running" warning when this object goes
+    _DETACHED.append(proc)
     _write_private(_pid_file(settings, what), f"{proc.pid}\n")
-    return proc.pid
+    return proc
 
 
 def _stop_pid(pid: int, timeout: float = 20) -> None:
@@ -227,9 +231,12 @@ def deploy_all(env: dict[str, str], echo: Echo) -> None:
          f"{time.monotonic() - began:.0f} s)")
 
 
-def _wait_server(settings: Settings, api: str, timeout: float) -> None:
+def _wait_server(settings: Settings, api: str, timeout: float,
+                 proc: subprocess.Popen | None = None) -> None:
     try:
-        wait_http(f"{api}/health", timeout)
+        wait_http(f"{api}/health", timeout, proc, _log_file(settings, SERVER))
+    except RuntimeError as exc:  # it exited: the log's tail says why
+        raise OpsError(str(exc)) from exc
     except TimeoutError as exc:
         raise OpsError(f"{exc}; its log: {_log_file(settings, SERVER)} (`claimwright ops stop` "
                        "stops it)") from exc
@@ -270,13 +277,13 @@ def start(settings: Settings, opts: Options, echo: Echo = print) -> dict:
         if prefect_answers(api):
             raise OpsError(f"port {port} already answers and it is not a server ops started: "
                            "stop that server or choose --port")
-        server = _spawn(settings, SERVER, ["server", "start", "--host", "127.0.0.1", "--port",
-                                           str(port)], env)
+        proc = _spawn(settings, SERVER, ["server", "start", "--host", "127.0.0.1", "--port",
+                                         str(port)], env)
+        server = proc.pid
+        _write_state(settings, port=port)  # now: `ops stop` finds it even if it never answers
         echo(f"server: started (pid {server}), waiting for {api}/health ...")
         began = time.monotonic()
-        _wait_server(settings, api, opts.timeout)
-        if not pid_alive(server):
-            raise OpsError(f"the server exited; its log: {_log_file(settings, SERVER)}")
+        _wait_server(settings, api, opts.timeout, proc)
         echo(f"server: ready in {time.monotonic() - began:.0f} s")
     _write_state(settings, port=port)
     with _client(api, opts.auth_string) as client:
@@ -298,7 +305,7 @@ def start(settings: Settings, opts: Options, echo: Echo = print) -> dict:
             worker_env = {k: v for k, v in env.items() if k != "PREFECT_SERVER_API_AUTH_STRING"}
             worker = _spawn(settings, WORKER, ["worker", "start", "--pool", POOL, "--limit",
                                                str(opts.worker_limit), "--name", name],
-                            worker_env)
+                            worker_env).pid
         deploy_all(env, echo)
         if fresh:
             _wait_worker(client, name, worker, _log_file(settings, WORKER), opts.timeout)

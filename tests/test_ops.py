@@ -187,6 +187,15 @@ def test_status_says_what_runs(stack, monkeypatch):
     assert f"pool: {ops.POOL} limit 2" in out.output and "deployments: " in out.output
 
 
+def test_start_refuses_a_port_where_another_server_answers(stack, tmp_path):
+    _, opts, started, _ = stack
+    other = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path / "var"),
+                               "CLAIMWRIGHT_OUT": str(tmp_path / "out")})
+    with pytest.raises(ops.OpsError, match="not a server ops started"):
+        ops.start(other, ops.Options(port=opts.port, auth_string=AUTH), echo=lambda _l: None)
+    assert not (ops.state_dir(other) / "server.pid").exists()  # nothing started
+
+
 def test_stop_never_touches_a_process_it_did_not_start(tmp_path):
     settings = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path / "var"),
                                   "CLAIMWRIGHT_OUT": str(tmp_path / "out")})
