@@ -76,7 +76,8 @@ def ops_status(as_json: Annotated[bool, typer.Option("--json", help="One JSON ob
         typer.echo(json.dumps(got, indent=2))
         return
     health = "answers" if got["healthy"] else "does not answer"
-    server = f"pid {got['server_pid']}" if got["server_pid"] else "not started by ops"
+    server = (f"pid {got['server_pid']}" if got["server_pid"] else
+              "not started by ops" if got["healthy"] else "not running: claimwright ops start")
     typer.echo(f"server: {got['api']} {health} ({server}); UI {got['ui']}")
     typer.echo(f"worker: {'pid %d' % got['worker_pid'] if got['worker_pid'] else 'not running'}")
     if "auth" in got:
