@@ -6,10 +6,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test browser office postgres doc-images install clean
+.PHONY: demo serve stop test browser office postgres doc-images install clean
 
 demo: install browser  ## run the whole product once against the local mock portal
 	$(VENV)/bin/claimwright demo
+
+# For admins (docs/operations.md, "Running it for real"): a Prefect server that stays up, the
+# work pool, the concurrency limits, every deployment of prefect.yaml and a worker; `make stop`
+# stops what it started. Options: make serve SERVE_ARGS="--port 4300 --browsers 3".
+serve: install browser
+	$(VENV)/bin/claimwright ops start $(SERVE_ARGS)
+
+stop:
+	$(VENV)/bin/claimwright ops stop
 
 test: install browser office postgres  ## the whole test suite (what CI runs)
 	$(PY) -m pytest

@@ -22,6 +22,7 @@ from .appeals.cli import appeals_app
 from .console.cli import console_app
 from .corrections_cli import corrections_app
 from .errors import ClaimwrightError
+from .ops_cli import ops_app
 from .review_cli import review_app
 from .rules.cli import categorize, rules_app
 
@@ -46,6 +47,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(appeals_app, name="appeals")
 app.add_typer(console_app, name="console")
 app.add_typer(corrections_app, name="corrections")
+app.add_typer(ops_app, name="ops")
 app.command()(categorize)
 
 

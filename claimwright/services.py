@@ -107,6 +107,24 @@ def prefect_answers(api: str, timeout: float = 3) -> bool:
         return False
 
 
+def prefect_refuses(api: str, timeout: float = 3) -> bool:
+    """Whether the Prefect API at ``api`` refuses this process (401: it requires basic auth and
+    PREFECT_API_AUTH_STRING is not set, or wrong)."""
+    import base64
+
+    from prefect.settings import PREFECT_API_AUTH_STRING
+
+    auth = PREFECT_API_AUTH_STRING.value()
+    auth = auth.get_secret_value() if hasattr(auth, "get_secret_value") else auth
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth \
+        else {}
+    try:
+        return httpx.get(f"{api.rstrip('/')}/admin/version", headers=headers,
+                         timeout=timeout).status_code == 401
+    except httpx.HTTPError:
+        return False
+
+
 @contextmanager
 def prefect_for_run(home: Path, echo: Callable[[str], None]) -> Iterator[str]:
     """The Prefect API a one-off run (``claimwright run``, ``status-check``) talks to; yields its
@@ -125,6 +143,10 @@ def prefect_for_run(home: Path, echo: Callable[[str], None]) -> Iterator[str]:
                 f"PREFECT_API_URL={api} does not answer: start that server (prefect server "
                 "start) or unset PREFECT_API_URL to run on a local server started for this run",
                 retryable=False)
+        if prefect_refuses(api):
+            raise SystemFault(
+                f"the Prefect server at {api} requires basic auth: set PREFECT_API_AUTH_STRING="
+                "USER:PASS (docs/operations.md, \"Basic auth\")", retryable=False)
         yield api
         return
     echo(f"No Prefect server set (PREFECT_API_URL): starting a local one for this run "

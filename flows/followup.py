@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from claimwright.concurrency import browser_session
 from claimwright.permissions import startup
 from claimwright.pipeline import Context
 from claimwright.pipeline.followup import StatusCounts, check_payer_statuses
@@ -40,6 +41,11 @@ def status_payers() -> list[str]:
 
 @task(name="check-statuses", task_run_name="check-statuses-{payer}", retries=0, cache_policy=NO_CACHE, tags=["portal"])
 def status_task(payer: str, as_of: dt.date, base_url: str | None) -> StatusCounts:
+    with browser_session(payer):  # portal-<payer>, then browsers-<host>, when they exist
+        return _check(payer, as_of, base_url)
+
+
+def _check(payer: str, as_of: dt.date, base_url: str | None) -> StatusCounts:
     ctx = Context.from_settings()
     try:
         return check_payer_statuses(ctx, payer, as_of=as_of, base_url=base_url)

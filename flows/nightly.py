@@ -12,7 +12,8 @@ and worked, one payer at a time in the flow's own thread, as soon as its pull fi
 is never asked by more than its ``portal.max_sessions`` sessions of this process at once
 (``bots.session.portal_slot``); when a Prefect global concurrency limit named ``portal-<payer>``
 exists on the server, each pull also holds one of its slots, which bounds that portal across
-every process and worker (create it with ``prefect gcl create portal-<payer> --limit 1``).
+every process and worker, and one of this host's ``browsers-<host>`` slots (both created by
+``claimwright ops start``; ``claimwright.concurrency``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -31,6 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from bots.config import configured_payers
 from claimwright.pipeline import (Context, Counts, process_documents, pull_payer,
                                   write_appeals_queue, write_outputs)
+from claimwright.concurrency import browser_session, held_limit, portal_limit_name
 from claimwright.permissions import startup
 from claimwright.phi import mask_known
 from claimwright.pipeline.worklist_status import worklist_status
@@ -41,33 +42,9 @@ MAX_PARALLEL_PULLS = 4
 log = logging.getLogger(__name__)
 
 
-def portal_limit_name(payer: str) -> str:
-    return f"portal-{payer}"
-
-
-@contextlib.contextmanager
-def portal_limit(payer: str) -> Iterator[bool]:
-    """Hold a slot of the Prefect global concurrency limit ``portal-<payer>`` when the server has
-    one (True); otherwise nothing to hold (False). Without the limit, Prefect's ``concurrency()``
-    would only warn and skip, so its existence is checked first."""
-    from prefect.client.orchestration import get_client
-    from prefect.concurrency.sync import concurrency
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():  # ephemeral mode: one process, the in-process slot suffices
-        yield False
-        return
-    name = portal_limit_name(payer)
-    try:
-        with get_client(sync_client=True) as client:
-            limit = client.read_global_concurrency_limit_by_name(name)
-    except Exception:  # noqa: BLE001 - no such limit (ObjectNotFound) or no API: in-process only
-        limit = None
-    if limit is None or not limit.active:
-        yield False
-        return
-    with concurrency(name, occupy=1, strict=True):
-        yield True
+def portal_limit(payer: str) -> contextlib.AbstractContextManager[bool]:
+    """Hold a slot of the global concurrency limit ``portal-<payer>`` when the server has one."""
+    return held_limit(portal_limit_name(payer))
 
 
 def _process_run_name(parameters: dict) -> str:
@@ -78,7 +55,7 @@ def _process_run_name(parameters: dict) -> str:
 @task(name="pull-remittances", task_run_name="pull-{payer}", retries=0, cache_policy=NO_CACHE,
       tags=["portal"])
 def pull_task(payer: str, start: dt.date, end: dt.date, base_url: str | None) -> Counts:
-    with portal_limit(payer):
+    with browser_session(payer):  # portal-<payer>, then browsers-<host>, when they exist
         ctx = Context.from_settings()
         try:
             return pull_payer(ctx, payer, start, end, base_url=base_url)
