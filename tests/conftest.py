@@ -220,3 +220,50 @@ def _restore_workspace(root, settings) -> None:
         src.close()
         dst.close()
     os.chmod(target, 0o600)
+
+
+@pytest.fixture(scope="session")
+def nightly_northwind(tmp_path_factory, prefect_api, request):
+    """The nightly flow run once over the northwind portal on the session's Prefect server, in
+    its own workspace (as ``workspace`` + ``northwind_env`` would set it up):
+    ``nightly_northwind(settings) -> (state, results)``, ``state`` the flow run's final state
+    (``return_state=True``), ``results`` its list of per-payer counts; ``settings``' workspace
+    then holds a copy of what the run left (var/, out/; see :func:`worked_northwind`). The run's
+    parameters are ``nightly_params``. Tests that read only the Prefect side may pass None."""
+    import copy
+    import os
+    import shutil
+
+    from flows.nightly import nightly_denials
+    from fixtures.portals import demo_environment
+
+    portal = request.getfixturevalue("northwind_portal")
+    root = tmp_path_factory.mktemp("nightly-northwind")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLAIMWRIGHT_HOME", str(root / "var"))
+        env.setenv("CLAIMWRIGHT_OUT", str(root / "out"))
+        env.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
+        env.setenv("CLAIMWRIGHT_SESSION_DIR", str(root / "sessions"))
+        for name, value in demo_environment("northwind").items():
+            env.setenv(name, value)
+        env.setenv("CLAIMWRIGHT_NORTHWIND_URL", portal.base_url)
+        state = nightly_denials(**nightly_params(portal), return_state=True)
+        results = state.result()
+
+    def run(settings):
+        if settings is not None:
+            _restore_workspace(root, settings)
+            sessions = os.environ.get("CLAIMWRIGHT_SESSION_DIR")
+            if sessions and (root / "sessions").is_dir():  # the run's saved sign-in, too
+                shutil.copytree(root / "sessions", sessions, dirs_exist_ok=True)
+        return state, copy.deepcopy(results)
+
+    return run
+
+
+def nightly_params(portal) -> dict:
+    """The nightly flow's parameters over all of ``portal``'s remittances."""
+    from portal_fixtures import SAMPLE_ANCHOR
+
+    return dict(payers=["northwind"], start=portal.payment_dates[0], end=SAMPLE_ANCHOR,
+                portal_urls={"northwind": portal.base_url})

@@ -32,19 +32,16 @@ def test_the_progress_sentence_says_each_stage_in_words():
 @pytest.mark.e2e
 @pytest.mark.browser
 def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
-        workspace, northwind_env, prefect_api):
+        workspace, northwind_env, prefect_api, nightly_northwind):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterId, LogFilter,
                                                 LogFilterFlowRunId)
     from prefect.logging.handlers import APILogWorker
 
-    from flows.nightly import nightly_denials
-
     portal = northwind_env
-    state = nightly_denials(payers=["northwind"], start=portal.payment_dates[0],
-                            end=SAMPLE_ANCHOR, portal_urls={"northwind": portal.base_url},
-                            return_state=True)
-    [result] = state.result()
+    # the session's one nightly run over this portal (tests/test_end_to_end.py checks its
+    # outputs): its task runs and logs on the session's server
+    state, [result] = nightly_northwind(None)
     run_id = state.state_details.flow_run_id
     APILogWorker.drain_all(timeout=10)
     with get_client(sync_client=True) as client:
