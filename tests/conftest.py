@@ -226,12 +226,12 @@ def _restore_workspace(root, settings) -> None:
 def nightly_northwind(tmp_path_factory, prefect_api, request):
     """The nightly flow run once over the northwind portal on the session's Prefect server, in
     its own workspace (as ``workspace`` + ``northwind_env`` would set it up):
-    ``nightly_northwind(settings) -> (state, results)``, ``state`` the flow run's final state
-    (``return_state=True``), ``results`` its list of per-payer counts; ``settings``' workspace
-    then holds a copy of what the run left (var/, out/; see :func:`worked_northwind`). The run's
-    parameters are ``nightly_params``. Tests that read only the Prefect side may pass None."""
+    ``nightly_northwind(settings, sessions=None) -> (state, results)``, ``state`` the flow run's
+    final state (``return_state=True``), ``results`` its list of per-payer counts; ``settings``'
+    workspace then holds a copy of what the run left (var/, out/; see :func:`worked_northwind`),
+    and the folder ``sessions`` the run's saved sign-in. The run's parameters are
+    ``nightly_params``. Tests that read only the Prefect side pass None."""
     import copy
-    import os
     import shutil
 
     from flows.nightly import nightly_denials
@@ -250,12 +250,11 @@ def nightly_northwind(tmp_path_factory, prefect_api, request):
         state = nightly_denials(**nightly_params(portal), return_state=True)
         results = state.result()
 
-    def run(settings):
+    def run(settings, sessions=None):
         if settings is not None:
             _restore_workspace(root, settings)
-            sessions = os.environ.get("CLAIMWRIGHT_SESSION_DIR")
-            if sessions and (root / "sessions").is_dir():  # the run's saved sign-in, too
-                shutil.copytree(root / "sessions", sessions, dirs_exist_ok=True)
+        if sessions and (root / "sessions").is_dir():  # the run's saved sign-in, too
+            shutil.copytree(root / "sessions", sessions, dirs_exist_ok=True)
         return state, copy.deepcopy(results)
 
     return run

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import openpyxl
 import pypdfium2
@@ -35,7 +36,7 @@ def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env
 
     # the session's one nightly run (tests/test_run_ui.py reads its Prefect side), its
     # workspace copied into this test's: the rerun below works on the copy
-    _, [run1] = nightly_northwind(workspace)
+    _, [run1] = nightly_northwind(workspace, sessions=os.environ["CLAIMWRIGHT_SESSION_DIR"])
 
     # every listed remittance was downloaded once, byte-identical to what the portal serves
     assert run1["listed"] == len(manifest) >= 11  # more than one results page (10 per page)
