@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test browser office doc-images install clean
+.PHONY: demo test browser office postgres doc-images install clean
 
 demo: install browser  ## run the whole product once against the local mock portal
 	$(VENV)/bin/claimwright demo
 
-test: install browser office  ## the whole test suite (what CI runs)
+test: install browser office postgres  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 install: $(STAMP)
@@ -43,6 +43,18 @@ office:
 	else \
 	  echo "office: installing Debian's libreoffice-calc-nogui"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null; \
+	fi
+
+# PostgreSQL server binaries (initdb, pg_ctl): the PostgreSQL + two-workers test starts a private
+# cluster with them on 127.0.0.1 (tests/pg.py); Debian's postgresql is installed when missing.
+postgres:
+	@found="$$(command -v initdb || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)"; \
+	if [ -n "$$found" ]; then \
+	  echo "postgres: $$found"; \
+	else \
+	  echo "postgres: installing Debian's postgresql"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  echo "postgres: $$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)"; \
 	fi
 
 doc-images: install office  ## refresh the pictures in docs/images from the rendering tests

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fileio import write_atomic
+from .output_store import store_at
 from .review import ACTIVE, ReviewQueue
 from .review_sla import ReviewSla, load_review_sla
 from .review_view import BUCKETS, Overview, ReviewView, overview
@@ -92,5 +92,6 @@ def write_review_digest(settings, ledger: Ledger, *, now: dt.datetime | None = N
     week = iso_week(now)
     markdown = digest_markdown(ov, week)
     path = digest_path(settings.reports, week)
-    write_atomic(path, markdown.encode("utf-8"))
+    store, key = store_at(path, settings)
+    store.put_bytes(key, markdown.encode("utf-8"))
     return Digest(week, ov, markdown, path)

@@ -47,8 +47,12 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None,
 
 @contextmanager
 def prefect_server(home: Path, *, port: int | None = None, ui: bool = True,
-                   timeout: float = 120) -> Iterator[str]:
+                   timeout: float = 120, database_url: str | None = None) -> Iterator[str]:
     """Start ``prefect server start`` with its own PREFECT_HOME; yields the API URL.
+
+    ``database_url``: Prefect's own database (``PREFECT_API_DATABASE_CONNECTION_URL``, e.g.
+    ``postgresql+asyncpg://user@host:5432/prefect``; the database must exist and have the
+    ``pg_trgm`` extension available); default: SQLite under ``home``.
 
     Sets PREFECT_API_URL for the duration, both in the environment (child processes) and in
     Prefect's settings context (Prefect reads the environment only once, at import).
@@ -59,6 +63,8 @@ def prefect_server(home: Path, *, port: int | None = None, ui: bool = True,
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_SERVER_UI_ENABLED=str(ui).lower(), PREFECT_API_URL=api,
                PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port))
+    if database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     log_path = home / "server.log"
     with open_private(log_path, "ab") as log:
         proc = subprocess.Popen(

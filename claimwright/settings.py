@@ -8,6 +8,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | --- | --- | --- |
 | CLAIMWRIGHT_HOME | ./var | working state: ledger database, downloads, evidence, portal data |
 | CLAIMWRIGHT_OUT | ./out | outputs people use: packets, worklists, reports |
+| CLAIMWRIGHT_OUTPUT_STORE | local | where outputs are written: ``local`` (the folder CLAIMWRIGHT_OUT); other kinds plug in (claimwright/output_store.py) |
 | CLAIMWRIGHT_DATABASE_URL | sqlite:///$CLAIMWRIGHT_HOME/claimwright.db | the ledger (any SQLAlchemy URL) |
 | CLAIMWRIGHT_PRACTICE | claimwright/packets/practice.yaml | the signing practice of appeal letters (replaces the shipped file whole) |
 | CLAIMWRIGHT_LETTERS | (unset: the shipped letters only) | a folder of appeal letter templates searched before claimwright/packets/letters/ (same file names; ``payers/<payer id>/`` for one payer's wording) |
@@ -78,6 +79,8 @@ class Variable:
 VARIABLES = (
     Variable("CLAIMWRIGHT_HOME", "home", "working state: ledger, downloads, evidence"),
     Variable("CLAIMWRIGHT_OUT", "out", "outputs people use: packets, worklists"),
+    Variable("CLAIMWRIGHT_OUTPUT_STORE", "output_store",
+             "output storage kind (local: the folder CLAIMWRIGHT_OUT)", kind="url"),
     Variable("CLAIMWRIGHT_DATABASE_URL", "database_url", "the ledger (SQLAlchemy URL)",
              kind="url"),
     Variable("CLAIMWRIGHT_PRACTICE", "practice", "the signing practice of appeal letters"),
@@ -156,6 +159,7 @@ class Settings:
     parse_memory_mb: int = 3072
     parse_timeout_s: int = 180
     parse_page_content_mb: int = 16
+    output_store: str = "local"  # claimwright/output_store.py
 
     def __post_init__(self) -> None:
         if self.reports is None:
@@ -235,6 +239,7 @@ class Settings:
             parse_timeout_s=count("CLAIMWRIGHT_PARSE_TIMEOUT_S", cls.parse_timeout_s),
             parse_page_content_mb=count("CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB",
                                         cls.parse_page_content_mb),
+            output_store=given("CLAIMWRIGHT_OUTPUT_STORE") or cls.output_store,
         )
 
     def portal_url(self, payer: str) -> str | None:

@@ -15,6 +15,19 @@ def prefect_api(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL on 127.0.0.1 with databases ``prefect`` and ``ledger`` (tests/pg.py);
+    stopped after the session. No PostgreSQL here: skipped locally, a failure in CI (CI=true)."""
+    from pg import NoPostgres, running_postgres, unavailable
+
+    try:
+        with running_postgres() as pg:
+            yield pg
+    except NoPostgres as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
 def remittance_dataset(tmp_path_factory):
     """``remittance_dataset(payer, anchor, **options)`` -> ``(directory, manifest)``: the
     synthetic dataset of ``fixtures.remittances.build_dataset``, built once per session for each

@@ -26,7 +26,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from ..fileio import private_dir, write_atomic
+from ..output_store import store_at
 from ..worklists.files import UNREADABLE_WORKBOOK
 
 log = logging.getLogger(__name__)
@@ -113,14 +113,14 @@ def write_batch_index(packets: Path, rows: list[dict], as_of: dt.date) -> Path |
     """Write the day's index (xlsx + json) when its content changed; returns the xlsx path, or
     None when Excel has it open (left untouched)."""
     path = index_path(packets, as_of)
-    private_dir(path.parent)
-    if path.with_name(f"~${path.name}").exists():
+    store, key = store_at(path)
+    json_key = key[:-len(path.suffix)] + ".json"
+    if store.exists(key[:-len(path.name)] + f"~${path.name}"):
         log.warning("%s is open in Excel: the day's index was not rewritten", path)
         return None
     body = json.dumps({"run_date": as_of.isoformat(), "packets": rows}, indent=1,
                       sort_keys=True).encode() + b"\n"
-    json_path = path.with_suffix(".json")
-    if path.exists() and json_path.exists() and json_path.read_bytes() == body:
+    if store.exists(key) and store.exists(json_key) and store.get_bytes(json_key) == body:
         return path
     from ..worklists.files import save_atomic
 
@@ -157,9 +157,8 @@ def write_batch_index(packets: Path, rows: list[dict], as_of: dt.date) -> Path |
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.print_title_rows = "1:1"
     wb.properties.creator = "Claimwright"
-    save_atomic(wb, path)
-    path.chmod(0o600)
-    write_atomic(json_path, body)
+    save_atomic(wb, path)  # owner-only, through the store
+    store.put_bytes(json_key, body)
     return path
 
 

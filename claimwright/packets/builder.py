@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..fileio import write_atomic
+from ..output_store import store_at
 from ..models import ZERO, Claim, Remittance
 from ..rules.findings import Finding
 from ..settings import Settings
@@ -299,7 +299,8 @@ def build_appeal_packet(remit: Remittance, claim: Claim, findings: list[Finding]
         warnings.append("some names or text had characters the letter font cannot print; they "
                         "were transliterated: check the spelling against the claim")
     out_path = Path(out_path)
-    write_atomic(out_path, data, skip_if_same=True)
+    store, key = store_at(out_path, settings)
+    store.put_bytes(key, data, skip_if_same=True)
     counts = {key: sum(e.pages for e in enclosures if e.key == key)
               for key in ("form", "remittance")}
     return PacketInfo(

@@ -15,7 +15,8 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from ..fileio import private_dir, write_atomic
+from ..fileio import private_dir
+from ..output_store import store_at
 from ..types import ReviewKind
 from .context import Context
 
@@ -70,7 +71,8 @@ def write_appeals_queue(ctx: Context, as_of: dt.date | None = None) -> Path:
     writer.writeheader()
     writer.writerows(rows)
     path = ctx.settings.packets / "appeals-queue.csv"
-    write_atomic(path, buffer.getvalue().encode(), skip_if_same=True)
+    store, key = store_at(path, ctx.settings)
+    store.put_bytes(key, buffer.getvalue().encode(), skip_if_same=True)
     priorities = {key: max(f.priority for f in found) for key, found in by_claim.items()}
     write_morning_batch(ctx, as_of or dt.date.today(), priorities)
     return path

@@ -23,7 +23,7 @@ from ..corrections import apply_corrections, resolve_corrected
 from ..rules.engine import categorize_remittance
 from ..rules.findings import Finding
 from ..errors import SystemFault
-from ..fileio import remove_stale_parts
+from ..output_store import output_store
 from ..models import Remittance
 from ..phi import remember_claims
 from ..review import Opened
@@ -46,8 +46,9 @@ def write_outputs(ctx: Context, payer: str, *, as_of: dt.date | None = None,
     counts = counts or Counts(payer)
     as_of = as_of or dt.date.today()
     work = ctx.units(counts)
-    for folder in (ctx.settings.packets / payer, ctx.settings.worklist.parent):
-        remove_stale_parts(folder)  # what a killed run half-wrote
+    store = output_store(ctx.settings)
+    for folder in (f"packets/{payer}", "worklists"):
+        store.sweep(folder)  # what a killed run half-wrote
     for unit in work.take_each(UnitKind.OUTPUTS, payer=payer,
                                review_kind=ReviewKind.OUTPUT_FAILED):
         with unit:

@@ -141,7 +141,7 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
     info = build_appeal_packet(remit, claim, mine, out, source_pdf=source_pdf, as_of=as_of,
                                practice=practice, level=level, documents=documents, form=form,
                                previous_decision=previous_text, decided_on=decided_on,
-                           appeal_due=due, letters=letters)
+                           appeal_due=due, letters=letters, settings=ctx.settings)
     dues = [f.appeal_due for f in mine if f.appeal_due]
     denials = [f.denial_date for f in mine if f.denial_date]
     ctx.ledger.prepare_appeal(

@@ -1,6 +1,6 @@
 """Writing the feedback report: ``reports/feedback-YYYY-MM.xlsx`` and ``.pdf`` plus the chart
 images beside them (``-categories.png``, ``-patterns.png``), each written atomically and
-owner-only (:func:`claimwright.fileio.write_atomic`)."""
+owner-only through the output store (:mod:`claimwright.output_store`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..fileio import private_dir, remove_stale_parts, write_atomic
+from ..output_store import store_at
 from ..rules.documentation import load_documentation
 from ..settings import Settings
 from ..storage import Ledger
@@ -37,17 +37,22 @@ def write_feedback_report(settings: Settings, ledger: Ledger, month: Month, *,
     """Build the report of ``month`` from the ledger and write its files (see module doc)."""
     report = build_feedback(ledger, month, documentation=load_documentation(
         settings.documentation), rework_cost=settings.rework_cost, today=today)
-    private_dir(settings.reports)
-    remove_stale_parts(settings.reports)  # what a killed run half-wrote
+    store, key = store_at(settings.feedback_report(str(month), ".xlsx"), settings)
+    folder = key.rsplit("/", 1)[0] if "/" in key else ""
+    store.sweep(folder)  # what a killed run half-wrote
+
+    def put(path: Path, data: bytes) -> None:
+        store.put_bytes(f"{folder}/{path.name}" if folder else path.name, data)
+
     images = {"categories": category_chart(report), "patterns": patterns_chart(report)}
     charts = {}
     for name, png in images.items():
         charts[name] = settings.feedback_report(str(month), f"-{name}.png")
-        write_atomic(charts[name], png)
+        put(charts[name], png)
     xlsx = settings.feedback_report(str(month), ".xlsx")
-    write_atomic(xlsx, render_xlsx(report))
+    put(xlsx, render_xlsx(report))
     pdf = settings.feedback_report(str(month), ".pdf")
-    write_atomic(pdf, render_pdf(report, images))
+    put(pdf, render_pdf(report, images))
     return FeedbackFiles(report, xlsx, pdf, charts)
 
 

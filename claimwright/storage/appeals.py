@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .conflicts import retry_on_conflict
 from .records import AppealRecord, RemittanceRecord, utcnow
 
 STATUSES = ("prepared", "sent", "decided")
@@ -99,6 +100,7 @@ class AppealLedger:
                                 "<payer id>:<payer claim id>:L<level>)")
         return rec
 
+    @retry_on_conflict
     def prepare_appeal(self, *, payer: str, payer_id: str, payer_claim_id: str,
                        patient_account: str, level: int, categories: str | Iterable[str],
                        denied_amount: Decimal, denial_date: dt.date | None,
@@ -232,6 +234,7 @@ class AppealLedger:
                           "recovered": amount})
             return rec
 
+    @retry_on_conflict
     def propose_next_level(self, key: str, *, on: dt.date) -> AppealRecord | None:
         """The next level of an upheld appeal: created "prepared" without a packet (the packet
         stage builds it) with its own due date, or the one proposed before; None when the payer

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from .conflicts import retry_on_conflict
 from .records import (AppealRecord, Document, FindingRecord, OutputRecord, RemittanceRecord,
                       StatusCheckRecord, utcnow)
 
@@ -91,6 +92,7 @@ class FollowUpLedger:
                              .order_by(StatusCheckRecord.checked_on, StatusCheckRecord.id)).all()
         return {(r.kind, r.payer_claim_id): r for r in rows}
 
+    @retry_on_conflict
     def record_status_check(self, item: OpenItem, answer: StatusAnswer, *,
                             checked_on: dt.date) -> bool:
         """Store one check (one row per item and day; a same-day repeat updates it); True if

@@ -1,7 +1,9 @@
 """The ledger: what Claimwright has downloaded, parsed, decided, written and queued.
 
-SQLAlchemy 2; SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) works. Every output has a
-natural key here so reruns add nothing twice. Every other module reads and writes the ledger
+SQLAlchemy 2; SQLite by default, any SQLAlchemy URL works; PostgreSQL
+(``postgresql+psycopg://``) for several workers. Every output has a natural key here (a unique
+constraint) so reruns add nothing twice, and two workers writing the same key at once cannot
+both commit it (:mod:`.conflicts`; units are taken by compare-and-set, :mod:`.units`). Every other module reads and writes the ledger
 through these methods (and those of :mod:`.units`, :mod:`.followup`, :mod:`.review_items`,
 :mod:`.reports`, :mod:`.appeals`); none writes SQL of its own.
 """
@@ -18,12 +20,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect, select
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .appeals import AppealLedger
+from .conflicts import retry_on_conflict
 from .corrections import CorrectionLedger
 from .followup import FollowUpLedger
 from ..types import UnitKind, UnitState
@@ -40,19 +43,28 @@ class SchemaOutdated(RuntimeError):
 
 
 _SCHEMA_LOCK = threading.Lock()
+_SCHEMA_LOCK_KEY = 0x636C6D77  # "clmw": the advisory lock of the ledger's CREATE TABLEs
 
 
 def _create_schema(engine: Engine, attempts: int = 5) -> None:
     """Create missing tables. Pulls run in parallel threads (and workers in parallel processes)
-    may race to create a fresh database's tables: a lock covers this process, and a table that
-    another process created between the check and the CREATE is simply checked again."""
+    may race to create a fresh database's tables: a lock covers this process; on PostgreSQL a
+    transaction-scoped advisory lock serializes every process's create_all, and anywhere a table
+    another process created between the check and the CREATE (SQLite: "already exists"; PostgreSQL
+    without the lock: DuplicateTable, or a unique violation in its catalog) is simply checked
+    again."""
     with _SCHEMA_LOCK:
         for attempt in range(attempts):
             try:
-                Base.metadata.create_all(engine)
+                with engine.begin() as conn:
+                    if engine.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": _SCHEMA_LOCK_KEY})
+                    Base.metadata.create_all(conn)
                 return
-            except OperationalError as exc:
-                if "already exists" not in str(exc) or attempt == attempts - 1:
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                concurrent = "already exists" in str(exc) or "duplicate key" in str(exc)
+                if not concurrent or attempt == attempts - 1:
                     raise
     missing = [f"{table.name}.{column.name}" for table in Base.metadata.sorted_tables
                for column in table.columns
@@ -69,7 +81,9 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
         if url.startswith("sqlite:///"):
             _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
+        # a server database may restart under a long-lived worker: check pooled connections
+        self.engine: Engine = create_engine(url, future=True,
+                                            pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _create_schema(self.engine)
@@ -96,11 +110,30 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
     def add_document(self, *, payer: str, remittance_id: str, sha256: str, path: str, size: int,
                      listed: dict[str, Any] | None = None) -> tuple[Document, bool]:
         """Record a downloaded file and queue its parse unit; returns (document, created).
-        Same bytes twice: not added."""
+        Same bytes twice: not added. Two workers adding the same document at once: the unique
+        constraints let one insert win; the other gets the winner's ``(document, False)``."""
+        try:
+            return self._add_document(payer, remittance_id, sha256, path, size, listed)
+        except IntegrityError:
+            existing = self._existing_document(payer, remittance_id, sha256)
+            if existing is None:
+                raise
+            return existing, False
+
+    def _existing_document(self, payer: str, remittance_id: str, sha256: str) -> Document | None:
+        with self.session() as s:
+            return s.scalar(select(Document).where(
+                (Document.sha256 == sha256)
+                | ((Document.payer == payer) & (Document.remittance_id == remittance_id)))
+                .order_by(Document.id).limit(1))
+
+    def _add_document(self, payer: str, remittance_id: str, sha256: str, path: str, size: int,
+                      listed: dict[str, Any] | None) -> tuple[Document, bool]:
         with self.session() as s:
             existing = s.scalar(select(Document).where(
                 (Document.sha256 == sha256)
-                | ((Document.payer == payer) & (Document.remittance_id == remittance_id))))
+                | ((Document.payer == payer) & (Document.remittance_id == remittance_id)))
+                .order_by(Document.id).limit(1))
             if existing is not None:
                 return existing, False
             doc = Document(payer=payer, remittance_id=remittance_id, sha256=sha256, path=path,
@@ -124,6 +157,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
             return s.get(Document, document_id)
 
     # remittances and findings --------------------------------------------------------------
+    @retry_on_conflict
     def save_remittance(self, document_id: int, index: int, data: dict) -> RemittanceRecord:
         with self.session() as s:
             rec = s.scalar(select(RemittanceRecord).where(
@@ -148,6 +182,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
                                   .where(RemittanceRecord.document_id == document_id)
                                   .order_by(RemittanceRecord.index)))
 
+    @retry_on_conflict
     def save_findings(self, remittance_record_id: int, rows: list[dict[str, Any]]) -> int:
         """Insert new findings and refresh known ones (by key) with this decision; returns how
         many were new. A finding keeps the remittance that first reported it."""
@@ -203,6 +238,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
         with self.session() as s:
             return set(s.scalars(select(OutputRecord.key).where(OutputRecord.kind == kind)))
 
+    @retry_on_conflict
     def record_outputs(self, kind: str, items: list[tuple[str, str, str]]) -> int:
         """Record (key, path, sha256) outputs written; returns how many were new."""
         with self.session() as s:
@@ -216,6 +252,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
                     added += 1
             return added
 
+    @retry_on_conflict
     def save_packet(self, key: str, path: str, sha256: str) -> bool:
         """Record the packet written for ``key`` (its path and hash replace an earlier build's);
         True when it is new."""
@@ -241,6 +278,7 @@ class Ledger(UnitLedger, FollowUpLedger, ReviewLedger, WorklistLedger, ReportLed
             return list(s.scalars(select(OutputRecord).where(OutputRecord.kind == kind)
                                   .order_by(OutputRecord.id)))
 
+    @retry_on_conflict
     def queue_outputs(self, kind: str, path: str, rows: dict[str, dict], *,
                       source: str = "") -> None:
         """Queue outputs of ``kind`` for ``path`` to be written (an outbox): each key's data is

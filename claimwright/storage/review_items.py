@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .conflicts import retry_on_conflict
 from ..types import ReviewState
 from .records import ReviewEventRecord, ReviewItemRecord, utcnow
 
@@ -41,6 +42,7 @@ def _short(text: str) -> str:
 class ReviewLedger:
     """Methods of :class:`~claimwright.storage.Ledger` for review items and their events."""
 
+    @retry_on_conflict
     def upsert_review_item(self, *, key: str, kind: str, reason: str, payer: str,
                            context: dict[str, Any], evidence: list[str],
                            at: dt.datetime | None = None) -> tuple[ReviewItemRecord, bool]:
@@ -50,7 +52,9 @@ class ReviewLedger:
 
         at = at or utcnow()
         with self.session() as s:  # type: ignore[attr-defined]
-            item = s.scalar(select(ReviewItemRecord).where(ReviewItemRecord.key == key))
+            # locked (PostgreSQL): two runs meeting the problem at once count two occurrences
+            item = s.scalar(select(ReviewItemRecord).where(ReviewItemRecord.key == key)
+                            .with_for_update())
             if item is not None:
                 first_today = item.last_seen_at.date() != at.date()
                 item.occurrences += 1

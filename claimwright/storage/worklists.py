@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .conflicts import retry_on_conflict
 from .records import WorkMarkRecord
 
 _FIELDS = ("status", "assignee", "notes", "corrected_code", "date_worked")
 
 
 class WorklistLedger:
+    @retry_on_conflict
     def save_marks(self, workbook: str, marks: Mapping[str, Mapping[str, Any]],
                    read_on: dt.date) -> int:
         """Store the person-owned cells of every row of ``workbook`` (``marks``: key -> fields

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import re
-import shutil
-import time
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
-from ..fileio import open_private, temp_path
+from ..output_store import StoreBusy, store_at
 from .rows import WorklistError
 
 
@@ -124,17 +121,24 @@ def _extensions(zf: zipfile.ZipFile, name: str, chunk: int = 1 << 20) -> str:
 
 
 def keep_backup(path: Path) -> Path:
+    store, key = store_at(path)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix}")
     n = 2
-    while target.exists():
+    while store.exists(sibling_key(key, target.name)):
         target = path.with_name(f"{path.stem}.backup-{stamp}-{n}{path.suffix}")
         n += 1
-    shutil.copy2(path, target)
+    store.put_file(sibling_key(key, target.name), path)
     return target
 
 
 VERSIONS_DIR = ".versions"
+
+
+def sibling_key(key: str, name: str) -> str:
+    """The key of ``name`` in the folder of ``key``."""
+    head = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    return head + name
 
 
 def keep_version(path: Path, keep: int) -> Path | None:
@@ -143,11 +147,14 @@ def keep_version(path: Path, keep: int) -> Path | None:
     if keep <= 0 or not path.exists():
         return None
     target = version_path(path)
-    shutil.copy2(path, target)
+    store, key = store_at(path)
+    store.put_file(sibling_key(key, f"{VERSIONS_DIR}/{target.name}"), path)
     # this workbook's versions only (a merged side file, "<stem>.waiting.merged-...", is not one)
-    old = sorted(target.parent.glob(f"{glob_escape(path.stem)}.[0-9]*{path.suffix}"))
+    mine = re.compile(rf"{re.escape(path.stem)}\.[0-9][^/]*{re.escape(path.suffix)}")
+    folder = sibling_key(key, f"{VERSIONS_DIR}/")
+    old = [k for k in store.list(folder) if mine.fullmatch(k[len(folder):])]
     for stale in old[:-keep]:
-        stale.unlink(missing_ok=True)
+        store.delete(stale)
     return target
 
 
@@ -175,17 +182,11 @@ def excel_owner_file(path: Path) -> Path | None:
 
 
 def save_atomic(wb, path: Path) -> None:
-    tmp = temp_path(path)
-    try:
+    """Save the workbook ``wb`` as ``path`` through the output store: all or nothing,
+    owner-only (:meth:`claimwright.output_store.OutputStore.writing`)."""
+    store, key = store_at(path)
+    with store.writing(key) as tmp:
         wb.save(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class WorkbookBusy(WorklistError):
@@ -195,26 +196,11 @@ class WorkbookBusy(WorklistError):
 @contextlib.contextmanager
 def locked(path: Path, *, wait: float = 300.0) -> Iterator[None]:
     """One writer at a time: parallel runs (payers, workers) share the workbooks. Waits up to
-    ``wait`` seconds for another run to finish, then raises :class:`WorkbookBusy`."""
+    ``wait`` seconds for another run to finish, then raises :class:`WorkbookBusy` (the store's
+    lock, :meth:`claimwright.output_store.OutputStore.lock`)."""
+    store, key = store_at(path)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no advisory lock available
-        yield
-        return
-    lock_path = path.with_name(f".{path.name}.lock")
-    deadline = time.monotonic() + wait
-    with open_private(lock_path, "a+b") as fh:
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WorkbookBusy(f"{path.name} is being written by another run (its lock "
-                                       f"was held for more than {wait:g} s); it was left "
-                                       "untouched") from None
-                time.sleep(0.05)
-        try:
+        with store.lock(key, wait=wait):
             yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except StoreBusy as exc:
+        raise WorkbookBusy(f"{exc}; it was left untouched") from None

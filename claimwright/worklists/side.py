@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 
 import openpyxl
 
+from ..output_store import store_at
 from .cells import read_marks
-from .files import readable, version_path
+from .files import VERSIONS_DIR, readable, sibling_key, version_path
 from .rows import Marks, WorklistError, WorklistResult, WorklistRow
 from .upsert import upsert_worklist
 
@@ -83,7 +83,8 @@ def merge_side_file(path: Path) -> Path | None:
     if not side.exists():
         return None
     target = version_path(side, "merged-")
-    os.replace(side, target)
+    store, key = store_at(side)
+    store.move(key, sibling_key(key, f"{VERSIONS_DIR}/{target.name}"))
     return target
 
 
