@@ -59,7 +59,7 @@ postgres:
 
 doc-images: install office  ## refresh the pictures in docs/images from the rendering tests
 	mkdir -p docs/images
-	CLAIMWRIGHT_DOC_IMAGES=$(CURDIR)/docs/images $(PY) -m pytest -q -k "spreadsheet or renders or chromium" tests/test_worklists.py tests/test_packet_pipeline.py tests/test_console_browser.py
+	CLAIMWRIGHT_DOC_IMAGES=$(CURDIR)/docs/images $(PY) -m pytest -q -k "spreadsheet or renders or chromium" tests/test_worklists.py tests/test_packet_pipeline.py tests/test_console_browser.py tests/test_run_ui.py
 
 clean:
 	rm -rf var out .pytest_cache

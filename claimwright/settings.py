@@ -29,6 +29,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_WORKLIST_VERSIONS | 5 | previous versions of each worklist workbook kept in ``out/worklists/.versions/`` (0: none) |
 | CLAIMWRIGHT_CONSOLE_USERS | $CLAIMWRIGHT_HOME/console-users.yaml | the review console's users, roles and password hashes (``claimwright console user-add``; docs/console.md) |
 | CLAIMWRIGHT_CONSOLE_IDLE_MINUTES | 15 | a console session ends after this many minutes without a request (at least 1) |
+| CLAIMWRIGHT_CONSOLE_URL | http://127.0.0.1:8765 | where people open the review console: the base of the console links in run artifacts |
 | CLAIMWRIGHT_CONSOLE_SECURE_COOKIES | 0 | 1: the console's cookies are ``Secure`` (always behind https); 0: only when the request came over https |
 | CLAIMWRIGHT_CHROMIUM | (unset: /usr/bin/chromium, else Playwright's) | Chromium executable for the bots |
 | CLAIMWRIGHT_PARSE_ISOLATION | 1 | 1: the pipeline parses each document in a reused worker process under the limits below (docs/operations.md, "Hostile documents"); 0: in the run's own process, without the memory and time limits (debugging only) |
@@ -58,6 +59,7 @@ _NOT_PORTALS = {"DATABASE"}
 DEFAULT_REWORK_COST = Decimal("25.00")
 CLAIM_EXPORT_NAME = "claim-export.csv"  # the claim export's default name, in CLAIMWRIGHT_HOME
 CONSOLE_USERS_NAME = "console-users.yaml"  # the console's users file, in CLAIMWRIGHT_HOME
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8765"  # ``claimwright console serve``'s default
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 LOCAL_RULES_NAME = "local-rules.yaml"  # the local rules file's default name, in CLAIMWRIGHT_HOME
 
@@ -105,6 +107,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_CONSOLE_USERS", "console_users", "the review console's users file"),
     Variable("CLAIMWRIGHT_CONSOLE_IDLE_MINUTES", "console_idle_minutes",
              "console session idle timeout, minutes", kind="count"),
+    Variable("CLAIMWRIGHT_CONSOLE_URL", "console_url", "the review console's base URL (links)",
+             kind="url"),
     Variable("CLAIMWRIGHT_CONSOLE_SECURE_COOKIES", "console_secure_cookies",
              "console cookies always Secure", kind="flag"),
     Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
@@ -154,6 +158,7 @@ class Settings:
     console_users: Path = None  # type: ignore[assignment]  # None: home / console-users.yaml
     console_idle_minutes: int = 15
     console_secure_cookies: bool = False
+    console_url: str = DEFAULT_CONSOLE_URL  # the console as people open it (artifact links)
     # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
     parse_isolation: bool = True
     parse_memory_mb: int = 3072
@@ -233,6 +238,7 @@ class Settings:
                                        cls.console_idle_minutes),
             console_secure_cookies=flag("CLAIMWRIGHT_CONSOLE_SECURE_COOKIES",
                                         cls.console_secure_cookies),
+            console_url=(given("CLAIMWRIGHT_CONSOLE_URL") or cls.console_url).rstrip("/"),
             portal_urls=urls,
             parse_isolation=flag("CLAIMWRIGHT_PARSE_ISOLATION", cls.parse_isolation),
             parse_memory_mb=count("CLAIMWRIGHT_PARSE_MEMORY_MB", cls.parse_memory_mb),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -19,7 +19,6 @@ from claimwright.permissions import startup
 from claimwright.pipeline import Context
 from claimwright.pipeline.followup import StatusCounts, check_payer_statuses
 from flows.nightly import MAX_PARALLEL_PULLS
-
 
 
 def status_payers() -> list[str]:
@@ -65,14 +64,26 @@ def nightly_status_check(payers: list[str] | None = None, as_of: dt.date | None 
         counts = futures[payer].result(raise_on_failure=False)
         if not isinstance(counts, StatusCounts):  # the task itself crashed (not a portal fault)
             failed = StatusCounts(payer)
-            failed.errors.append(f"status {payer}: task failed ({type(counts).__name__})")
+            failed.problem(f"status {payer}: task failed ({type(counts).__name__})")
             counts = failed
         logger.info("%s: %d due, %d checked, %d need action, %d closed, %d errors", payer,
                     counts.due, counts.checked, counts.needs_action, counts.closed,
                     len(counts.errors))
         results.append(counts)
-    rows = [{k: v for k, v in c.as_dict().items() if k != "errors"} | {"errors": len(c.errors)}
-            for c in results]
-    create_table_artifact(table=rows, key="status-check-summary",
-                          description=f"Claim and appeal status checks on {as_of}, by payer")
+    publish_status_summary(results, as_of)
     return [c.as_dict() for c in results]
+
+
+def publish_status_summary(results: list[StatusCounts], as_of: dt.date) -> None:
+    """The table per payer (counts only) and, when there is any, what could not be finished,
+    by review item (claimwright/run_artifacts.py)."""
+    from claimwright.phi import mask_known
+    from claimwright.run_artifacts import failures_markdown, status_rows
+    from claimwright.settings import Settings
+
+    create_table_artifact(table=status_rows(results), key="status-check-summary",
+                          description=f"Claim and appeal status checks on {as_of}, by payer")
+    failures = failures_markdown(Settings.from_env(), results)
+    if failures is not None:
+        create_markdown_artifact(markdown=mask_known(failures), key="status-check-problems",
+                                 description="What this check could not finish, by review item")

@@ -121,7 +121,7 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
         if not isinstance(counts, Counts):  # the task itself crashed (not a portal fault)
             logger.error("%s: pull task failed: %s", payer, type(counts).__name__)
             failed = Counts(payer)
-            failed.errors.append(f"pull {payer}: task failed ({type(counts).__name__})")
+            failed.problem(f"pull {payer}: task failed ({type(counts).__name__})")
             done[payer] = failed
             continue
         # a crash outside any unit (e.g. the ledger unreachable) stops this payer only; the
@@ -131,7 +131,7 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
             counts = result
         else:
             logger.error("%s: processing task failed: %s", payer, type(result).__name__)
-            counts.errors.append(f"processing {payer}: task failed ({type(result).__name__})")
+            counts.problem(f"processing {payer}: task failed ({type(result).__name__})")
         logger.info("%s", counts.progress())  # counts only, in words
         done[payer] = counts
     results = [done[payer] for payer in order]
@@ -140,12 +140,10 @@ def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
 
 
 def publish_summary(results: list[Counts], start: dt.date, end: dt.date) -> None:
-    """Run-summary artifacts for operations staff: counts only, no PHI."""
-    rows = [{k: v for k, v in c.as_dict().items() if k != "errors"} | {"errors": len(c.errors)}
-            for c in results]
-    create_table_artifact(table=rows, key="nightly-run-summary",
-                          description=f"Remittances {start} to {end}, by payer")
+    """Run-summary artifacts for operations staff (claimwright/run_artifacts.py): the table per
+    payer, links to the outputs, what could not be finished. Counts, paths and ids: no PHI."""
     from claimwright.appeals.figures import appeal_figures, appeals_summary_lines
+    from claimwright.run_artifacts import failures_markdown, outputs_markdown, summary_rows
 
     ctx = Context.from_settings()
     try:
@@ -153,6 +151,11 @@ def publish_summary(results: list[Counts], start: dt.date, end: dt.date) -> None
         appeals = appeals_summary_lines(appeal_figures(ctx.ledger, end))
     finally:
         ctx.ledger.close()
+    create_table_artifact(table=summary_rows(results), key="nightly-run-summary",
+                          description=f"Remittances {start} to {end}, by payer")
+    create_markdown_artifact(markdown=outputs_markdown(ctx.settings, results),
+                             key="nightly-run-outputs",
+                             description="Where this run's packets, worklists and review items are")
     create_markdown_artifact(  # counts, rates, dollars and days only
         markdown="## Appeals\n" + "\n".join(f"- {line.strip()}" for line in appeals),
         key="appeal-figures", description="Appeals prepared, sent, decided; overturn rates")
@@ -160,9 +163,7 @@ def publish_summary(results: list[Counts], start: dt.date, end: dt.date) -> None
         create_table_artifact(table=[r for b in books for r in b.as_rows()],
                               key="worklist-status",
                               description="Worklist rows by status, as this run read them back")
-    errors = [mask_known(e) for c in results for e in c.errors]  # a unit's error may name
-    if errors:  # a patient account (claimwright.phi: what this run has seen is masked)
-        body = "\n".join(f"- {e}" for e in errors)
-        create_markdown_artifact(
-            markdown=f"## Needs review\n{body}\n\nSee `claimwright review list`.",
-            key="nightly-run-problems", description="What this run could not finish")
+    failures = failures_markdown(ctx.settings, results)
+    if failures is not None:  # an empty run publishes none
+        create_markdown_artifact(markdown=mask_known(failures), key="nightly-run-problems",
+                                 description="What this run could not finish, by review item")

@@ -39,4 +39,12 @@ def retry_review_item(item_id: int, by: str = "prefect") -> str:
     startup(logger=get_run_logger())  # owner-only files; a warning when others can read them
     message = retry_task(item_id, by)
     get_run_logger().info("review item %s: %s", item_id, message)
+    from prefect.artifacts import create_link_artifact
+
+    from claimwright.run_artifacts import item_url
+    from claimwright.settings import Settings
+
+    create_link_artifact(link=item_url(Settings.from_env(), item_id),
+                         link_text=f"Review item {item_id} in the console", key="retried-item",
+                         description="The review item this run retried (its outcome is there)")
     return message

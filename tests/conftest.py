@@ -10,7 +10,7 @@ def prefect_api(tmp_path_factory):
     """A real local Prefect server (SQLite) for end-to-end flow runs; stopped after the session."""
     from claimwright.services import prefect_server
 
-    with prefect_server(tmp_path_factory.mktemp("prefect-home"), ui=False) as api:
+    with prefect_server(tmp_path_factory.mktemp("prefect-home"), ui=True) as api:
         yield api
 
 

@@ -34,7 +34,7 @@ def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env
     end = SAMPLE_ANCHOR
     params = nightly_params(portal)
 
-    # the session's one nightly run (tests/test_run_ui.py reads its Prefect side), its
+    # the session's one nightly run (tests/test_kill_and_resume.py compares with it), its
     # workspace copied into this test's: the rerun below works on the copy
     _, [run1] = nightly_northwind(workspace, sessions=os.environ["CLAIMWRIGHT_SESSION_DIR"])
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 from portal_fixtures import SAMPLE_ANCHOR
@@ -29,26 +31,98 @@ def test_the_progress_sentence_says_each_stage_in_words():
                                 "(2 already open); 1 error")
 
 
+def test_the_run_artifacts_say_counts_ids_and_folders_never_a_reason(tmp_path):
+    from types import SimpleNamespace
+
+    from claimwright.pipeline.context import review_entry
+    from claimwright.run_artifacts import failures_markdown, outputs_markdown, summary_rows
+    from claimwright.settings import Settings
+
+    settings = Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path / "var"),
+                                  "CLAIMWRIGHT_OUT": str(tmp_path / "out"),
+                                  "CLAIMWRIGHT_CONSOLE_URL": "https://console.example/"})
+    a = Counts("northwind", listed=4, denial_findings=3, to_coding=1, to_packets=2,
+               denials_by_category={"modifier": 1, "timely filing": 2}, review_opened=2)
+    b = Counts("keystone", listed=1, denial_findings=1, to_review=1,
+               denials_by_category={"coding/bundling": 1})
+    item = SimpleNamespace(id=41, kind="document-failed", payer="northwind",
+                           reason="DOE, JANE: corrupt", context={"error": "corrupt-pdf"})
+    a.review_items.append(review_entry(item, created=True, failed="document"))
+    a.review_items.append(review_entry(SimpleNamespace(id=42, kind="unbalanced", payer="northwind",
+                                                       context={}), created=True))
+    b.problem("pull keystone: task failed (RuntimeError)")
+
+    rows = {r["What"]: r for r in summary_rows([a, b])}  # a row per figure, a column per payer
+    assert list(rows)[:7] == ["Listed", "Downloaded", "Parsed", "Denials",  # categories: most
+                              "Denials: timely filing", "Denials: coding/bundling",  # first,
+                              "Denials: modifier"]  # then in the rules' order
+    assert list(rows)[7:] == ["To coding", "To registration", "To clinical documentation",
+                              "To billing", "To packets", "To review", "Packets written",
+                              "Review items opened", "Errors"]
+    assert rows["Denials"] == {"What": "Denials", "northwind": 3, "keystone": 1, "All payers": 4}
+    assert rows["Denials: modifier"]["keystone"] == 0 and rows["Errors"]["All payers"] == 1
+
+    failures = failures_markdown(settings, [a, b])
+    assert "| [41](https://console.example/items/41) | document-failed | northwind | document " \
+           "| corrupt-pdf | new |" in failures
+    assert "[42](https://console.example/items/42) | unbalanced" in failures  # for a person
+    assert "- pull keystone: task failed (RuntimeError)" in failures
+    assert "DOE" not in failures and "## Could not finish (2)" in failures
+    assert failures_markdown(settings, [Counts("northwind")]) is None  # an empty run: none
+
+    outputs = outputs_markdown(settings, [a, b])
+    assert f"`{settings.packets / 'northwind'}` (none yet)" in outputs
+    assert "https://console.example/items" in outputs
+
+
+def test_the_status_check_table_has_readable_headers_and_its_problems_their_items(tmp_path):
+    from types import SimpleNamespace
+
+    from claimwright.pipeline.followup import StatusCounts
+    from claimwright.run_artifacts import failures_markdown, status_rows
+    from claimwright.settings import Settings
+
+    counts = StatusCounts("keystone", due=3, checked=2, needs_action=1)
+    counts.note_review(SimpleNamespace(created=True, item=SimpleNamespace(
+        id=7, kind="status-action", payer="keystone", context={})))
+    counts.problem("status check keystone: 1 query(ies) not answered after their retries")
+    [row] = status_rows([counts])
+    assert row["Payer"] == "keystone" and row["Due"] == 3 and row["Needs action"] == 1
+    assert row["Review opened"] == 1 and row["Errors"] == 1
+    assert not {"review_items", "unfiled", "errors", "Review items"} & set(row)
+    text = failures_markdown(Settings.from_env({"CLAIMWRIGHT_HOME": str(tmp_path)}), [counts])
+    assert "| [7](http://127.0.0.1:8765/items/7) | status-action | keystone |" in text
+    assert "- status check keystone: 1 query(ies) not answered" in text
+
+
 @pytest.mark.e2e
 @pytest.mark.browser
-def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
-        workspace, northwind_env, prefect_api, nightly_northwind):
+def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
+        workspace, northwind_env, prefect_api, shared_browser):
+    """Task runs named by stage and payer, each payer's progress in the logs, the run's
+    artifacts (summary table, outputs, failures by review item) on the real Prefect API, no PHI
+    in any of them; and the Prefect UI's run page shows the run and its artifacts."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterId, LogFilter,
                                                 LogFilterFlowRunId)
     from prefect.logging.handlers import APILogWorker
 
+    from flows.nightly import nightly_denials
+
     portal = northwind_env
-    # the session's one nightly run over this portal (tests/test_end_to_end.py checks its
-    # outputs): its task runs and logs on the session's server
-    state, [result] = nightly_northwind(None)
+    state = nightly_denials(payers=["northwind"], start=portal.payment_dates[0],
+                            end=SAMPLE_ANCHOR, portal_urls={"northwind": portal.base_url},
+                            return_state=True)
+    [result] = state.result()
     run_id = state.state_details.flow_run_id
     APILogWorker.drain_all(timeout=10)
+    of_run = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        task_runs = client.read_task_runs(flow_run_filter=of_run)
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
             any_=[run_id])))
+        artifacts = {a.key: a for a in client.read_artifacts(flow_run_filter=of_run)}
+        run_name = client.read_flow_run(run_id).name
 
     assert sorted(t.name for t in task_runs) == ["parse-and-decide-northwind", "pull-northwind"]
     messages = [log.message for log in logs]
@@ -59,7 +133,9 @@ def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
     assert f"northwind: {counts.listed} listed, {counts.downloaded} downloaded, " \
            f"{counts.documents_parsed} parsed; {counts.denial_findings} denials -> " in progress[0]
 
-    # no patient name, member id or account number in any of the run's logs
+    texts = _check_artifacts(artifacts, counts, workspace)
+
+    # no patient name, member id or account number in any of the run's logs or artifacts
     phi = set()
     for entry in portal.manifest["remittances"]:
         truth = json.loads((portal.data_dir / entry["truth"]).read_text())
@@ -68,7 +144,105 @@ def test_task_runs_are_named_by_stage_and_payer_and_logs_say_progress(
     phi.discard(None)
     phi.discard("")
     assert phi
-    assert [m for m in messages for value in phi if value in m] == []
+    assert [m for m in messages + texts for value in phi if value in m] == []
+
+    _check_run_page_in_chromium(shared_browser, prefect_api, run_id, run_name, counts,
+                                artifacts["nightly-run-problems"].id)
+
+
+def _artifact_data(artifact):
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) and artifact.type == "table" else data
+
+
+def _check_artifacts(artifacts, counts, workspace) -> list[str]:
+    """The run's artifacts say what its counts say; returns their texts (for the PHI check)."""
+    from claimwright.pipeline import Context
+
+    assert {"nightly-run-summary", "nightly-run-outputs", "nightly-run-problems",
+            "appeal-figures"} <= set(artifacts)
+    table = {r["What"]: r["northwind"] for r in _artifact_data(artifacts["nightly-run-summary"])}
+    assert (table["Listed"], table["Downloaded"], table["Parsed"], table["Denials"]) == (
+        counts.listed, counts.downloaded, counts.documents_parsed, counts.denial_findings)
+    assert (table["To coding"], table["To registration"], table["To billing"],
+            table["To packets"], table["To review"]) == (
+        counts.to_coding, counts.to_registration, counts.to_billing, counts.to_packets,
+        counts.to_review)
+    assert (table["Packets written"], table["Review items opened"], table["Errors"]) == (
+        counts.packets_written, counts.review_opened, len(counts.errors))
+    categories = {k.removeprefix("Denials: "): v for k, v in table.items()
+                  if k.startswith("Denials: ")}
+    assert categories == counts.denials_by_category and len(categories) >= 2
+    assert sum(categories.values()) == counts.denial_findings
+
+    outputs = artifacts["nightly-run-outputs"].data
+    folder = workspace.packets / "northwind"
+    assert folder.resolve().as_uri() in outputs and f"{counts.packets_written} written" in outputs
+    for book in (workspace.out / "worklists").glob("*-worklist.xlsx"):
+        assert book.resolve().as_uri() in outputs
+    assert "http://127.0.0.1:8765/items" in outputs
+    assert "appeal-" not in outputs  # packet file names hold claim numbers: a count instead
+
+    # every review item the run opened is listed by id, with its console link
+    problems = artifacts["nightly-run-problems"].data
+    ctx = Context.from_settings()
+    try:
+        items = ctx.queue.items(None)
+    finally:
+        ctx.ledger.close()
+    assert items and len(items) == counts.review_opened
+    for item in items:
+        assert f"[{item.id}](http://127.0.0.1:8765/items/{item.id}) | {item.kind} | northwind" \
+               in problems
+        assert item.reason not in problems
+    return [json.dumps(a.data, default=str) + (a.description or "") for a in artifacts.values()]
+
+
+def _check_run_page_in_chromium(browser, api: str, run_id, run_name: str, counts,
+                                problems_id) -> None:
+    """The Prefect UI's run page names the run; its Artifacts tab lists the run's artifacts;
+    the summary's page renders the table with the run's figures."""
+    from bots.browser import driving
+
+    ui = api.removesuffix("/api")
+    with driving(browser):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(20_000)
+        try:
+            page = context.new_page()
+            page.goto(f"{ui}/runs/flow-run/{run_id}")
+            page.get_by_text(run_name).first.wait_for()
+            page.get_by_text(counts.progress()).wait_for()  # the logs tab, opened first
+            _doc_image(page, "prefect-run-page.png")
+            page.get_by_text("Artifacts", exact=True).first.click()
+            for key in ("nightly-run-summary", "nightly-run-outputs", "nightly-run-problems"):
+                page.get_by_text(key, exact=True).first.wait_for()
+            page.get_by_text("nightly-run-summary", exact=True).first.click()
+            table = page.locator("table")
+            table.get_by_text("Review items opened").wait_for()
+            assert [h.strip() for h in table.locator("th").all_inner_texts()] == [
+                "What", "northwind"]
+            shown = {}
+            for tr in table.locator("tbody tr").all():
+                label, value = (c.strip() for c in tr.locator("td").all_inner_texts())
+                shown[label] = value
+            assert shown["Listed"] == str(counts.listed)
+            assert shown["Denials"] == str(counts.denial_findings)
+            assert shown["Review items opened"] == str(counts.review_opened)
+            page.set_viewport_size({"width": 1400, "height": 1300})  # the table scrolls inside
+            _doc_image(page, "prefect-run-artifacts.png")
+            page.goto(f"{ui}/artifacts/artifact/{problems_id}")
+            page.get_by_text("Could not finish").first.wait_for()
+            _doc_image(page, "prefect-run-problems.png")
+        finally:
+            context.close()
+
+
+def _doc_image(page, name: str) -> None:
+    """With CLAIMWRIGHT_DOC_IMAGES set (make doc-images), a screenshot for docs/operations.md."""
+    folder = os.environ.get("CLAIMWRIGHT_DOC_IMAGES")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 # -- claimwright run without a server -------------------------------------------------------

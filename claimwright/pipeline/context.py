@@ -23,12 +23,27 @@ class RunCounts:
     review_opened: int
     review_seen_again: int
     errors: list[str]
+    review_items: list[dict]
+    unfiled: list[str]
 
-    def note_review(self, created: bool) -> None:
+    def problem(self, text: str) -> None:
+        """A problem that has no review item (a task that crashed, a payer another run holds):
+        listed in ``errors`` and ``unfiled``. ``text`` is the run's own words: no PHI."""
+        self.errors.append(text)
+        self.unfiled.append(text)
+
+    def note_review(self, opened, *, failed: str = "") -> None:
+        """Count a review item this run opened (or met again): ``opened`` is the queue's
+        ``Opened``/``Captured`` (its item is listed in ``review_items``) or just ``created``.
+        ``failed``: what could not be finished (e.g. "document"), when the item says that."""
+        created = opened if isinstance(opened, bool) else opened.created
         if created:
             self.review_opened += 1
         else:
             self.review_seen_again += 1
+        item = getattr(opened, "item", None)
+        if item is not None:
+            self.review_items.append(review_entry(item, created=created, failed=failed))
 
     def unit_failed(self, unit: Unit) -> None:
         """``WorkUnits.on_failure``: the unit's review item counted, its error listed."""
@@ -37,7 +52,7 @@ class RunCounts:
         self.errors.append(mask_item(f"{_ERROR_LABEL[unit.kind]} {label}: {unit.error}",
                                      context))  # the run's errors reach terminals, artifacts
         if unit.review is not None:
-            self.note_review(unit.review.created)
+            self.note_review(unit.review, failed=_ERROR_LABEL[unit.kind])
 
     def as_dict(self) -> dict:
         return asdict(self)  # type: ignore[call-overload]
@@ -71,6 +86,10 @@ class Counts(RunCounts):
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
+    # denial findings per category of the rules (claimwright/rules/ruleset.py CATEGORIES)
+    denials_by_category: dict[str, int] = field(default_factory=dict)
+    review_items: list[dict] = field(default_factory=list)  # review_entry() of each item
+    unfiled: list[str] = field(default_factory=list)  # problems without a review item
 
     def progress(self) -> str:
         """One payer's run in words, counts only (no PHI): the run's log line, e.g. "northwind:
@@ -100,6 +119,15 @@ class Counts(RunCounts):
 ROUTES = [("to_coding", "coding"), ("to_registration", "registration"),
           ("to_clinical_documentation", "clinical documentation"), ("to_billing", "billing"),
           ("to_packets", "packets"), ("to_review", "review")]
+
+
+def review_entry(item, *, created: bool, failed: str = "") -> dict:
+    """What a run's artifacts may say of a review item: id, kind, payer, the machine code of
+    its error, new or met again, and what could not be finished. Never its reason or context
+    values (they may hold PHI)."""
+    return {"id": item.id, "kind": str(item.kind), "payer": item.payer or "",
+            "code": str((item.context or {}).get("error") or ""), "new": created,
+            "failed": failed}
 
 
 def _n(count: int, noun: str) -> str:

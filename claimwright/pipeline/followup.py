@@ -57,6 +57,8 @@ class StatusCounts(RunCounts):
     review_opened: int = 0
     review_seen_again: int = 0
     errors: list[str] = field(default_factory=list)
+    review_items: list[dict] = field(default_factory=list)  # context.review_entry() of each
+    unfiled: list[str] = field(default_factory=list)  # problems without a review item
 
 
 def due_items(ledger, payer: str, as_of: dt.date) -> list[OpenItem]:
@@ -94,7 +96,7 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         rules = load_followup()
     if bad_rules.error is not None:
         counts.errors.append(f"status check {payer}: {bad_rules.error}")
-        counts.note_review(bad_rules.created)
+        counts.note_review(bad_rules, failed="status check")
         return counts
     items = ctx.ledger.open_followups(payer)
     counts.open_claims = sum(i.kind == "claim" for i in items)
@@ -126,14 +128,14 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
         last = before.get((item.kind, item.payer_claim_id))
         if outcome.needs_action and not _already_worked(item, outcome, last):
             counts.needs_action += 1
-            counts.note_review(_open_action(ctx, item, outcome, report, update).created)
+            counts.note_review(_open_action(ctx, item, outcome, report, update))
 
     unit = ctx.units(counts).take(
         UnitKind.STATUS_QUERY, f"{payer}:{as_of}", payer=payer,
         review_key=f"status:{payer}:{as_of}", review_kind=ReviewKind.PORTAL_FAILURE,
         context={"payer": payer, "step": "status-check", "as_of": str(as_of), "due": len(due)})
     if unit is None:
-        counts.errors.append(f"status check {payer}: another run is checking this payer now")
+        counts.problem(f"status check {payer}: another run is checking this payer now")
         return counts
     with unit:
         result = check_statuses(payer, [StatusQuery(i.kind, i.payer_claim_id) for i in due],
@@ -149,10 +151,10 @@ def check_payer_statuses(ctx: Context, payer: str, *, as_of: dt.date | None = No
                 ReviewKind.STATUS_UNREADABLE, failed.reason, payer=payer,
                 key=f"{ReviewKind.STATUS_UNREADABLE}:{payer}:{q.kind}:{q.payer_claim_id}",
                 context={"payer": payer, "kind": q.kind, "payer_claim_id": q.payer_claim_id,
-                         "error": failed.code}).created)
+                         "error": failed.code}))
     if counts.portal_faults:
-        counts.errors.append(f"status check {payer}: {counts.portal_faults} query(ies) not "
-                             "answered after their retries (portal faults); due again next run")
+        counts.problem(f"status check {payer}: {counts.portal_faults} query(ies) not "
+                       "answered after their retries (portal faults); due again next run")
     if counts.next_levels_proposed:
         _next_level_packets(ctx, payer, counts, as_of)
     log.info("%s: %d due, %d checked, %d need action, %d closed", payer, counts.due,

@@ -78,8 +78,11 @@ def _document_outputs(ctx: Context, doc: Document, as_of: dt.date, counts: Count
         counts.denied_claims += len({f.claim.payer_claim_id for f in denials})
         for f in findings:
             if not f.decision.known:
-                counts.note_review(_review_unknown_code(ctx, doc, f).created)
+                counts.note_review(_review_unknown_code(ctx, doc, f))
         routes = {f.key: route(f, trusted=f.claim.patient_account in trusted) for f in denials}
+        for f in denials:
+            category = f.decision.category
+            counts.denials_by_category[category] = counts.denials_by_category.get(category, 0) + 1
         for destination in routes.values():
             field_name = count_field(destination)
             setattr(counts, field_name, getattr(counts, field_name) + 1)
@@ -175,7 +178,7 @@ def _write_workbook(ctx: Context, counts: Counts, owner: str, path: Path,
                 ReviewKind.OUTPUT_FAILED, f"{owner} worklist: {warning}",
                 key=f"worklist:{hashlib.sha256(warning.encode()).hexdigest()[:16]}",
                 payer=counts.payer, context={"worklist": str(path)},
-                evidence=[str(p) for p in (path, result.backup) if p]).created)
+                evidence=[str(p) for p in (path, result.backup) if p]))
 
 
 def _fingerprint(path: Path, as_of: dt.date) -> str:
@@ -235,7 +238,7 @@ def _review_problems(ctx: Context, doc: Document, remit: Remittance, counts: Cou
             context={**doc.context(), "claim": claim_account,
                      "problems": [p.to_json() for p in problems]},
             evidence=[doc.path] + [str(p) for p in [pdf_rendition(doc)] if p is not None])
-        counts.note_review(opened.created)
+        counts.note_review(opened)
     return {c.patient_account for c in remit.claims if c.patient_account not in by_claim}
 
 

@@ -83,7 +83,7 @@ def write_packets(ctx: Context, payer: str, counts: Counts, *,
                     source, export, cache, counts, as_of)
         if failed.error is not None:
             counts.errors.append(f"packet {appeal_key}: {failed.error}")
-            counts.note_review(failed.created)
+            counts.note_review(failed, failed="packet")
 
 
 def _claim_export(ctx: Context, payer: str, counts: Counts):
@@ -99,7 +99,7 @@ def _claim_export(ctx: Context, payer: str, counts: Counts):
             ReviewKind.CONFIG_INVALID, f"claim export {path.name}: {exc}; appeal packets are "
             "built without it (no date of birth or diagnoses where the remittance has none)",
             key=f"config:claim-export:{path}", payer=payer,
-            context={"file": str(path), "problems": exc.problems[:20]}).created)
+            context={"file": str(path), "problems": exc.problems[:20]}))
         return ClaimExport()
     ctx.ledger.resolve_open_item(f"config:claim-export:{path}", "the claim export is valid")
     return export
@@ -163,7 +163,7 @@ def _packet(ctx, payer, data, level, previous, record, letters, practice, source
             ReviewKind.PACKET_CHECK, f"appeal packet {out.name}: " + "; ".join(warnings),
             key=f"packet-check:{appeal_key}", payer=payer,
             context={**doc.context(), "payer_claim_id": claim_id, "level": level,
-                     "warnings": warnings}, evidence=[str(out)]).created)
+                     "warnings": warnings}, evidence=[str(out)]))
 
 
 def _missing_documents(ctx, payer, doc, appeal_key, info, letters, counts) -> None:
@@ -183,7 +183,7 @@ def _missing_documents(ctx, payer, doc, appeal_key, info, letters, counts) -> No
         context={**doc.context(), "payer_claim_id": info.claim_id, "level": info.level,
                  "missing": list(info.missing)},
         evidence=[str(info.path)])
-    counts.note_review(opened.created)
+    counts.note_review(opened)
 
 
 def _remittance(ctx, record_id: int, cache: dict, as_of: dt.date):

@@ -38,7 +38,7 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
         review_kind=ReviewKind.PORTAL_FAILURE,
         context={"payer": payer, "start": str(start), "end": str(end)})
     if unit is None:
-        counts.errors.append(f"pull {payer}: another run is pulling this payer now; skipped")
+        counts.problem(f"pull {payer}: another run is pulling this payer now; skipped")
         return counts
     recorded: set[str] = set()
 
@@ -98,7 +98,7 @@ def _record_listing(ctx: Context, payer: str, result: PullResult, counts: Counts
             # a document whose portal fault outlived its retries carries its evidence
             evidence=[str(failure.context[k]) for k in ("screenshot", "trace")
                       if failure.context.get(k)])
-        counts.note_review(opened.created)
+        counts.note_review(opened, failed="download")
 
 
 def import_document(ctx: Context, payer: str, path: Path, remittance_id: str | None = None) -> bool:
