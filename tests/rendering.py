@@ -64,13 +64,12 @@ def pdf_to_pngs(pdf: Path, out_dir: Path, *, scale: float = 2.0,
 
 
 def colour_share(png: Path, rgb: tuple[int, int, int], tolerance: int = 12) -> float:
-    """Share of the image's pixels within ``tolerance`` of ``rgb``."""
-    from PIL import Image
+    """Share of the image's pixels within ``tolerance`` of ``rgb`` (every channel)."""
+    from PIL import Image, ImageChops
 
     image = Image.open(png).convert("RGB")
-    data = image.tobytes()
-    r, g, b = rgb
-    near = sum(1 for i in range(0, len(data), 3)
-               if abs(data[i] - r) <= tolerance and abs(data[i + 1] - g) <= tolerance
-               and abs(data[i + 2] - b) <= tolerance)
-    return near / (image.width * image.height)
+    # per channel: 255 where the value is near, else 0; a pixel counts when all three are near
+    near = [band.point([255 if abs(v - c) <= tolerance else 0 for v in range(256)])
+            for band, c in zip(image.split(), rgb)]
+    both = ImageChops.multiply(ImageChops.multiply(near[0], near[1]), near[2])
+    return both.histogram()[255] / (image.width * image.height)

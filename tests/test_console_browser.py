@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,31 +18,21 @@ from pypdf import PdfReader
 from test_console_actions import PASSWORDS, a_pdf, hashes, settings  # noqa: F401
 
 from claimwright.console import create_app
-from claimwright.pipeline import Context, import_document, process_documents, write_outputs
+from claimwright.pipeline import Context, process_documents, write_outputs
 from fixtures.remittances.data import UNBALANCED_BY
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def morning(settings, remittance_dataset):  # noqa: F811
+def morning(settings, worked_northwind):  # noqa: F811
     """The northwind demo data worked once, its PDFs downloaded under home as the pull puts
     them: one claim does not balance (its denial is held in review), one appeal misses a
     document, one adjustment carries the unknown code Z98. The console serves it on loopback."""
-    from fixtures.documents import write_documents
     from fixtures.portals.server import PortalServer
-    from fixtures.remittances.claim_export import write_claim_export
 
-    folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
-    write_documents(settings.documents, folder)
-    write_claim_export(settings.claim_export, [manifest])
-    downloads = settings.home / "downloads" / "northwind"
-    downloads.mkdir(parents=True, exist_ok=True)
+    worked_northwind(settings, downloads=True)  # a copy of the session's run: conftest.py
     ctx = Context.from_settings(settings)
-    for entry in manifest["remittances"]:
-        pdf = shutil.copy(folder / entry["pdf"], downloads / entry["pdf"])
-        import_document(ctx, "northwind", Path(pdf), entry["remittance_id"])
-    run_pipeline(ctx)
     app = create_app(settings)
     server = PortalServer(app)
     url = server.start()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -213,27 +211,10 @@ def test_the_overview_counts_active_items_by_kind_and_age_with_breaches(app, ite
 
 # a real unbalanced remittance, through the pipeline ---------------------------------------
 @pytest.fixture
-def unbalanced(settings, remittance_dataset):
+def unbalanced(settings, worked_northwind):
     """The northwind demo data worked once (one claim does not balance on purpose), its PDFs
     downloaded under home as the pull puts them."""
-    from portal_fixtures import SAMPLE_ANCHOR
-
-    from claimwright.pipeline import Context, import_document, process_documents, write_outputs
-    from fixtures.documents import write_documents
-    from fixtures.remittances.claim_export import write_claim_export
-
-    folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
-    write_documents(settings.documents, folder)
-    write_claim_export(settings.claim_export, [manifest])
-    downloads = settings.home / "downloads" / "northwind"
-    downloads.mkdir(parents=True, exist_ok=True)
-    ctx = Context.from_settings()
-    for entry in manifest["remittances"]:
-        pdf = shutil.copy(folder / entry["pdf"], downloads / entry["pdf"])
-        import_document(ctx, "northwind", Path(pdf), entry["remittance_id"])
-    counts = process_documents(ctx, "northwind")
-    write_outputs(ctx, "northwind", as_of=SAMPLE_ANCHOR, counts=counts)
-    ctx.ledger.close()
+    worked_northwind(settings, downloads=True)  # a copy of the session's run: conftest.py
     app = create_app(settings)
     item = next(i for i in app.state.console.queue().items() if i.kind == "unbalanced")
     yield app, item

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import openpyxl
 import pypdfium2
@@ -23,16 +24,19 @@ def _digest(paths):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
-def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env, prefect_api):
+def test_nightly_flow_end_to_end_and_rerun_adds_nothing(workspace, northwind_env, prefect_api,
+                                                       nightly_northwind):
+    from conftest import nightly_params
     from flows.nightly import nightly_denials
 
     portal = northwind_env
     manifest = {r["remittance_id"]: r for r in portal.manifest["remittances"]}
-    start, end = portal.payment_dates[0], SAMPLE_ANCHOR
-    params = dict(payers=["northwind"], start=start, end=end,
-                  portal_urls={"northwind": portal.base_url})
+    end = SAMPLE_ANCHOR
+    params = nightly_params(portal)
 
-    [run1] = nightly_denials(**params)
+    # the session's one nightly run (tests/test_kill_and_resume.py compares with it), its
+    # workspace copied into this test's: the rerun below works on the copy
+    _, [run1] = nightly_northwind(workspace, sessions=os.environ["CLAIMWRIGHT_SESSION_DIR"])
 
     # every listed remittance was downloaded once, byte-identical to what the portal serves
     assert run1["listed"] == len(manifest) >= 11  # more than one results page (10 per page)

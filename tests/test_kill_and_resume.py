@@ -1,9 +1,10 @@
 """A nightly run killed at any moment is resumed by the next one: same ledger, same outputs.
 
 The nightly flow runs in a subprocess (real Chromium, the mock portal, the session's Prefect
-server). One workspace runs it once, uninterrupted. Another is SIGKILLed during the downloads,
-run again and SIGKILLed during the processing, then run a third time. Both must end with the
-same ledger and the same files: no duplicate, nothing lost, no half-written file.
+server). One workspace is SIGKILLed during the downloads, run again and SIGKILLed during the
+processing, then run a third time. It must end with the same ledger and the same files as the
+same flow run once, uninterrupted, over the same remittances and window (the session's run,
+conftest ``nightly_northwind``): no duplicate, nothing lost, no half-written file.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def _files(home: Path) -> dict[str, str]:
 
 
 def test_a_run_killed_during_downloads_and_processing_resumes_to_the_same_result(
-        tmp_path, slow_portal, prefect_api, monkeypatch):
+        tmp_path, slow_portal, prefect_api, monkeypatch, nightly_northwind):
+    from claimwright.settings import Settings
     from fixtures.portals import demo_environment
 
     url, manifest = slow_portal
@@ -154,8 +156,11 @@ def test_a_run_killed_during_downloads_and_processing_resumes_to_the_same_result
     env = {**os.environ, **demo_environment("northwind"), "PREFECT_API_URL": prefect_api}
     total = len(manifest["remittances"])
 
+    # the uninterrupted run: the session's one nightly run over the same remittances and window
+    # (conftest nightly_northwind; the same flow, uninterrupted), copied here
     calm = tmp_path / "calm"
-    _finish(_start(calm, env, args))
+    nightly_northwind(Settings.from_env({"CLAIMWRIGHT_HOME": str(calm / "var"),
+                                         "CLAIMWRIGHT_OUT": str(calm / "out")}))
 
     rough = tmp_path / "rough"
     db = rough / "var" / "claimwright.db"

@@ -30,19 +30,11 @@ def _run(ctx, payer, as_of=SAMPLE_ANCHOR):
 
 
 @pytest.fixture
-def northwind(workspace, remittance_dataset):
+def northwind(workspace, worked_northwind):
     """The northwind demo data with its synthetic documents (one left out on purpose) and the
-    practice's claim export, worked once."""
-    from fixtures.documents import write_documents
-    from fixtures.remittances.claim_export import write_claim_export
-
-    folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
-    written = write_documents(workspace.documents, folder)
-    write_claim_export(workspace.claim_export, [manifest])
+    practice's claim export, worked once (a copy of the session's run: conftest.py)."""
+    counts, written = worked_northwind(workspace, appeals_queue=True)
     ctx = Context.from_settings()
-    for entry in manifest["remittances"]:
-        import_document(ctx, "northwind", folder / entry["pdf"], entry["remittance_id"])
-    counts = _run(ctx, "northwind")
     yield ctx, counts, written
     ctx.ledger.close()
 
