@@ -73,3 +73,20 @@ def test_parallel_pulls_opening_a_fresh_ledger_do_not_race_on_its_schema(tmp_pat
     ledger = Ledger(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert {d.payer for d in ledger.documents()} == {f"p{n}" for n in range(8)}
     ledger.close()
+
+
+def test_a_ledger_made_by_an_older_version_is_refused_with_what_is_missing(tmp_path):
+    """A column this version needs and the database lacks: SchemaOutdated naming it, not a
+    puzzling SQL error at the first insert."""
+    import sqlite3
+
+    import pytest
+
+    from claimwright.storage import SchemaOutdated
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger(url).close()
+    with sqlite3.connect(tmp_path / "ledger.db") as db:  # as an older version made it
+        db.execute("ALTER TABLE documents DROP COLUMN listed")
+    with pytest.raises(SchemaOutdated, match=r"documents\.listed"):
+        Ledger(url)

@@ -62,7 +62,7 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                      {"key": _SCHEMA_LOCK_KEY})
                     Base.metadata.create_all(conn)
-                return
+                break
             except (OperationalError, ProgrammingError, IntegrityError) as exc:
                 concurrent = "already exists" in str(exc) or "duplicate key" in str(exc)
                 if not concurrent or attempt == attempts - 1:
