@@ -39,6 +39,9 @@ _CLAIM_FIELDS = ("patient_account", "patient_name", "member_id", "patient_dob")
 KNOWN_LIMIT = 50_000  # PHI values remembered for logs and artifacts at most (oldest go first)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _MIN_WORD = 2  # one-letter words (initials) are not worth masking alone
+#: an id shorter than this is not masked in free text: it identifies nobody, and masking every
+#: "1" or "22" of later texts (item ids, hosts, counts) would make them unreadable
+_MIN_ID = 4
 
 
 def mask_name(name: str) -> str:
@@ -142,7 +145,8 @@ class KnownPhi:
             for value, mask in values.items():
                 words = _WORD.findall(value)
                 if len(words) == 1 and words[0] == value:
-                    self._put(self._words, value, mask)
+                    if len(value) >= _MIN_ID:
+                        self._put(self._words, value, mask)
                 elif words and mask == mask_name(value):  # a name: every word alone
                     for word in words:
                         if len(word) >= _MIN_WORD:

@@ -215,3 +215,15 @@ def test_a_failed_units_error_in_the_run_counts_is_masked(known):
     [error] = counts.errors
     assert error.startswith("document NW-1: continued row names account *****1726")
     assert "ZQ9081726" not in error
+
+
+def test_a_very_short_id_seen_once_does_not_mask_every_number_after_it(known):
+    """A patient account "1" (hostile or sample files have them) must not turn every later
+    "1" of the process's texts into "*": item ids, hosts and counts stay readable; a short
+    value identifies nobody."""
+    phi.remember_claims([{"patient_account": "1", "patient_name": "QUILL, ORSON",
+                          "member_id": "W987654321"},
+                         {"patient_account": "22", "member_id": "W987654321"}])
+    text = phi.mask_known("[1](http://127.0.0.1:8765/items/1): 22 rows, W987654321 QUILL")
+    assert "[1](http://127.0.0.1:8765/items/1): 22 rows" in text
+    assert "W987654321" not in text and "QUILL" not in text
