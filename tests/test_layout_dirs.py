@@ -109,14 +109,14 @@ def test_a_configured_folder_that_does_not_exist_is_an_error(tmp_path, monkeypat
 def test_layouts_check_says_ok_or_fail_per_file_and_exits_2_on_a_bad_one(layouts_dir, tmp_path):
     good = _layout(layouts_dir, "acme-v2.yaml")
     elsewhere = _layout(tmp_path / "drafts", "beta.yaml", name="beta", fingerprint="BETA")
-    bad = layouts_dir / "broken.yaml"
-    bad.write_text(good.read_text().replace("cell_gap: 5.0", "cel_gap: 5.0"))
     result = CliRunner().invoke(app, ["layouts", "check", str(good), str(elsewhere)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"ok   {good}: layout acme, 1 fingerprint pattern(s); detected",
         f"ok   {elsewhere}: layout beta, 1 fingerprint pattern(s); not in the layout folders: "
         "detection does not see it (--layout FILE does)"]
+    bad = layouts_dir / "broken.yaml"
+    bad.write_text(good.read_text().replace("cell_gap: 5.0", "cel_gap: 5.0"))
     result = CliRunner().invoke(app, ["layouts", "check", str(bad), str(good)])
     assert result.exit_code == 2
     fail, ok = result.output.splitlines()
