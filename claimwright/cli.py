@@ -76,8 +76,9 @@ def _start() -> None:
 
 @app.command()
 def parse(file: Annotated[Path, typer.Argument(help="A remittance PDF or X12 835 file.")],
-          layout: Annotated[Optional[str], typer.Option(help="PDF layout name; default: detect.")]
-          = None) -> None:
+          layout: Annotated[Optional[str], typer.Option(
+              help="PDF layout name or layout file; default: detect (CLAIMWRIGHT_LAYOUTS_DIR, "
+                   "then the shipped layouts).")] = None) -> None:
     """Parse a remittance and print the canonical JSON (one object; a list for multi-ST 835s)."""
     remits = read_document(file, layout=layout)
     data = [r.to_json() for r in remits]

@@ -166,9 +166,10 @@ def _units_moved_left(ws: Workspace) -> None:
 
 def _twelve_review_items(ws: Workspace) -> None:
     """Items 1-11 of other kinds, and item 12 Keystone's portal failure (as the docs read it)."""
+    from claimwright.settings import Settings
     from claimwright.storage import Ledger
 
-    ledger = Ledger(f"sqlite:///{ws.root / 'var' / 'claimwright.db'}")
+    ledger = Ledger(Settings.from_env().database_url)
     try:
         for n in range(1, 13):
             kind = "portal-failure" if n == 12 else "unknown-layout"
