@@ -137,3 +137,27 @@ def test_layouts_list_names_file_and_folder(layouts_dir):
                         f"the shipped {LAYOUT_DIR / 'keystone.yaml'})")
     assert lines[1] == f"clearpath  {LAYOUT_DIR / 'clearpath.yaml'}  (shipped)"
     assert len(lines) == len(SHIPPED)
+
+
+def test_the_pipelines_parse_worker_detects_with_the_admin_layouts(layouts_dir, tmp_path):
+    """The isolated parse (a worker process, as the nightly pipeline parses) searches the same
+    folders: an admin's layout is the one it uses."""
+    from claimwright.parsing.isolation import Limits, ParseWorkers
+    from fixtures.remittances import plan_dataset, render_plan
+
+    pdf, truth, _ = render_plan(plan_dataset("northwind", seed=7, count=1, anchor=dt.date(
+        2026, 11, 23), anomalies=False)[0])
+    source = tmp_path / "remit.pdf"
+    source.write_bytes(pdf)
+    mine = layouts_dir / "nw.yaml"
+    mine.write_text((LAYOUT_DIR / "northwind.yaml").read_text().replace(
+        "name: northwind", "name: northwind-2027"))
+    pool = ParseWorkers(Limits())
+    try:
+        with pytest.raises(UnknownLayout, match=r"several PDF layouts match.*'northwind-2027'"):
+            pool.parse_file(source)  # both fingerprints match: never a guess
+        mine.write_text(mine.read_text().replace("name: northwind-2027", "name: northwind"))
+        [remit] = pool.parse_file(source)  # now it replaces the shipped one
+        assert remit.to_json() == truth
+    finally:
+        pool.close()
