@@ -98,6 +98,13 @@ def test_two_admin_files_of_one_name_are_an_error_naming_both(tmp_path, monkeypa
     assert info.value.code == "layout-file-invalid"
     with pytest.raises(LayoutFileError, match="is also the name"):
         detect_layout("ACME HEALTH PLAN")  # detection stops: which one was meant is unknown
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(tmp_path / "a.pdf"))
+    pdf.drawString(72, 720, "ACME HEALTH PLAN")
+    pdf.save()
+    result = CliRunner().invoke(app, ["parse", str(tmp_path / "a.pdf")])
+    assert result.exit_code == 3 and "error: layout-file-invalid: " in result.output  # docs/cli.md
 
 
 def test_a_configured_folder_that_does_not_exist_is_an_error(tmp_path, monkeypatch):
