@@ -22,6 +22,7 @@ from .appeals.cli import appeals_app
 from .console.cli import console_app
 from .corrections_cli import corrections_app
 from .errors import ClaimwrightError
+from .layouts_cli import layouts_app
 from .ops_cli import ops_app
 from .review_cli import review_app
 from .rules.cli import categorize, rules_app
@@ -41,6 +42,7 @@ app.add_typer(portals_app, name="portals")
 app.add_typer(worklists_app, name="worklists")
 app.add_typer(units_app, name="units")
 app.add_typer(payers_app, name="payers")
+app.add_typer(layouts_app, name="layouts")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(report_app, name="report")
@@ -74,8 +76,9 @@ def _start() -> None:
 
 @app.command()
 def parse(file: Annotated[Path, typer.Argument(help="A remittance PDF or X12 835 file.")],
-          layout: Annotated[Optional[str], typer.Option(help="PDF layout name; default: detect.")]
-          = None) -> None:
+          layout: Annotated[Optional[str], typer.Option(
+              help="PDF layout name or layout file; default: detect (CLAIMWRIGHT_LAYOUTS_DIR, "
+                   "then the shipped layouts).")] = None) -> None:
     """Parse a remittance and print the canonical JSON (one object; a list for multi-ST 835s)."""
     remits = read_document(file, layout=layout)
     data = [r.to_json() for r in remits]

@@ -1,7 +1,7 @@
 """The one loader of the files admins edit: read, validate, say where it is wrong, reload.
 
-Every admin-edited data file goes through here: PDF layouts (``claimwright/layouts/*.yaml``),
-denial rules and deadlines (``claimwright/rules/rules.yaml``, ``deadlines.yaml``), the
+Every admin-edited data file goes through here: PDF layouts (``claimwright/layouts/*.yaml``,
+``$CLAIMWRIGHT_LAYOUTS_DIR``), denial rules and deadlines (``claimwright/rules/rules.yaml``, ``deadlines.yaml``), the
 practice's local rules (``$CLAIMWRIGHT_HOME/local-rules.yaml``, read with rules.yaml), follow-up
 rules (``claimwright/rules/followup.yaml``), the documentation elements of the feedback report
 (``claimwright/rules/documentation.yaml``), the packet letter data (``claimwright/packets/*.yaml``,

@@ -25,6 +25,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_REVIEW_SLA | claimwright/review_sla.yaml | days a review item may wait, per kind, before it is an SLA breach (docs/operations.md) |
 | CLAIMWRIGHT_REWORK_COST | 25.00 | estimated cost of working one denied claim again, in dollars (feedback report) |
 | CLAIMWRIGHT_SELECTORS_DIR | selectors/ | per-payer bot configs (``<payer>.yaml``) |
+| CLAIMWRIGHT_LAYOUTS_DIR | (unset: the shipped layouts only) | folders of PDF layout files (``*.yaml``), several separated by ``os.pathsep`` (``:``), searched before claimwright/layouts/ (always last); a layout there overrides a shipped one of the same ``name`` (docs/layouts.md) |
 | CLAIMWRIGHT_SESSION_DIR | $XDG_STATE_HOME/claimwright/sessions (~/.local/state/...) | saved portal sign-ins (outside the project) |
 | CLAIMWRIGHT_WORKLIST_VERSIONS | 5 | previous versions of each worklist workbook kept in ``out/worklists/.versions/`` (0: none) |
 | CLAIMWRIGHT_CONSOLE_USERS | $CLAIMWRIGHT_HOME/console-users.yaml | the review console's users, roles and password hashes (``claimwright console user-add``; docs/console.md) |
@@ -73,8 +74,8 @@ class Variable:
     name: str
     field: str  # the Settings attribute it sets
     meaning: str
-    kind: str = "path"  # "path", "url" (text), "count" (a whole number >= 0), "money" (dollars),
-    # "flag" (1/true/yes/on or 0/false/no/off)
+    kind: str = "path"  # "path", "paths" (os.pathsep-separated), "url" (text), "count" (a whole
+    # number >= 0), "money" (dollars), "flag" (1/true/yes/on or 0/false/no/off)
 
 
 #: The variables :meth:`Settings.from_env` reads, for help texts and checks.
@@ -103,6 +104,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_REWORK_COST", "rework_cost", "cost of reworking one denied claim",
              kind="money"),
     Variable("CLAIMWRIGHT_SELECTORS_DIR", "selectors_dir", "per-payer bot configs"),
+    Variable("CLAIMWRIGHT_LAYOUTS_DIR", "layouts_dirs",
+             "PDF layout folders searched before the shipped ones", kind="paths"),
     Variable("CLAIMWRIGHT_SESSION_DIR", "session_dir", "saved portal sign-ins"),
     Variable("CLAIMWRIGHT_CONSOLE_USERS", "console_users", "the review console's users file"),
     Variable("CLAIMWRIGHT_CONSOLE_IDLE_MINUTES", "console_idle_minutes",
@@ -151,6 +154,7 @@ class Settings:
     rework_cost: Decimal = DEFAULT_REWORK_COST  # dollars per denied claim worked again
     claim_export: Path = None  # type: ignore[assignment]  # None: home / claim-export.csv
     selectors_dir: Path = PROJECT_DIR / "selectors"
+    layouts_dirs: tuple[Path, ...] = ()  # admins' layout folders; claimwright/layouts/ comes last
     session_dir: Path = field(default_factory=lambda: _default_session_dir(os.environ))
     chromium: Path | None = None  # None: /usr/bin/chromium when present, else Playwright's
     portal_urls: Mapping[str, str] = field(default_factory=dict)  # payer -> base URL
@@ -229,6 +233,9 @@ class Settings:
             rework_cost=_amount("CLAIMWRIGHT_REWORK_COST", given("CLAIMWRIGHT_REWORK_COST"),
                                 DEFAULT_REWORK_COST),
             selectors_dir=path("CLAIMWRIGHT_SELECTORS_DIR", cls.selectors_dir),
+            layouts_dirs=tuple(Path(part.strip()).expanduser() for part in
+                               given("CLAIMWRIGHT_LAYOUTS_DIR").split(os.pathsep)
+                               if part.strip()),
             session_dir=path("CLAIMWRIGHT_SESSION_DIR", _default_session_dir(env)),
             chromium=Path(given("CLAIMWRIGHT_CHROMIUM")).expanduser()
             if given("CLAIMWRIGHT_CHROMIUM") else None,
@@ -251,6 +258,14 @@ class Settings:
     def portal_url(self, payer: str) -> str | None:
         """``$CLAIMWRIGHT_<PAYER>_URL`` when set (``None``: use the selectors file's base_url)."""
         return self.portal_urls.get(payer.lower().replace("-", "_"))
+
+    @property
+    def layout_search_path(self) -> tuple[Path, ...]:
+        """Where PDF layouts are looked for, in order: CLAIMWRIGHT_LAYOUTS_DIR's folders, then
+        the shipped ``claimwright/layouts/`` (always last, never twice)."""
+        shipped = PACKAGE_DIR / "layouts"
+        mine = [p for p in self.layouts_dirs if p.resolve() != shipped]
+        return (*dict.fromkeys(mine), shipped)
 
     @property
     def downloads(self) -> Path:

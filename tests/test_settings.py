@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ def test_defaults_without_any_variable(tmp_path):
     assert s.claim_export == s.home / "claim-export.csv"  # may be missing: no enrichment
     assert s.documents == s.home / "documents"
     assert s.forms == PACKAGE_DIR / "packets" / "forms.yaml"
+    assert s.layouts_dirs == () and s.layout_search_path == (PACKAGE_DIR / "layouts",)
     for path in (s.rules, s.deadlines, s.followup, s.codes, s.practice, s.selectors_dir,
                  s.documentation, s.forms):
         assert path.exists(), path
@@ -38,11 +40,13 @@ def test_every_variable_is_read(tmp_path):
     env = {v.name: str(tmp_path / v.field) for v in VARIABLES if v.kind == "path"}
     env |= {v.name: "7" for v in VARIABLES if v.kind == "count"}
     env |= {v.name: "yes" for v in VARIABLES if v.kind == "flag"}
+    env |= {v.name: f" {tmp_path / 'a'}{os.pathsep}{os.pathsep}{tmp_path / 'b'} "
+            for v in VARIABLES if v.kind == "paths"}
     env["CLAIMWRIGHT_DATABASE_URL"] = "sqlite:///elsewhere.db"
     env["CLAIMWRIGHT_REWORK_COST"] = " 31.5 "
     env["CLAIMWRIGHT_NORTHWIND_URL"] = "http://127.0.0.1:8001 "
     s = Settings.from_env(env)
-    assert {v.kind for v in VARIABLES} == {"path", "url", "count", "money", "flag"}
+    assert {v.kind for v in VARIABLES} == {"path", "paths", "url", "count", "money", "flag"}
     for v in VARIABLES:
         if v.kind == "path":
             assert getattr(s, v.field) == tmp_path / v.field, v.name
@@ -50,6 +54,8 @@ def test_every_variable_is_read(tmp_path):
             assert getattr(s, v.field) == 7, v.name
         elif v.kind == "flag":
             assert getattr(s, v.field) is True, v.name
+        elif v.kind == "paths":  # empty parts and blanks around are dropped
+            assert getattr(s, v.field) == (tmp_path / "a", tmp_path / "b"), v.name
     assert s.database_url == "sqlite:///elsewhere.db"
     assert s.rework_cost == Decimal("31.50") and isinstance(s.rework_cost, Decimal)
     assert s.portal_url("northwind") == "http://127.0.0.1:8001"
@@ -109,3 +115,10 @@ def test_the_claim_export_follows_home_unless_set(tmp_path):
     assert built.claim_export == tmp_path / "h2" / "claim-export.csv"
     s = Settings.from_env({"CLAIMWRIGHT_CLAIM_EXPORT": str(tmp_path / "pm" / "claims.csv")})
     assert s.claim_export == tmp_path / "pm" / "claims.csv"
+
+
+def test_the_layout_folders_come_before_the_shipped_one_which_is_always_last(tmp_path):
+    shipped = PACKAGE_DIR / "layouts"
+    env = {"CLAIMWRIGHT_LAYOUTS_DIR": os.pathsep.join(
+        [str(tmp_path / "b"), str(shipped), str(tmp_path / "a"), str(tmp_path / "b")])}
+    assert Settings.from_env(env).layout_search_path == (tmp_path / "b", tmp_path / "a", shipped)

@@ -1,4 +1,5 @@
-"""Load and validate PDF layout files (``claimwright/layouts/*.yaml``) into :class:`Layout`.
+"""Load and validate PDF layout files into :class:`Layout` (where files are found, and which one
+a name means: :mod:`claimwright.parsing.layout_catalog`).
 
 Every file is read through :mod:`claimwright.datafiles` (re-read when it changes); a mistake
 raises :class:`LayoutFileError` as ``<file>:<line>: <field path>: <what is wrong>``.
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import datafiles
-from ..errors import UnknownLayout
 from .layout import (
     CLAIM_CHECKS,
     CLAIM_FIELDS,
@@ -229,8 +229,6 @@ def load_layout_file(path: str | Path) -> Layout:
     name = v.string(raw["name"], "name")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
         raise v.fail("name", "use lowercase letters, digits, '-' and '_'")
-    if name != path.stem:
-        raise v.fail("name", f"must equal the file name stem {path.stem!r}")
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise v.fail("description", "must be a string")
@@ -303,22 +301,23 @@ def load_layout_file(path: str | Path) -> Layout:
 
 
 def layout_files(directory: Path | None = None) -> list[Path]:
-    return sorted((directory or LAYOUT_DIR).glob("*.yaml"))
+    """Every layout file of the search path (or of ``directory``): :mod:`.layout_catalog`."""
+    from .layout_catalog import layout_files as files
+
+    return [path for _, path in files(None if directory is None else [directory])]
 
 
 def load_layouts(directory: Path | None = None) -> list[Layout]:
-    """Every layout in ``directory`` (default ``claimwright/layouts``), validated."""
-    return [datafiles.load(p.resolve(), load_layout_file) for p in layout_files(directory)]
+    """Every layout in use (``CLAIMWRIGHT_LAYOUTS_DIR``, then ``claimwright/layouts``), or every
+    layout of ``directory``, validated: :func:`.layout_catalog.load_layouts`."""
+    from .layout_catalog import load_layouts as load
+
+    return load(None if directory is None else [directory])
 
 
 def get_layout(name_or_path: str | Path, directory: Path | None = None) -> Layout:
-    """A layout by name (``"northwind"``) or by the path of a layout file."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return datafiles.load(candidate.resolve(), load_layout_file)
-    path = (directory or LAYOUT_DIR) / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = [p.stem for p in layout_files(directory)]
-        raise UnknownLayout(f"no layout named {str(name_or_path)!r}; known: {known}",
-                            layout=str(name_or_path))
-    return datafiles.load(path.resolve(), load_layout_file)
+    """A layout by name (``"northwind"``) or by the path of a layout file:
+    :func:`.layout_catalog.get_layout`."""
+    from .layout_catalog import get_layout as get
+
+    return get(name_or_path, None if directory is None else [directory])

@@ -1,7 +1,8 @@
 """PDF remittance advice -> canonical :class:`~claimwright.models.Remittance`.
 
 The engine is generic: everything payer-specific lives in a layout file
-(``claimwright/layouts/<name>.yaml``, see :mod:`claimwright.parsing.layout` and docs/layouts.md).
+(``claimwright/layouts/*.yaml`` and the folders of ``CLAIMWRIGHT_LAYOUTS_DIR``, see
+:mod:`claimwright.parsing.layout_catalog` and docs/layouts.md).
 
 1. Open the PDF with PDFium; unreadable input (empty, not a PDF, truncated, damaged, encrypted,
    no text layer) raises :class:`~claimwright.errors.DocumentError`.
