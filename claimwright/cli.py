@@ -226,8 +226,10 @@ def payers_check(payer: Annotated[Optional[list[str]], typer.Argument(
                  and not os.environ.get(getattr(creds, f"{item}_env") or "")]
         note = f"; not set here: {', '.join(unset)}" if unset else ""
         typer.echo(f"ok   {name}: flow {config.flow}, portal {config.resolve_base_url()}{note}")
-    if bad:
-        raise typer.Exit(1)
+    if bad:  # a file that cannot be used: refused, as `layouts check` (docs/cli.md)
+        from .cli_common import EXIT_REFUSED
+
+        raise typer.Exit(EXIT_REFUSED)
 
 
 @units_app.command("list")

@@ -197,9 +197,9 @@ def _nightly_recorder(ws: Workspace) -> None:
 
 
 SETUPS: dict[str, Callable[[Workspace], None]] = {
-    "claimwright payers check summit        # without submit_search: exit 1":
+    "claimwright payers check summit        # without submit_search: exit 2":
         _without_submit_search,
-    "claimwright payers check northwind     # a candidate with two strategies: exit 1":
+    "claimwright payers check northwind     # a candidate with two strategies: exit 2":
         _username_with_two_strategies,
     "claimwright layouts check /srv/claimwright/layouts/northwind-2027.yaml   # units: from "
     "140: exit 2": _units_moved_left,
