@@ -9,8 +9,8 @@ the page is parsed, and the parse must either
 - differ only in fields it lists in ``unverified`` (a reader knows they were not cross-checked).
 
 Anything else -- a changed number read with no problem and not listed -- is silently wrong, and
-fails. Modifiers (``25``) are codes printed like small numbers: an alteration that changes only
-``lines[].modifiers`` is counted apart. Every number of the remittance is altered (about 100-200
+fails. Modifiers (``25``) and provider adjustment reasons (PLB ``50``) are codes printed like
+small numbers: an alteration that changes only those is counted apart. Every number of the remittance is altered (about 100-200
 per layout, ~0.05 s each); ``STRIDE`` samples every n-th should that ever get too slow.
 """
 
@@ -28,7 +28,7 @@ from printed_numbers import changed_fields, printed_numbers, render_altered
 LAYOUTS = ["northwind", "keystone", "clearpath"]
 ANCHOR = dt.date(2026, 3, 2)
 STRIDE = 1  # alter every STRIDE-th printed number (1: all of them)
-CODES = {"lines[].modifiers"}
+CODES = {"lines[].modifiers", "provider_adjustments[].reason"}  # codes printed like numbers
 
 
 def _plan(payer):
@@ -63,6 +63,7 @@ def test_every_printed_number_altered_alone_is_flagged_or_listed(payer):
             text, number = numbers[index]
             silent.append(f"{number!r} in {text.strip()[:70]!r}: {sorted(changed)} changed, "
                           f"unverified lists {remit.unverified}")
+    print(payer, len(numbers), "printed numbers:", dict(outcome))
     assert silent == [], f"{payer}: silently wrong ({dict(outcome)}):\n" + "\n".join(silent)
     # the test can fail: numbers were caught, and the units (no check) were listed instead
     assert outcome["flagged"] > 50 and outcome["listed unverified"] >= 1, dict(outcome)

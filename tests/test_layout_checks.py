@@ -20,6 +20,8 @@ from claimwright.parsing.glossary import GlossaryEntry, check_glossary
 from claimwright.parsing.layout import LayoutFileError
 from claimwright.parsing.layout_loader import LAYOUT_DIR, load_layout_file
 from claimwright.parsing.pdf import parse_pdf, parse_pdf_details
+from claimwright.parsing.pdf_rows import RowReader
+from claimwright.parsing.pdf_text import Cell, Row
 from fixtures.remittances import render_spr, renderer
 from fixtures.remittances.data import plan_dataset
 from printed_numbers import printed_numbers, render_altered
@@ -154,11 +156,37 @@ def test_a_printed_glossary_of_group_prefixed_codes_is_read_and_checked():
     assert any(e.code.startswith("CO-") for e in details.glossary)
 
 
-def test_glossary_entries_on_one_row_and_a_heading_on_the_start_row_load(tmp_path):
+def test_glossary_entries_on_one_row_after_a_heading_on_the_start_row(tmp_path):
+    """A glossary whose start row is also the reason-code heading, its entries one cell each
+    ("CO-11 The diagnosis ..."), a long description wrapping onto the next row."""
     path = variant(tmp_path, "keystone", "ksrows",
+                   ("  start: '^GLOSSARY: GROUP, REASON, MOA, REMARK AND ADJUSTMENT CODES$'",
+                    "  start: '^GLOSSARY: (CLAIM ADJUSTMENT REASON CODES|GROUP, REASON, MOA, "
+                    "REMARK AND ADJUSTMENT CODES)$'"),
+                   ("    carc: '^CLAIM ADJUSTMENT REASON CODES$'",
+                    "    carc: 'CLAIM ADJUSTMENT REASON CODES$'"),
                    ("  min_overlap: 0.5", "  rows: ['^(?P<code>[A-Z]{2}-[A-Z0-9]{1,4}) "
                                           "(?P<description>.+)$']\n  min_overlap: 0.5"))
-    assert len(load_layout_file(path).glossary.rows) == 1
+    layout = load_layout_file(path)
+    assert len(layout.glossary.rows) == 1
+    reader = RowReader(layout)
+    y = [700.0]
+
+    def row(*cells: tuple[float, str]) -> Row:
+        y[0] -= 10
+        return Row(3, y[0], tuple(Cell(x, x + 5 * len(t), t) for x, t in cells),
+                   "\t".join(t for _, t in cells))
+
+    for r in (row((36, "GLOSSARY: CLAIM ADJUSTMENT REASON CODES")),
+              row((36, "CO-11 The diagnosis is inconsistent with the")),
+              row((80, "procedure.")),
+              row((36, "PR-1 Deductible Amount"))):
+        reader.feed(r)
+    assert reader.problems == []
+    assert [(t, r.values) for t, r in reader.glossary_records] == [
+        ("carc", {"code": "CO-11",
+                  "description": "The diagnosis is inconsistent with the procedure."}),
+        ("carc", {"code": "PR-1", "description": "Deductible Amount"})]
 
 
 # -- what a section would ignore is refused, with its line --------------------------------------
