@@ -224,3 +224,29 @@ def test_what_a_section_would_ignore_is_a_validation_error_with_its_line(tmp_pat
     assert field in message and what in message, message
     number = int(re.search(r"nwbad\.yaml:(\d+):", message).group(1))
     assert number in (line, line + 1), (line, message)  # the key's line or its value's
+
+
+# -- corrections run the declared checks again ---------------------------------------------------
+
+class _Fix:  # a correction as apply_corrections reads it
+    def __init__(self, claim, line, changes):
+        self.id, self.patient_account, self.payer_claim_id = 7, claim.patient_account, \
+            claim.payer_claim_id
+        self.line, self.changes = line, changes
+
+
+def test_a_correction_of_the_allowed_amount_clears_the_check_problem():
+    from claimwright.corrections import apply_corrections
+
+    plan = copy.deepcopy(_plans("northwind")[0])
+    claim = next(c for c in plan.remittance.claims if any(ln.allowed for ln in c.lines))
+    number, line = next((n, ln) for n, ln in enumerate(claim.lines, start=1) if ln.allowed)
+    right = line.allowed
+    line.allowed += Decimal("1.00")
+    data = parse_pdf(_render(plan), layout="northwind").to_json()
+    assert [p["code"] for p in data["problems"]] == ["layout-check-failed"]
+    still = apply_corrections(data, [_Fix(claim, number, {"allowed": str(right + 2)})])
+    assert [p["code"] for p in still["problems"]] == ["layout-check-failed"]
+    assert "still after correction #7" in still["problems"][0]["message"]
+    fixed = apply_corrections(data, [_Fix(claim, number, {"allowed": str(right)})])
+    assert fixed["problems"] == [] and fixed["balanced"] is True
