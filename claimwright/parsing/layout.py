@@ -12,7 +12,8 @@ Python regular expressions searched in that text; their named groups name the fi
 
 :mod:`claimwright.parsing.layout_loader` loads and validates the files into these types.
 Validation is strict (unknown keys are typos, regexes must compile, every named group must be a
-field of the scope it fills, a group on a row whose groups are not read is an error); errors name the file, the line, the field path and what is wrong.
+field of the scope it fills, a group on a row whose groups are not read is an error); errors
+name the file, the line, the field path and what is wrong.
 """
 
 from __future__ import annotations
