@@ -252,3 +252,48 @@ def test_a_correction_of_the_allowed_amount_clears_the_check_problem():
     assert "still after correction #7" in still["problems"][0]["message"]
     fixed = apply_corrections(data, [_Fix(claim, number, {"allowed": str(right)})])
     assert fixed["problems"] == [] and fixed["balanced"] is True
+
+
+# -- the check terms, evaluated on a model -------------------------------------------------------
+
+def _check(each, equal, *terms):
+    from claimwright.parsing.layout_checks import Check, parse_term
+
+    return Check(f"{each} {equal}", each, parse_term(equal, each),
+                 tuple(parse_term(t, each) for t in terms))
+
+
+def test_check_terms_of_each_scope():
+    from claimwright.models import (Adjustment, Claim, Party, Payment, ProviderAdjustment,
+                                    ServiceLine)
+    from claimwright.parsing.layout_checks import run_checks
+
+    d = Decimal
+    lines = [ServiceLine(None, "99213", d("100.00"), d("60.00"), allowed=d("80.00"),
+                         adjustments=[Adjustment("CO", "45", d("20.00")),
+                                      Adjustment("PR", "2", d("20.00"))]),
+             ServiceLine(None, "36415", d("10.00"), d("0.00"), allowed=None,
+                         adjustments=[Adjustment("CO", "97", d("10.00"))])]
+    claim = Claim("A1", "C1", "1", d("110.00"), d("55.00"), lines=lines, pages=[2],
+                  adjustments=[Adjustment("CO", "253", d("5.00"))])
+    remit = Remittance("pdf", Party(), Party(), Payment(amount=d("45.00")), claims=[claim],
+                       provider_adjustments=[ProviderAdjustment("WO", d("10.00"))])
+    holds = [
+        _check("line", "allowed", "paid", "adjustments PR"),  # line 2 (blank allowed) skipped
+        _check("line", "allowed", "billed", "-adjustments except PR"),
+        _check("claim", "paid", "lines.paid", "-adjustments CO-253"),
+        _check("claim", "billed", "lines.billed"),
+        _check("remittance", "payment_amount", "claims.paid", "-provider_adjustments.amount"),
+        _check("remittance", "claims.billed", "lines.billed"),
+    ]
+    problems, ran = run_checks(remit, tuple(holds))
+    assert problems == [] and ran == {c.name for c in holds}
+    fails = (_check("claim", "paid", "lines.paid"), _check("line", "billed", "paid"))
+    problems, _ = run_checks(remit, fails)
+    assert [(p.claim, p.line, p.expected, p.actual, p.page) for p in problems] == [
+        ("A1", None, d("60.00"), d("55.00"), 2),
+        ("A1", 1, d("60.00"), d("100.00"), 2), ("A1", 2, d("0.00"), d("10.00"), 2)]
+    assert "claim A1 line 1: check 'line billed': billed is 100.00 but paid = 60.00" \
+        in problems[1].message
+    problems, ran = run_checks(remit, (_check("claim", "lines.allowed", "lines.paid"),))
+    assert problems == [] and ran == set()  # a sum over a blank allowed is not checked
