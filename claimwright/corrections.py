@@ -47,6 +47,7 @@ CLAIM_FIELDS = ("billed", "paid", "patient_responsibility")
 LINE_FIELDS = ("billed", "allowed", "paid", "units", "procedure", "modifiers")
 ADJUSTMENT_FIELDS = ("amount", "group", "carc")  # as adjustment.<n>.<field>
 WHY_MAX = 200
+CHECK_FAILED = "layout-check-failed"  # a layout's declared check: run again after a correction
 _MONEY = {"billed", "paid", "allowed", "patient_responsibility", "amount"}
 _ADJUSTMENT = re.compile(r"^adjustment\.([1-9][0-9]*)\.(amount|group|carc)$")
 _PROCEDURE = re.compile(r"^[A-Z0-9]{5}$")
@@ -119,10 +120,13 @@ def apply_corrections(data: dict, corrections: Iterable[_Target]) -> dict:
             _set(target, name, value)
         by_account.setdefault(c.patient_account, []).append(c.id)
     remit = Remittance.from_json(out)
-    kept = [p for p in remit.problems if p.code not in BALANCING_CODES
+    declared = _declared_checks(remit)
+    rechecked = BALANCING_CODES | ({CHECK_FAILED} if declared is not None else set())
+    kept = [p for p in remit.problems if p.code not in rechecked
             or (p.claim is not None and p.claim not in by_account)]
     fresh = [p for c in remit.claims if c.patient_account in by_account for p in check_claim(c)]
     fresh += [p for p in check_remittance(remit) if p.claim is None]
+    fresh += [p for p in declared or [] if p.claim is None or p.claim in by_account]
     for p in fresh:
         ids = by_account.get(p.claim or "") or sorted({i for v in by_account.values() for i in v})
         p.message += f" (still after correction {', '.join(f'#{i}' for i in ids)})"
@@ -131,6 +135,23 @@ def apply_corrections(data: dict, corrections: Iterable[_Target]) -> dict:
     out["corrections"] = [{"id": c.id, "claim": c.payer_claim_id, "line": c.line,
                            "fields": list(c.changes)} for c in applied]
     return out
+
+
+def _declared_checks(remit: Remittance) -> list | None:
+    """The problems of the remittance layout's declared checks, run again on the corrected
+    values; None when they cannot be (an 835, or a layout that no longer loads): the stored
+    check problems then stay as they were."""
+    if not remit.layout:
+        return None
+    from .errors import ClaimwrightError
+    from .parsing.layout_checks import run_checks
+    from .parsing.layout_loader import get_layout
+
+    try:
+        checks = get_layout(remit.layout).checks
+    except ClaimwrightError:
+        return None
+    return run_checks(remit, checks)[0]
 
 
 def corrected_data(ctx: Context, remittance_id: int) -> dict:
@@ -145,7 +166,8 @@ def resolve_corrected(ctx: Context, doc: Document, remit: Remittance,
     remittance total's, when it balances): the keys resolved."""
     if not applied:
         return []
-    unbalanced = {p.claim or "-" for p in remit.problems if p.code in BALANCING_CODES}
+    unbalanced = {p.claim or "-" for p in remit.problems
+                  if p.code in BALANCING_CODES or p.code == CHECK_FAILED}
     done = []
     for account in dict.fromkeys([*(c.patient_account for c in applied), "-"]):
         if account in unbalanced:

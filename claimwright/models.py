@@ -337,6 +337,9 @@ class Remittance:
     provider_adjustments: list[ProviderAdjustment] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     layout: str = ""  # name of the PDF layout used (empty for 835)
+    # the numbers read that no check covers ("lines[].units"): a reader knows they were not
+    # cross-checked (PDF layouts; see claimwright.parsing.layout_checks)
+    unverified: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -355,6 +358,8 @@ class Remittance:
         }
         if self.layout:
             out["layout"] = self.layout
+        if self.unverified:  # only when some number is: an 835's JSON stays as it was
+            out["unverified"] = list(self.unverified)
         return out
 
     @classmethod
@@ -371,6 +376,7 @@ class Remittance:
                                   for p in d.get("provider_adjustments") or []],
             problems=[Problem.from_json(p) for p in d.get("problems") or []],
             layout=d.get("layout") or "",
+            unverified=list(d.get("unverified") or []),
         )
 
 

@@ -467,7 +467,8 @@ def test_invalid_layout_files_say_file_field_and_problem(tmp_path, old, new, mes
     ("    rarc: '^REMARK CODES$'", "    remarks: '^REMARK CODES$'",
      r"glossary.headings: unknown key\(s\) \['remarks'\]"),
     ("min_overlap: 0.5", "min_overlap: 1.5", r"glossary.min_overlap: must be between 0 and 1"),
-    ("OF (?P<count>\\d+)$'", "OF (\\d+)$'", r"page_numbers: pattern must capture \['count'\]"),
+    # the count is optional ("Sheet 3"), the number is not
+    ("#: (?P<number>\\d+) OF", "#: (\\d+) OF", r"page_numbers: pattern must capture \['number'\]"),
     ("{field: rendering_provider_npi, from: 30, to: 90}",
      "{field: rendering_provider, from: 30, to: 90}",
      r"variant.yaml:57: claims.table.columns\[0\].field: unknown field 'rendering_provider'"),

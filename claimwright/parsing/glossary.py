@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from ..models import Problem
 
 _WORD = re.compile(r"[a-z0-9]+")
+# a reason code listed with its group ("CO-11"): the group is a group code, the rest the CARC
+_GROUP_PREFIXED = re.compile(r"(?P<group>[A-Z]{2})-(?P<carc>[A-Z0-9]{1,4})")
 _FILLER = {"a", "an", "the", "of", "or", "and", "to", "for", "on", "in", "is", "be", "by", "this",
            "that", "with", "not", "as", "at", "it", "its", "may", "are", "was", "has", "have",
            "from", "no", "any", "other", "than", "which", "been", "were", "if", "we", "you",
@@ -73,7 +75,18 @@ def check_glossary(entries: list[GlossaryEntry], *, min_overlap: float = 0.5,
     for entry in entries:
         label = _LABELS.get(entry.table, entry.table)
         table = code_tables.table(entry.table)
-        known = table.get(entry.code)
+        code = entry.code
+        prefixed = _GROUP_PREFIXED.fullmatch(code) if entry.table == "carc" else None
+        if prefixed:  # "CO-11": the CARC 11, and CO must be a group code
+            code = prefixed["carc"]
+            if code_tables.table("groups").get(prefixed["group"]) is None:
+                problems.append(Problem(
+                    "glossary-unknown-code",
+                    f"the glossary on page {entry.page} lists {entry.code!r} under the "
+                    f"reason codes; {prefixed['group']!r} is not a group code",
+                    page=entry.page))
+                continue
+        known = table.get(code)
         if known is None:
             problems.append(Problem(
                 "glossary-unknown-code",

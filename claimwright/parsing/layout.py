@@ -12,7 +12,8 @@ Python regular expressions searched in that text; their named groups name the fi
 
 :mod:`claimwright.parsing.layout_loader` loads and validates the files into these types.
 Validation is strict (unknown keys are typos, regexes must compile, every named group must be a
-field of the scope it fills); errors name the file, the line, the field path and what is wrong.
+field of the scope it fills, a group on a row whose groups are not read is an error); errors
+name the file, the line, the field path and what is wrong.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class Glossary:
     headings: tuple[tuple[str, re.Pattern], ...]  # (code table name, heading row pattern)
     table: Table
     min_overlap: float  # below this share of common words a description is "clearly different"
+    rows: tuple[re.Pattern, ...] = ()  # whole-row entries ("CO-11 text"): groups code, description
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,12 @@ class Layout:
     provider_adjustments: Section | None
     summary: Section | None
     glossary: Glossary | None
-    page_numbers: re.Pattern | None  # a row printing "page <number> of <count>"
+    page_numbers: re.Pattern | None  # a row printing "page <number> [of <count>]"
     adjustment: re.Pattern
     remark: re.Pattern
+    checks: tuple = ()  # declared checks (:class:`~.layout_checks.Check`)
+    # each number the layout reads (``lines[].allowed``) -> the names of the checks covering it
+    verified_by: tuple[tuple[str, frozenset[str]], ...] = ()
 
     def matches(self, first_page_text: str) -> bool:
         """Whether every fingerprint pattern occurs in page 1 (whitespace collapsed)."""

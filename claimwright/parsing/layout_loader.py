@@ -36,6 +36,7 @@ from .layout import (
     Section,
     Table,
 )
+from .layout_checks import load_checks, read_paths, verifiers
 
 LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
 
@@ -87,6 +88,9 @@ class _Validator:
         except re.error as exc:
             raise self.fail(where, f"invalid regular expression: {exc}") from None
         names = set(compiled.groupindex)
+        if groups is not None and not groups and names:
+            raise self.fail(where, f"named group(s) {sorted(names)} are never read from this "
+                                   "row; remove them (use (?:...) to group)")
         if groups is not None:
             bad = sorted(n for n in names - groups
                          if not (code_checks and CODE_CHECK.fullmatch(n)))
@@ -97,13 +101,13 @@ class _Validator:
             raise self.fail(where, f"pattern must capture {missing}")
         return compiled
 
-    def regexes(self, value: Any, where: str, groups: set[str] | None = None
+    def regexes(self, value: Any, where: str, groups: set[str] | None = set()
                 ) -> tuple[re.Pattern, ...]:
         return tuple(self.regex(v, f"{where}[{i}]", groups)
                      for i, v in enumerate(self.strings(value, where)))
 
-    def rows(self, value: Any, where: str, groups: set[str], code_checks: bool = False
-             ) -> tuple[RowPattern, ...]:
+    def rows(self, value: Any, where: str, groups: set[str], code_checks: bool = False,
+             ends_ok: bool = False) -> tuple[RowPattern, ...]:
         if not isinstance(value, list):
             raise self.fail(where, "must be a list")
         out = []
@@ -111,7 +115,8 @@ class _Validator:
             here = f"{where}[{i}]"
             if isinstance(item, str):
                 item = {"pattern": item}
-            item = self.mapping(item, here, {"pattern", "ends"}, {"pattern"})
+            item = self.mapping(item, here, {"pattern", "ends"} if ends_ok else {"pattern"},
+                                {"pattern"})
             ends = item.get("ends", False)
             if not isinstance(ends, bool):
                 raise self.fail(f"{here}.ends", "must be true or false")
@@ -171,16 +176,20 @@ class _Validator:
         return Table(tuple(columns), key, continuation)
 
     def section(self, value: Any, where: str, *, row_groups: set[str], table_fields: set[str],
-                need_start: bool, claims: bool = False, code_checks: bool = False) -> Section:
-        allowed = {"start", "skip", "rows", "table"} | ({"continued", "line_rows"} if claims
-                                                        else set())
+                need_start: bool, claims: bool = False, code_checks: bool = False,
+                start_groups: bool = True) -> Section:
+        # what a section does not read is not accepted: a summary has no table, only claim
+        # rows may end a block, a provider section's start row is a heading
+        allowed = {"start", "skip", "rows"} | ({"table"} if table_fields else set()) | (
+            {"continued", "line_rows"} if claims else set())
         value = self.mapping(value, where, allowed, {"start"} if need_start else set())
         start = None
         if "start" in value:
-            start = self.regex(value["start"], f"{where}.start", row_groups,
-                               code_checks=code_checks)
+            start = self.regex(value["start"], f"{where}.start",
+                               row_groups if start_groups else set(), code_checks=code_checks)
         skip = self.regexes(value.get("skip", []), f"{where}.skip")
-        rows = self.rows(value.get("rows", []), f"{where}.rows", row_groups, code_checks)
+        rows = self.rows(value.get("rows", []), f"{where}.rows", row_groups, code_checks,
+                         ends_ok=claims)
         line_rows = self.rows(value.get("line_rows", []), f"{where}.line_rows",
                               LINE_FIELDS - {"ignore", "adjustment"})
         table = None
@@ -190,13 +199,14 @@ class _Validator:
         if claims and "continued" in value:
             continued = self.regex(value["continued"], f"{where}.continued", {"patient_account"},
                                    {"patient_account"})
-        if not rows and table is None:
-            raise self.fail(where, "needs 'rows' patterns, a 'table', or both")
+        if not rows and table is None and not (start is not None and start.groupindex):
+            raise self.fail(where, "needs 'rows' patterns, a 'table', or both (or a 'start' "
+                                   "pattern that reads fields)")
         return Section(start, skip, rows, table, continued, line_rows)
 
     def glossary(self, value: Any, where: str) -> Glossary:
-        value = self.mapping(value, where, {"start", "skip", "headings", "table", "min_overlap"},
-                             {"start", "headings", "table"})
+        value = self.mapping(value, where, {"start", "skip", "headings", "table", "min_overlap",
+                                            "rows"}, {"start", "headings", "table"})
         start = self.regex(value["start"], f"{where}.start", set())
         skip = self.regexes(value.get("skip", []), f"{where}.skip")
         raw = self.mapping(value["headings"], f"{where}.headings", set(CODE_TABLES))
@@ -211,12 +221,15 @@ class _Validator:
         overlap = self.number(value.get("min_overlap", 0.5), f"{where}.min_overlap")
         if overlap > 1:
             raise self.fail(f"{where}.min_overlap", "must be between 0 and 1")
-        return Glossary(start, skip, headings, table, overlap)
+        # whole-row entries ("CO-11 The diagnosis is inconsistent ..."): a new entry each
+        rows = tuple(self.regex(p, f"{where}.rows[{i}]", {"code", "description"}, {"code"})
+                     for i, p in enumerate(self.strings(value.get("rows", []), f"{where}.rows")))
+        return Glossary(start, skip, headings, table, overlap, rows)
 
 
 _TOP_KEYS = {"name", "description", "fingerprint", "text", "formats", "furniture", "ignore",
              "document", "claims", "provider_adjustments", "summary", "glossary", "codes",
-             "page_numbers"}
+             "page_numbers", "checks"}
 
 
 def load_layout_file(path: str | Path) -> Layout:
@@ -232,7 +245,7 @@ def load_layout_file(path: str | Path) -> Layout:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise v.fail("description", "must be a string")
-    fingerprint = tuple(v.regex(p, f"fingerprint[{i}]") for i, p in
+    fingerprint = tuple(v.regex(p, f"fingerprint[{i}]", set()) for i, p in
                         enumerate(v.strings(raw["fingerprint"], "fingerprint", allow_empty=False)))
 
     text = v.mapping(raw.get("text", {}), "text", {"row_tolerance", "cell_gap"})
@@ -265,28 +278,32 @@ def load_layout_file(path: str | Path) -> Layout:
     if "provider_adjustments" in raw:
         provider = v.section(raw["provider_adjustments"], "provider_adjustments",
                              row_groups=PROVIDER_FIELDS - {"ignore"},
-                             table_fields=PROVIDER_FIELDS, need_start=True)
+                             table_fields=PROVIDER_FIELDS, need_start=True, start_groups=False)
         if provider.table is not None and provider.table.key != "reason":
             raise v.fail("provider_adjustments.table.key", "must be 'reason'")
     if "summary" in raw:  # summary rows may also print document fields (the check amount)
         summary = v.section(raw["summary"], "summary", row_groups=SUMMARY_CHECKS | DOCUMENT_FIELDS,
                             table_fields=set(), need_start=True, code_checks=True)
     found = {g for p in document_rows for g in p.groupindex} | set(defaults)
-    if summary is not None:
-        found |= {g for r in summary.rows for g in r.regex.groupindex}
+    if summary is not None:  # the start row's groups are read too
+        found |= {g for r in summary.rows for g in r.regex.groupindex} | set(
+            summary.start.groupindex)
     missing = [f for f in REQUIRED_DOCUMENT if f not in found]
     if missing:
         raise v.fail("document", f"no pattern or default provides {missing}")
     glossary = v.glossary(raw["glossary"], "glossary") if "glossary" in raw else None
     page_numbers = None
     if "page_numbers" in raw:
+        # "Page 2 of 5", or "Sheet 2" (no count: the sequence is still checked)
         page_numbers = v.regex(raw["page_numbers"], "page_numbers", {"number", "count"},
-                               {"number", "count"})
+                               {"number"})
 
     codes = v.mapping(raw.get("codes", {}), "codes", {"adjustment", "remark"})
     adjustment = v.regex(codes.get("adjustment", DEFAULT_ADJUSTMENT), "codes.adjustment",
                          {"group", "carc", "amount"}, {"group", "carc", "amount"})
     remark = v.regex(codes.get("remark", DEFAULT_REMARK), "codes.remark", set())
+    checks = load_checks(v, raw.get("checks", []))
+    verified_by = _coverage(document_rows, claims, provider, summary, checks)
 
     return Layout(
         name=name, path=path, description=description, fingerprint=fingerprint,
@@ -297,7 +314,34 @@ def load_layout_file(path: str | Path) -> Layout:
         claims=claims, provider_adjustments=provider, summary=summary, glossary=glossary,
         page_numbers=page_numbers,
         adjustment=adjustment, remark=re.compile(rf"(?:{remark.pattern})\Z"),
+        checks=checks, verified_by=verified_by,
     )
+
+
+def _groups(patterns) -> set[str]:
+    return {g for p in patterns if p is not None
+            for g in getattr(p, "regex", p).groupindex}
+
+
+def _coverage(document_rows, claims: Section, provider: Section | None,
+              summary: Section | None, checks) -> tuple:
+    """Which checks cover each number the layout reads (see :func:`layout_checks.verifiers`)."""
+    claim_groups = _groups((claims.start, *claims.rows))
+    line_fields = {c.field for c in claims.table.columns} | _groups(claims.line_rows)
+    document = _groups(document_rows)
+    totals = {g for g in claim_groups if g.startswith("check_")}
+    if "patient_responsibility" in claim_groups:  # a printed one is compared with PR
+        totals.add("check_patient_responsibility")
+    provider_fields: set[str] = set()
+    if provider is not None:
+        provider_fields = _groups(provider.rows) | (
+            {c.field for c in provider.table.columns} if provider.table else set())
+    if summary is not None:
+        found = _groups((summary.start, *summary.rows))
+        document |= found
+        totals |= {g for g in found if g.startswith("check_")}
+    paths = read_paths(claim_groups, line_fields, document, provider_fields)
+    return verifiers(paths, totals, checks)
 
 
 def layout_files(directory: Path | None = None) -> list[Path]:

@@ -19,6 +19,7 @@ from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, Provider
                       Remittance, ServiceLine)
 from .glossary import GlossaryEntry, check_glossary
 from .layout import CODE_CHECK
+from .layout_checks import run_checks, unverified
 
 
 @dataclass
@@ -41,6 +42,25 @@ class ClaimDraft(Record):
 
 class Assembly:
     """Records -> :class:`Remittance`, with the printed totals checked (a mixin of the reader)."""
+
+    def page_number(self, rows: list, number: int, count: int) -> bool:
+        """Compare the printed "page i of N" (or "Sheet i": no count) with the page's place;
+        False after a problem."""
+        assert self.layout.page_numbers is not None
+        for row in rows:
+            match = self.layout.page_numbers.search(row.text)
+            if match is None:
+                continue
+            printed = int(match["number"])
+            total = int(match["count"]) if match.groupdict().get("count") else None
+            if printed == number and total in (None, count):
+                return True
+            shown = f"page {printed}" + (f" of {total}" if total is not None else "")
+            self.problem("layout-page-sequence",
+                         f"page {number} of the {count} in the file is printed as {shown}: "
+                         "pages are missing, extra or out of order", row)
+            return False
+        return True  # no number printed (an unreadable page is reported on its own)
 
     def finish(self) -> Remittance:
         lay = self.layout
@@ -77,7 +97,12 @@ class Assembly:
                          for table, rec in self.glossary_records]
         if lay.glossary is not None:
             self.problems += check_glossary(self.glossary, min_overlap=lay.glossary.min_overlap)
-        remit.problems = self.problems + fit_to_storage(remit) + check_remittance(remit)
+        declared, ran = run_checks(remit, lay.checks)
+        remit.problems = (self.problems + fit_to_storage(remit) + check_remittance(remit)
+                          + declared)
+        ran |= {name for d in self.claims for name, _, _ in d.checks}
+        ran |= {name for name, _, _ in self.summary_checks}
+        remit.unverified = unverified(lay.verified_by, ran)
         return remit
 
     def build_claim(self, draft: ClaimDraft) -> Claim:

@@ -57,23 +57,6 @@ class RowReader(Assembly):
         self.close_claim()
         return self.finish()
 
-    def page_number(self, rows: list[Row], number: int, count: int) -> bool:
-        """Compare the printed "page i of N" with the page's place; False after a problem."""
-        assert self.layout.page_numbers is not None
-        for row in rows:
-            match = self.layout.page_numbers.search(row.text)
-            if match is None:
-                continue
-            printed, total = int(match["number"]), int(match["count"])
-            if (printed, total) == (number, count):
-                return True
-            self.problem("layout-page-sequence",
-                         f"page {number} of the {count} in the file is printed as page "
-                         f"{printed} of {total}: pages are missing, extra or out of order",
-                         row)
-            return False
-        return True  # no number printed (an unreadable page is reported on its own)
-
     def feed(self, row: Row) -> None:
         lay = self.layout
         text = row.text
@@ -93,10 +76,15 @@ class RowReader(Assembly):
             return
         for name, section in (("provider", lay.provider_adjustments), ("summary", lay.summary),
                               ("glossary", lay.glossary)):
-            if section is not None and section.start.search(text):
+            start = section.start.search(text) if section is not None else None
+            if start:
                 self.close_claim()
                 self.state = name
                 self.record = None
+                if name == "summary":  # the start row may print totals too
+                    self.apply(self.document, start, row, checks=self.summary_checks)
+                elif name == "glossary":  # ... or name the first code table
+                    self.glossary_heading(text)
                 return
         if self.state == "preamble":
             self.document_fields(row)  # free text before the first claim: fields or nothing
@@ -211,15 +199,27 @@ class RowReader(Assembly):
         assert glossary is not None
         if any(p.search(row.text) for p in glossary.skip):
             return
-        for name, pattern in glossary.headings:
-            if pattern.search(row.text):
-                self.glossary_table = name
-                self.record = None
+        if self.glossary_heading(row.text):
+            return
+        for pattern in glossary.rows:  # an entry on one row: "CO-11 The diagnosis is ..."
+            match = pattern.search(row.text)
+            if match and self.glossary_table is not None:
+                self.record = self.glossary_record(row)
+                self.apply(self.record, match, row)
                 return
         if self.glossary_table is not None and self.table_row(glossary.table, row,
                                                               self.glossary_record):
             return
         self.unrecognized(row)
+
+    def glossary_heading(self, text: str) -> bool:
+        assert self.layout.glossary is not None
+        for name, pattern in self.layout.glossary.headings:
+            if pattern.search(text):
+                self.glossary_table = name
+                self.record = None
+                return True
+        return False
 
     def glossary_record(self, row: Row) -> Record:
         record = Record(page=row.page)
