@@ -221,7 +221,13 @@ def payers_check(payer: Annotated[Optional[list[str]], typer.Argument(
                  if (getattr(creds, f"{item}_env") or getattr(creds, f"{item}_block"))
                  and not getattr(creds, f"{item}_block")
                  and not os.environ.get(getattr(creds, f"{item}_env") or "")]
+        unset += [a.source() for a in creds.security_answers
+                  if a.answer_env and not a.answer_block and not os.environ.get(a.answer_env)]
         note = f"; not set here: {', '.join(unset)}" if unset else ""
+        if config.login.shape != "one-page" or config.mfa in ("sms", "email"):
+            note += f"; sign-in {config.login.shape}" + (
+                f", one-time code by {config.mfa} (a person enters it)"
+                if config.mfa in ("sms", "email") else "")
         typer.echo(f"ok   {name}: flow {config.flow}, portal {config.resolve_base_url()}{note}")
     if bad:
         raise typer.Exit(1)
