@@ -61,5 +61,6 @@ class LoginSection(Strict):
     #: default: ``totp`` when a TOTP secret is named, else ``none``.
     mfa: Literal["none", "totp", "sms", "email"] | None = None
     #: how long the nightly flow waits for a person to enter an SMS / e-mail code (then the
-    #: payer is skipped for the night)
-    code_timeout_s: Annotated[int, Field(ge=1, le=6 * 3600)] = 900
+    #: payer is skipped for the night); at most 30 min: portals expire codes sooner, and the
+    #: pull holds its unit's 60-minute lease meanwhile
+    code_timeout_s: Annotated[int, Field(ge=1, le=1800)] = 900

@@ -144,6 +144,22 @@ def test_a_missing_security_answer_stops_before_any_browser(monkeypatch):
     assert ANSWER not in repr(creds)
 
 
+def test_payers_check_says_how_a_payer_signs_in(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from claimwright.cli import app
+
+    (tmp_path / "summit.yaml").write_text(yaml.safe_dump(summit_data(IDENTIFIER_FIRST, SMS,
+                                                                     QUESTIONS)))
+    monkeypatch.setenv("CLAIMWRIGHT_SELECTORS_DIR", str(tmp_path))
+    monkeypatch.delenv("CLAIMWRIGHT_SUMMIT_ANSWER_CITY", raising=False)
+    result = CliRunner().invoke(app, ["payers", "check", "summit"])
+    assert result.exit_code == 0, result.output
+    assert "ok   summit: flow login-search-paginate" in result.output
+    assert "$CLAIMWRIGHT_SUMMIT_ANSWER_CITY" in result.output  # not set here
+    assert "sign-in identifier-first, one-time code by sms (a person enters it)" in result.output
+
+
 # ---- the portal, signed in each way ----------------------------------------------------------
 @pytest.mark.browser
 def test_identifier_first_sign_in_pulls_every_document(summit_docs, summit_env, tmp_path):
@@ -326,7 +342,15 @@ def test_the_run_pauses_for_the_texted_code_and_a_person_resumes_it(
             [item] = eventually(lambda: awaiting(workspace))
             code = eventually(lambda: outbox_codes(summit_nightly))[-1]
             seen.update(item=item, code=code)
-            resume_with_code(item.context["flow_run_id"], code)
+
+            def resumed() -> bool:  # the run may take a moment to show as paused
+                try:
+                    resume_with_code(item.context["flow_run_id"], code)
+                except Exception:  # noqa: BLE001 - not paused yet: look again
+                    return False
+                return True
+
+            eventually(resumed, timeout=30)
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
             seen["error"] = exc
 

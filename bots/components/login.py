@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from claimwright.types import FaultCode
 
+from ..config_login import PERSON_CODES
+
 if TYPE_CHECKING:
     from ..credentials import Credentials
     from ..locators import Resolved
@@ -120,7 +122,7 @@ class LoginForm:
     def _answer_code(self) -> tuple[str, Resolved]:
         portal, config = self.portal, self.portal.config
         mfa = config.mfa
-        if mfa in ("sms", "email"):
+        if mfa in PERSON_CODES:
             code, source = self._person_code(mfa), f"the code a person entered ({mfa})"
         elif mfa == "totp" and self.credentials.totp_secret:
             code = self.one_time_code()
@@ -144,18 +146,17 @@ class LoginForm:
         log, fault, trace and screenshot; a permanent ``mfa-code-needed`` fault when no one can
         be asked or no one answered within ``login.code_timeout_s``."""
         portal, config = self.portal, self.portal.config
-        timeout = config.login.code_timeout_s
         if self.ask_code is None:
             raise portal.rt.fault(
                 f"the portal sent a one-time code by {channel} and no one can enter it here "
                 "(the nightly flow waits for a person to enter it); payer skipped",
                 step="mfa", code=FaultCode.MFA_CODE_NEEDED, retryable=False, channel=channel)
-        code = self.ask_code(CodeRequest(config.payer, channel, timeout))
+        code = self.ask_code(CodeRequest(config.payer, channel, config.login.code_timeout_s))
         code = (code or "").strip()
         if not code:
             raise portal.rt.fault(
-                f"no one entered the one-time code sent by {channel} within {timeout} s; payer "
-                "skipped for tonight", step="mfa", code=FaultCode.MFA_CODE_NEEDED,
+                f"no one entered the one-time code sent by {channel} in time; payer skipped "
+                "for tonight", step="mfa", code=FaultCode.MFA_CODE_NEEDED,
                 retryable=False, channel=channel, timed_out=True)
         portal.rt.secrets.append(code)  # redacted from faults, traces and screenshots
         return code

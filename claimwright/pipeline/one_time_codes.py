@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: the longest a run waits for a code (``login.code_timeout_s`` allows no more either)
+MAX_WAIT_S = 1800
+
 
 class CodeWaiter(Protocol):
     """How a run reaches a person for a one-time code."""
@@ -54,7 +57,7 @@ def code_asker(ctx: Context, waiter: CodeWaiter, *, review_key: str
     """The bot's ``ask_code`` for one pull: review item, wait, item resolved (module doc)."""
 
     def ask(request: CodeRequest) -> str | None:
-        timeout = waiter.timeout_s or request.timeout_s
+        timeout = min(waiter.timeout_s or request.timeout_s, MAX_WAIT_S)
         where = waiter.where()
         until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)
         how = ("in the Prefect UI (flow run " + str(where["flow_run_id"]) + ": Resume, enter "
