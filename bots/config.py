@@ -29,10 +29,16 @@ from claimwright.errors import SystemFault
 from claimwright.settings import Settings
 from claimwright.types import FaultCode
 
-PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
-ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]*$"
+from .config_login import (
+    IDENTIFIER_FIRST_LOCATORS,
+    QUESTION_LOCATORS,
+    BlockName,
+    EnvName,
+    LoginSection,
+    SecurityAnswer,
+)
 
-EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 
 #: Locator strategies, in the order of preference the README recommends.
 STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
@@ -40,7 +46,8 @@ STRATEGIES = ("role", "label", "placeholder", "text", "test_id", "css", "xpath")
 #: (``bots.portals``).
 #: Locators the engine uses when present.
 OPTIONAL_LOCATORS = ("captcha", "search_error", "otp", "submit_otp", "otp_error", "maintenance",
-                     "documents_link")
+                     "documents_link", "submit_username", "security_question", "security_answer",
+                     "submit_answer")
 #: Locators required when ``credentials.totp_secret_env`` is set (the one-time-code step).
 MFA_LOCATORS = ("otp", "submit_otp")
 #: Locators required when the config has a ``status:`` section (claim/appeal status pages).
@@ -121,9 +128,6 @@ class PortalSection(_Strict):
         return value
 
 
-BlockName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-
-
 class CredentialsSection(_Strict):
     """Where the login is kept — never the values: environment variable names (``*_env``) and/or
     Prefect Secret block names (``*_block``). When both are given, a set variable wins."""
@@ -135,6 +139,8 @@ class CredentialsSection(_Strict):
     username_block: BlockName | None = None
     password_block: BlockName | None = None
     totp_secret_block: BlockName | None = None
+    #: Answers to the portal's security questions, each by reference (never the answer itself).
+    security_answers: list[SecurityAnswer] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _each_has_a_source(self) -> CredentialsSection:
@@ -241,6 +247,7 @@ class PayerConfig(_Strict):
     flow_options: dict[str, Any] = Field(default_factory=dict)
     portal: PortalSection
     credentials: CredentialsSection
+    login: LoginSection = LoginSection()
     search: SearchSection = SearchSection()
     results: ResultsSection
     documents: DocumentsSection = DocumentsSection()
@@ -277,14 +284,29 @@ class PayerConfig(_Strict):
         missing = [n for n in flow.REQUIRED_LOCATORS if n not in self.locators]
         if self.status is not None:
             missing += [n for n in STATUS_LOCATORS if n not in self.locators]
-        if self.credentials.has_totp:
+        mfa = self.mfa
+        if mfa == "totp" and not self.credentials.has_totp:
+            raise ValueError("login.mfa: totp needs credentials.totp_secret_env or "
+                             "totp_secret_block")
+        if mfa != "none":
             missing += [n for n in MFA_LOCATORS if n not in self.locators]
+        if self.login.shape == "identifier-first":
+            missing += [n for n in IDENTIFIER_FIRST_LOCATORS if n not in self.locators]
+        if self.credentials.security_answers:
+            missing += [n for n in QUESTION_LOCATORS if n not in self.locators]
         if missing:
             raise ValueError(f"locators: flow {self.flow!r} needs {', '.join(missing)}")
         unknown_mask = [n for n in self.screenshot_mask if n not in self.locators]
         if unknown_mask:
             raise ValueError(f"screenshot_mask: unknown locator(s) {', '.join(unknown_mask)}")
         return self
+
+    @property
+    def mfa(self) -> str:
+        """The second factor: ``login.mfa``, else ``totp`` when a TOTP secret is named."""
+        if self.login.mfa is not None:
+            return self.login.mfa
+        return "totp" if self.credentials.has_totp else "none"
 
     def resolve_base_url(self, override: str | None = None,
                          env: dict[str, str] | None = None) -> str:
@@ -328,7 +350,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def _looks_like_secret_key(key: str) -> bool:
     return key.lower() in {"password", "username", "user", "secret", "token", "otp_secret",
-                           "totp_secret", "api_key"}
+                           "totp_secret", "api_key", "answer", "code", "otp"}
 
 
 def _reject_inline_credentials(data: Any, where: str, path: str = "") -> None:

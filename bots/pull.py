@@ -24,6 +24,7 @@ from .session import open_session
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+    from .components.login import AskCode
     from .components.results import ResultsPage
     from .session import BotSession
 
@@ -110,7 +111,8 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
                      base_url: str | None = None, evidence_dir: Path | None = None,
                      headless: bool = True, session_dir: Path | None = None,
                      on_downloaded: Callable[[DownloadedDocument], None] | None = None,
-                     browser: Browser | None = None) -> PullResult:
+                     browser: Browser | None = None,
+                     ask_code: AskCode | None = None) -> PullResult:
     """Download ``payer``'s remittance documents paid between ``start`` and ``end`` (inclusive).
 
     Remittances for which ``is_known(remittance_id)`` is true are listed but not downloaded.
@@ -121,7 +123,9 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     land in ``result.failed``. The sign-in is saved in ``session_dir`` (default
     :func:`bots.signins.default_session_dir`, outside the project, 0600) and reused by the next
     pull while the portal accepts it. ``browser``: run in a fresh context of this browser
-    instead of this thread's shared one. A payer folder leading outside ``dest_dir`` (a symbolic
+    instead of this thread's shared one. ``ask_code``: asks a person for a one-time code the
+    portal sent by SMS or e-mail (``login.mfa``; without it such a payer stops with
+    ``mfa-code-needed``); the page waits open meanwhile. A payer folder leading outside ``dest_dir`` (a symbolic
     link) raises ``BusinessError`` ``download-path-unsafe`` before the portal is opened.
     """
     from .portals import get_flow
@@ -138,7 +142,8 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     # Only flows that take documents from browser download events (ACCEPT_DOWNLOADS) get them.
     downloads = bool(getattr(get_flow(config.flow), "ACCEPT_DOWNLOADS", False))
     with open_session(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
-                      headless=headless, browser=browser, accept_downloads=downloads) as session:
+                      headless=headless, browser=browser, accept_downloads=downloads,
+                      ask_code=ask_code) as session:
         run_pull(session, PullRun(session, result, dest_dir, is_known, on_downloaded))
     log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
              config.payer, result.listed, result.pages_visited, len(result.downloaded),

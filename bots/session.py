@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .browser import driving, thread_browser
-from .components.login import LoginForm
+from .components.login import AskCode, LoginForm
 from .components.page import PortalPage
 from .config import PayerConfig
 from .credentials import Credentials, read_credentials
@@ -64,7 +64,8 @@ class BotSession:
     def __init__(self, config: PayerConfig, base_url: str, credentials: Credentials,
                  context: BrowserContext, page: Page, evidence_dir: Path, *,
                  state_file: Path | None = None, reused: bool = False,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 ask_code: AskCode | None = None) -> None:
         self.config = config
         self.state_file = state_file  # where the sign-in is saved after each login
         self.reused = reused          # the context was opened with a saved sign-in
@@ -72,7 +73,7 @@ class BotSession:
         self.rt.evidence = Evidence(self.rt, context, page, evidence_dir)
         self.rt.sign_in = self.sign_in
         self.portal = PortalPage(self.rt, context, page, base_url)
-        self.login = LoginForm(self.portal, credentials)
+        self.login = LoginForm(self.portal, credentials, ask_code=ask_code)
 
     def sign_in(self) -> None:
         """Sign in (step ``login``), save the sign-in, trace what follows."""
@@ -98,10 +99,11 @@ class BotSession:
 @contextlib.contextmanager
 def open_session(config: PayerConfig, url: str, *, evidence_dir: Path,
                  session_dir: Path | None = None, headless: bool = True,
-                 browser: Browser | None = None,
-                 accept_downloads: bool = False) -> Iterator[BotSession]:
+                 browser: Browser | None = None, accept_downloads: bool = False,
+                 ask_code: AskCode | None = None) -> Iterator[BotSession]:
     """A :class:`BotSession` in a fresh context of ``browser`` (default: this thread's shared
     one), not signed in yet (call ``session.start()``), holding a portal slot meanwhile.
+    ``ask_code`` asks a person for a one-time code sent by SMS or e-mail (``login.mfa``).
     Credentials are read first: missing ones fail before any browser starts. On exit the trace
     is dropped (a clean run keeps none) and the context closed; the browser stays open."""
     credentials = read_credentials(config)
@@ -112,18 +114,19 @@ def open_session(config: PayerConfig, url: str, *, evidence_dir: Path,
         browser = browser or thread_browser(headless=headless, payer=config.payer)
         with driving(browser):
             yield from _in_context(config, url, browser, credentials, saved, reuse,
-                                   Path(evidence_dir), accept_downloads)
+                                   Path(evidence_dir), accept_downloads, ask_code)
 
 
 def _in_context(config: PayerConfig, url: str, browser: Browser, credentials: Credentials,
                 saved: Path, reuse: str | None, evidence_dir: Path,
-                accept_downloads: bool) -> Iterator[BotSession]:
+                accept_downloads: bool, ask_code: AskCode | None) -> Iterator[BotSession]:
     context = browser.new_context(accept_downloads=accept_downloads, storage_state=reuse)
     try:
         context.set_default_timeout(config.timeouts.action_ms)
         context.set_default_navigation_timeout(config.timeouts.navigation_ms)
         session = BotSession(config, url, credentials, context, context.new_page(),
-                             evidence_dir, state_file=saved, reused=reuse is not None)
+                             evidence_dir, state_file=saved, reused=reuse is not None,
+                             ask_code=ask_code)
         try:
             yield session
         finally:

@@ -209,6 +209,7 @@ def payers_check(payer: Annotated[Optional[list[str]], typer.Argument(
     import os
 
     from bots.config import ConfigError, load_payer_config, selectors_dir
+    from bots.config_login import PERSON_CODES
 
     names = payer or sorted(p.stem for p in selectors_dir().glob("*.yaml"))
     bad = 0
@@ -224,7 +225,13 @@ def payers_check(payer: Annotated[Optional[list[str]], typer.Argument(
                  if (getattr(creds, f"{item}_env") or getattr(creds, f"{item}_block"))
                  and not getattr(creds, f"{item}_block")
                  and not os.environ.get(getattr(creds, f"{item}_env") or "")]
+        unset += [a.source() for a in creds.security_answers
+                  if a.answer_env and not a.answer_block and not os.environ.get(a.answer_env)]
         note = f"; not set here: {', '.join(unset)}" if unset else ""
+        person = config.mfa in PERSON_CODES
+        if config.login.shape != "one-page" or person:
+            note += f"; sign-in {config.login.shape}" + (
+                f", one-time code by {config.mfa} (a person enters it)" if person else "")
         typer.echo(f"ok   {name}: flow {config.flow}, portal {config.resolve_base_url()}{note}")
     if bad:  # a file that cannot be used: refused, as `layouts check` (docs/cli.md)
         from .cli_common import EXIT_REFUSED

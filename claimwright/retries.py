@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from .fileio import open_private, private_dir
 from .pipeline import Context, Counts, process_documents, pull_payer, write_outputs
+from .pipeline.one_time_codes import CodeWaiter
 from .resolutions import ACTIVE_STATES, PIPELINE_LOCK, Outcome, ResolutionError, _item, today
 from .storage import ReviewItemRecord, WorkUnitRecord
 from .types import UnitKind, UnitState
@@ -118,10 +119,12 @@ def retry_item(ctx: Context, item_id: int, *, by: str, background: bool = False,
     return Outcome(outcome.item, note + outcome.message)
 
 
-def run_retry(ctx: Context, item_id: int, *, by: str, event: str = "retry-finished") -> Outcome:
+def run_retry(ctx: Context, item_id: int, *, by: str, event: str = "retry-finished",
+              code_waiter: CodeWaiter | None = None) -> Outcome:
     """Run item ``item_id``'s (already reset) unit now: a pull signs in and downloads the
     item's window, then the payer's documents are processed and the outputs made. Records
-    ``event`` with the outcome; the item is resolved when the unit is done."""
+    ``event`` with the outcome; the item is resolved when the unit is done. ``code_waiter``: how
+    a pull asks a person for a one-time code sent by SMS or e-mail (the Prefect retry flow)."""
     item = ctx.queue.get(item_id)
     if item is None:
         raise ResolutionError(f"there is no review item {item_id}")
@@ -129,7 +132,7 @@ def run_retry(ctx: Context, item_id: int, *, by: str, event: str = "retry-finish
     counts = Counts(unit.payer)
     if unit.kind == UnitKind.PULL:
         start, end = _window(item)
-        pull_payer(ctx, unit.payer, start, end, counts=counts)
+        pull_payer(ctx, unit.payer, start, end, counts=counts, code_waiter=code_waiter)
     now = ctx.ledger.unit(unit.kind, unit.key)
     if now.state == UnitState.DONE or unit.kind in (UnitKind.PARSE, UnitKind.OUTPUTS,
                                                     UnitKind.WORKLIST):

@@ -64,6 +64,7 @@ class ReviewKind(StrEnum):
     STATUS_ACTION = "status-action"              # a claim/appeal status a person must act on
     STATUS_UNREADABLE = "status-unreadable"      # the portal's status answer could not be read
     CONFIG_INVALID = "config-invalid"            # an admin-edited data file is invalid
+    MFA_CODE_NEEDED = "mfa-code-needed"          # a portal sent a one-time code to a person
 
     @property
     def failure(self) -> Failure:
@@ -76,7 +77,7 @@ class ReviewKind(StrEnum):
 #: system failure: the rows or packet wait in the ledger and the next run that can write them
 #: does; ``config-invalid`` is business: no retry fixes a wrong file.
 _SYSTEM_KINDS = frozenset({ReviewKind.PORTAL_FAILURE, ReviewKind.DOCUMENT_FAILED,
-                           ReviewKind.OUTPUT_FAILED})
+                           ReviewKind.OUTPUT_FAILED, ReviewKind.MFA_CODE_NEEDED})
 
 
 class ReviewState(StrEnum):
@@ -142,6 +143,8 @@ class FaultCode(StrEnum):
     CREDENTIALS_MISSING = "credentials-missing"
     MFA_NOT_CONFIGURED = "mfa-not-configured"
     MFA_REJECTED = "mfa-rejected"
+    MFA_CODE_NEEDED = "mfa-code-needed"  # an SMS / e-mail code no one entered (in time)
+    SECURITY_QUESTION_UNKNOWN = "security-question-unknown"
     CAPTCHA = "captcha"
     LOCATOR_NOT_FOUND = "locator-not-found"
     TABLE_CHANGED = "table-changed"
@@ -214,5 +217,6 @@ _REVIEW_KIND = {
     FaultCode.CODE_TABLE_INVALID: ReviewKind.CONFIG_INVALID,
     FaultCode.LAYOUT_FILE_INVALID: ReviewKind.CONFIG_INVALID,
     FaultCode.BAD_CONFIG: ReviewKind.CONFIG_INVALID,
+    FaultCode.MFA_CODE_NEEDED: ReviewKind.MFA_CODE_NEEDED,
     FaultCode.WORKLIST_UNREADABLE: ReviewKind.OUTPUT_FAILED,
 }

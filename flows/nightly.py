@@ -35,6 +35,7 @@ from claimwright.concurrency import browser_session, held_limit, portal_limit_na
 from claimwright.permissions import startup
 from claimwright.phi import mask_known
 from claimwright.pipeline.worklist_status import worklist_status
+from flows.one_time_code import PrefectCodeWaiter
 
 #: browsers one nightly run may drive at once (one per payer)
 MAX_PARALLEL_PULLS = 4
@@ -54,11 +55,13 @@ def _process_run_name(parameters: dict) -> str:
 
 @task(name="pull-remittances", task_run_name="pull-{payer}", retries=0, cache_policy=NO_CACHE,
       tags=["portal"])
-def pull_task(payer: str, start: dt.date, end: dt.date, base_url: str | None) -> Counts:
+def pull_task(payer: str, start: dt.date, end: dt.date, base_url: str | None,
+              code_timeout_s: int | None = None) -> Counts:
     with browser_session(payer):  # portal-<payer>, then browsers-<host>, when they exist
         ctx = Context.from_settings()
-        try:
-            return pull_payer(ctx, payer, start, end, base_url=base_url)
+        try:  # a one-time code sent to a person: this run pauses for it (flows/one_time_code)
+            return pull_payer(ctx, payer, start, end, base_url=base_url,
+                              code_waiter=PrefectCodeWaiter(code_timeout_s))
         finally:
             ctx.ledger.close()
 
@@ -79,17 +82,20 @@ def process_task(counts: Counts, as_of: dt.date) -> Counts:
       task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_PULLS))
 def nightly_denials(payers: list[str] | None = None, lookback_days: int = 45,
                     start: dt.date | None = None, end: dt.date | None = None,
-                    portal_urls: dict[str, str] | None = None) -> list[dict]:
+                    portal_urls: dict[str, str] | None = None,
+                    code_timeout_s: int | None = None) -> list[dict]:
     """Pull every payer's new remittances for the window (payers in parallel) and work their
     denials (each payer as soon as its pull is done). Results in the order of ``payers``
-    (default: every payer configured in ``selectors/``)."""
+    (default: every payer configured in ``selectors/``). A portal that sends a one-time code
+    by SMS or e-mail pauses the run until a person enters it (at most ``code_timeout_s``, by
+    default the payer config's ``login.code_timeout_s``; then that payer is skipped)."""
     logger = get_run_logger()
     startup(logger=logger)  # owner-only files; a warning when home/out are readable by others
     end = end or dt.date.today()
     start = start or end - dt.timedelta(days=lookback_days)
     portal_urls = portal_urls or {}
     order = list(dict.fromkeys(payers or configured_payers()))
-    pulls = {pull_task.submit(payer, start, end, portal_urls.get(payer)): payer
+    pulls = {pull_task.submit(payer, start, end, portal_urls.get(payer), code_timeout_s): payer
              for payer in order}
     done: dict[str, Counts] = {}
     for future in as_completed(list(pulls)):

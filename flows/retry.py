@@ -24,10 +24,11 @@ RETRY_TIMEOUT_S = 30 * 60
       task_run_name="retry-item-{item_id}")
 def retry_task(item_id: int, by: str) -> str:
     from claimwright.retries import run_retry
+    from flows.one_time_code import PrefectCodeWaiter
 
     ctx = Context.from_settings()
-    try:
-        return run_retry(ctx, item_id, by=by).message
+    try:  # a portal that texts a one-time code: this run pauses for a person, as nightly does
+        return run_retry(ctx, item_id, by=by, code_waiter=PrefectCodeWaiter()).message
     finally:
         ctx.ledger.close()
 

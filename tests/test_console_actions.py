@@ -395,3 +395,42 @@ def test_retry_now_of_a_document_that_failed_to_parse_parses_it_and_makes_its_ou
     assert ctx.ledger.unit(UnitKind.OUTPUTS, unit.key).state == UnitState.DONE  # outputs made
     assert ctx.queue.get(item.id).status == "resolved"
     assert ("retried", "alice") in events(ctx, item.id)
+
+
+# ---- a one-time code a portal sent by SMS: handed to the waiting nightly run -------------------
+
+
+def test_a_waiting_one_time_code_is_entered_here_and_resumes_its_run(app, ctx, monkeypatch):
+    import claimwright.pipeline.one_time_codes as codes
+
+    run = "6f1c2b1e-0000-4000-8000-000000000001"
+    handed = []
+    monkeypatch.setattr(codes, "resume_with_code", lambda *args: handed.append(args))
+    item = ctx.queue.open(
+        ReviewKind.MFA_CODE_NEEDED, "summit: the portal sent a one-time code by sms",
+        key="pull:summit:code-wanted:1", payer="summit",
+        context={"payer": "summit", "channel": "sms", "awaiting_code": True,
+                 "flow_run_id": run, "until": "2024-06-28T02:15:00Z"}).item
+    client, token = client_of(app, "alice")
+    page = client.get(f"/items/{item.id}").text
+    assert f'action="/items/{item.id}/code"' in page and 'type="password"' in page
+    assert "Retry now" not in page  # the run waits: nothing to retry
+    assert done(post(client, token, item.id, "code", code=" 123456 ")).startswith(
+        "Code handed to the waiting run")
+    assert handed == [(run, "123456")]
+    assert ("code-entered", "alice") in events(ctx, item.id)
+    assert "123456" not in repr([(e.detail, e.action) for e in ctx.queue.history(item.id)])
+    bad = post(client, token, item.id, "code", code="12")
+    assert bad.status_code == 400 and "4 to 12 letters or digits" in bad.text
+
+    def gone(*args):
+        raise RuntimeError("Cannot resume a run that isn't paused! 654321")
+
+    monkeypatch.setattr(codes, "resume_with_code", gone)
+    late = post(client, token, item.id, "code", code="654321")
+    assert late.status_code == 400 and "no longer waiting for this code" in late.text
+    assert "654321" not in late.text
+    other = _item(ctx)
+    refused = post(client, token, other.id, "code", code="123456")
+    assert refused.status_code == 400 and "not waiting for a one-time code" in refused.text
+    assert f'action="/items/{other.id}/code"' not in client.get(f"/items/{other.id}").text

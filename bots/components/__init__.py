@@ -1,7 +1,8 @@
 """Page components: the parts a portal flow is composed of (Playwright's page-object model).
 
 - :class:`PortalPage`: the tab (navigation with status checks, locators, frames);
-- :class:`LoginForm`: password sign-in and TOTP one-time codes;
+- :class:`LoginForm`: sign-in (one-page or identifier-first), one-time codes (TOTP, or SMS /
+  e-mail codes a person enters) and security questions;
 - :class:`SearchForm`: date-range search, an option picked from a list, its outcome;
 - :class:`ResultsTable`: the one results-row reader (headers -> columns, unreadable rows);
 - :class:`DocumentDownload`: fetch, check, save a document; the one HTTP-answer classification;

@@ -1,13 +1,20 @@
-"""``LoginForm``: the portal's sign-in page: username and password, then an optional one-time
-code (TOTP MFA) made from the shared secret; a CAPTCHA or a rejection is a permanent fault."""
+"""``LoginForm``: the portal's sign-in: user name and password on one page (``login.shape:
+one-page``) or the user name page, "Next", then the password page (``identifier-first``); then
+the challenges the portal may put up, in any order: a one-time code (``login.mfa``: ``totp``
+made from the shared secret, or ``sms`` / ``email``: a code sent to a person, asked for through
+``ask_code``) and security questions (answered from ``credentials.security_answers``, never from
+YAML). A CAPTCHA or a rejection is a permanent fault."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claimwright.types import FaultCode
+
+from ..config_login import PERSON_CODES
 
 if TYPE_CHECKING:
     from ..credentials import Credentials
@@ -16,6 +23,23 @@ if TYPE_CHECKING:
 
 #: A code is not sent with fewer seconds than this left in its 30 s window.
 MIN_SECONDS_LEFT = 5
+#: At most this many challenges (codes, questions) in a row after the password.
+MAX_CHALLENGES = 4
+
+
+@dataclass(frozen=True)
+class CodeRequest:
+    """A one-time code the portal sent to a person (``channel``: ``sms`` or ``email``); whoever
+    answers has ``timeout_s`` seconds. Holds no credential and no code."""
+
+    payer: str
+    channel: str
+    timeout_s: int
+
+
+#: Asks a person for the code of a :class:`CodeRequest`: the code, or None (no one entered
+#: one in time). The browser page stays open meanwhile: the code belongs to this session.
+AskCode = Callable[[CodeRequest], "str | None"]
 
 
 class LoginForm:
@@ -24,9 +48,11 @@ class LoginForm:
 
     def __init__(self, portal: PortalPage, credentials: Credentials, *,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None,
+                 ask_code: AskCode | None = None) -> None:
         self.portal = portal
         self.credentials = credentials
+        self.ask_code = ask_code
         self.clock = clock
         self.sleep = sleep or portal.rt.sleep
         self._last_window: int | None = None  # the TOTP window whose code was sent last
@@ -51,37 +77,109 @@ class LoginForm:
         portal.goto("login", config.portal.login_path, allow_login=True)
         portal.check_captcha("login")
         portal.require("login", "username").locator.fill(self.credentials.username)
+        if config.login.shape == "identifier-first":  # "Next", then the password page
+            portal.submit("login", portal.require("login", "submit_username"), allow_login=True)
+            outcome, found = portal.await_any("login", ["captcha", "login_error", "password"])
+            self._not_stopped("login", outcome, found)
         portal.require("login", "password").locator.fill(self.credentials.password)
         portal.submit("login", portal.require("login", "submit_login"), allow_login=True)
-        outcome, found = portal.await_any("login", ["captcha", "login_error", "otp", "logged_in"])
+        outcome, found = portal.await_any("login", ["captcha", "login_error", "otp",
+                                                    "security_question", "logged_in"])
+        for _ in range(MAX_CHALLENGES):
+            self._not_stopped("login", outcome, found)
+            if outcome == "otp":
+                outcome, found = self._answer_code()
+            elif outcome == "security_question":
+                outcome, found = self._answer_question(found)
+            else:
+                break
+        self._not_stopped("login", outcome, found)
+        if outcome != "logged_in":
+            raise portal.rt.fault(f"still asked for {outcome} after {MAX_CHALLENGES} answers",
+                                  step="login", code=FaultCode.LOGIN_REJECTED, retryable=False)
+
+    def _not_stopped(self, step: str, outcome: str, found: Resolved) -> None:
+        """A CAPTCHA or the portal's "wrong login" message: a permanent fault."""
+        portal, config = self.portal, self.portal.config
         if outcome == "captcha":
-            portal.check_captcha("login")
-        if outcome == "otp":
-            outcome, found = self._answer_code()
+            portal.check_captcha(step)
         if outcome == "login_error":
             raise portal.rt.fault(
                 f"portal rejected the login from {config.credentials.source('username')} / "
-                f"{config.credentials.source('password')}", step="login",
+                f"{config.credentials.source('password')}", step=step,
                 code=FaultCode.LOGIN_REJECTED, retryable=False,
                 portal_message=portal.message(found))
 
+    def _after(self, step: str, target: str, error: str) -> tuple[str, Resolved]:
+        portal = self.portal
+        portal.submit(step, portal.require(step, target), allow_login=True)
+        outcome, found = portal.await_any(step, ["captcha", error, "otp", "security_question",
+                                                 "logged_in"])
+        if outcome == "captcha":
+            portal.check_captcha(step)
+        return outcome, found
+
     def _answer_code(self) -> tuple[str, Resolved]:
         portal, config = self.portal, self.portal.config
-        if not self.credentials.totp_secret:
+        mfa = config.mfa
+        if mfa in PERSON_CODES:
+            code, source = self._person_code(mfa), f"the code a person entered ({mfa})"
+        elif mfa == "totp" and self.credentials.totp_secret:
+            code = self.one_time_code()
+            source = (f"the one-time code made from {config.credentials.source('totp_secret')} "
+                      "(check the secret and this machine's clock)")
+        else:
             raise portal.rt.fault("the portal asks for a one-time code but the payer config names "
-                                  "no credentials.totp_secret_env or totp_secret_block",
+                                  "no credentials.totp_secret_env or totp_secret_block (or "
+                                  "login.mfa: sms / email)",
                                   step="mfa", code=FaultCode.MFA_NOT_CONFIGURED, retryable=False)
-        portal.require("mfa", "otp").locator.fill(self.one_time_code())
-        portal.submit("mfa", portal.require("mfa", "submit_otp"), allow_login=True)
-        outcome, found = portal.await_any("mfa", ["captcha", "otp_error", "logged_in"])
-        if outcome == "captcha":
-            portal.check_captcha("mfa")
-        if outcome == "otp_error":
+        portal.require("mfa", "otp").locator.fill(code)
+        outcome, found = self._after("mfa", "submit_otp", "otp_error")
+        if outcome in ("otp_error", "otp"):  # rejected, or asked again
+            raise portal.rt.fault(f"portal rejected {source}", step="mfa",
+                                  code=FaultCode.MFA_REJECTED, retryable=False,
+                                  portal_message=portal.message(found))
+        return outcome, found
+
+    def _person_code(self, channel: str) -> str:
+        """The code a person read from their phone or mailbox (``ask_code``), kept out of every
+        log, fault, trace and screenshot; a permanent ``mfa-code-needed`` fault when no one can
+        be asked or no one answered within ``login.code_timeout_s``."""
+        portal, config = self.portal, self.portal.config
+        if self.ask_code is None:
             raise portal.rt.fault(
-                f"portal rejected the one-time code made from "
-                f"{config.credentials.source('totp_secret')} (check the secret and this "
-                "machine's clock)", step="mfa", code=FaultCode.MFA_REJECTED, retryable=False,
-                portal_message=portal.message(found))
+                f"the portal sent a one-time code by {channel} and no one can enter it here "
+                "(the nightly flow waits for a person to enter it); payer skipped",
+                step="mfa", code=FaultCode.MFA_CODE_NEEDED, retryable=False, channel=channel)
+        code = self.ask_code(CodeRequest(config.payer, channel, config.login.code_timeout_s))
+        code = (code or "").strip()
+        if not code:
+            raise portal.rt.fault(
+                f"no one entered the one-time code sent by {channel} in time; payer skipped "
+                "for tonight", step="mfa", code=FaultCode.MFA_CODE_NEEDED,
+                retryable=False, channel=channel, timed_out=True)
+        portal.rt.secrets.append(code)  # redacted from faults, traces and screenshots
+        return code
+
+    def _answer_question(self, found: Resolved) -> tuple[str, Resolved]:
+        """Answer the security question on screen from its credential reference."""
+        portal, config = self.portal, self.portal.config
+        asked = portal.message(found)
+        answer = next((a for q, a in self.credentials.answers if q.lower() in asked.lower()),
+                      None)
+        if answer is None:
+            known = "; ".join(a.question for a in config.credentials.security_answers) or "none"
+            raise portal.rt.fault("the portal asks a security question that no "
+                                  "credentials.security_answers entry matches (configured: "
+                                  f"{known})", step="security-question",
+                                  code=FaultCode.SECURITY_QUESTION_UNKNOWN, retryable=False,
+                                  portal_message=asked)
+        portal.require("security-question", "security_answer").locator.fill(answer)
+        outcome, found = self._after("security-question", "submit_answer", "login_error")
+        if outcome == "security_question" and portal.message(found) == asked:
+            raise portal.rt.fault("portal rejected the security answer (check its credential "
+                                  "reference)", step="security-question",
+                                  code=FaultCode.LOGIN_REJECTED, retryable=False)
         return outcome, found
 
     def one_time_code(self) -> str:

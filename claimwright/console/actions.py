@@ -7,7 +7,9 @@
   writes each to the audit trail);
 - ``categorize`` (an ``unknown-code`` item), ``attach`` (a ``missing-document`` item: a PDF
   upload), ``retry`` (the item of a failed unit): the resolutions that feed back, shared with
-  the CLI in :mod:`claimwright.resolutions`.
+  the CLI in :mod:`claimwright.resolutions`;
+- ``code`` (an ``mfa-code-needed`` item whose nightly run waits): hand the one-time code a
+  portal sent by SMS or e-mail to that paused run (``pipeline.one_time_codes.enter_code``).
 
 Each answers with a redirect (303) to the item page with ``?done=<what happened>``; a refused
 change answers 400 with the message on a page and the item's forms again, never a 500. The
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 #: routes added here (for the tests: each must refuse a viewer)
 ACTIONS = ("assign", "start", "resolve", "dismiss", "reopen", "categorize", "attach", "correct",
-           "retry")
+           "retry", "code")
 MAX_MESSAGE = 300  # characters of the flash message carried in the redirect
 #: review kinds whose item page has "Retry now": system failures, and an unreadable document
 #: (e.g. one quarantined because its parse passed a limit or crashed: the file may be replaced)
@@ -150,6 +152,13 @@ def add_actions(app: FastAPI, console: Console) -> None:
 
         return act(request, item_id, lambda: retry_item(context(), item_id, by=user.name,
                                                         background=True).message)
+
+    @app.post("/items/{item_id}/code")
+    def code(request: Request, item_id: int, code: str = Form(""),
+             user: ConsoleUser = reviewer) -> Response:
+        from ..pipeline.one_time_codes import enter_code
+
+        return act(request, item_id, lambda: enter_code(context(), item_id, code, by=user.name))
 
 
 def _said(_item, message: str) -> str:

@@ -16,19 +16,23 @@ from typing import TYPE_CHECKING
 from ..errors import SystemFault
 from ..fileio import remove_stale_parts
 from ..timing import timed
-from ..types import ReviewKind, UnitKind
+from ..types import FaultCode, ReviewKind, UnitKind
 from .context import Context, Counts
+from .one_time_codes import CodeWaiter, code_asker
 
 if TYPE_CHECKING:
     from bots import DownloadedDocument, PullResult
 
 
 def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
-               base_url: str | None = None, counts: Counts | None = None) -> Counts:
+               base_url: str | None = None, counts: Counts | None = None,
+               code_waiter: CodeWaiter | None = None) -> Counts:
     """Download the payer's remittances for [start, end] that the ledger does not hold yet.
 
     When the portal fails part-way, what was already downloaded stays recorded and the failure
-    becomes one review item.
+    becomes one review item. ``code_waiter``: how this run asks a person for a one-time code
+    the portal sends by SMS or e-mail (``pipeline.one_time_codes``); without one such a payer
+    stops at once with an ``mfa-code-needed`` item.
     """
     from bots import pull_remittances  # Playwright is imported only where a browser is needed
     from bots.documents import payer_folder
@@ -53,13 +57,17 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
         # elsewhere is one review item (download-path-unsafe), nothing there is touched
         remove_stale_parts(payer_folder(ctx.settings.downloads, payer))  # a killed run's halves
         known = ctx.ledger.known_remittance_ids(payer)
+        ask_code = (code_asker(ctx, code_waiter, review_key=unit.review_key)
+                    if code_waiter is not None else None)
         try:
             with timed("portal"):  # the bot's session; its ledger rows count as the ledger's
                 result = pull_remittances(payer, start, end, ctx.settings.downloads,
                                           is_known=known.__contains__, base_url=base_url,
                                           evidence_dir=ctx.settings.evidence,
-                                          on_downloaded=on_downloaded)
+                                          on_downloaded=on_downloaded, ask_code=ask_code)
         except SystemFault as fault:
+            if fault.code == FaultCode.MFA_CODE_NEEDED:  # its own kind: a person must act
+                unit.review_kind = ReviewKind.MFA_CODE_NEEDED
             partial = getattr(fault, "partial_result", None)
             if partial is not None:
                 _record_listing(ctx, payer, partial, counts, recorded)
