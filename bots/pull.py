@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claimwright.errors import ClaimwrightError, SystemFault
+from claimwright.types import FaultCode
 
 from .config import PayerConfig, load_payer_config
 from .documents import payer_folder
@@ -36,18 +38,35 @@ class PullRun:
 
     def __init__(self, session: BotSession, result: PullResult, dest_dir: Path,
                  is_known: Callable[[str], bool],
-                 on_downloaded: Callable[[DownloadedDocument], None] | None = None) -> None:
+                 on_downloaded: Callable[[DownloadedDocument], None] | None = None, *,
+                 time_limit_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.session = session
         self.result = result
         self.dest_dir = Path(dest_dir)
         self.is_known = is_known
         self.on_downloaded = on_downloaded
         self.seen: set[str] = set()
+        self.time_limit_s = time_limit_s or None
+        self.clock = clock
+        self.deadline = clock() + time_limit_s if time_limit_s else None
+
+    def check_time(self) -> None:
+        """Past the session's time limit: stop with ``session-deadline`` (a system fault, not
+        retried here: the next run takes up what is left); checked before each results page and
+        each document, so a pull outlives its limit by one step at most."""
+        if self.deadline is not None and self.clock() >= self.deadline:
+            raise SystemFault(
+                f"{self.result.payer}: the portal session ran past its limit of "
+                f"{self.time_limit_s:g} s (CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S); what was "
+                "downloaded is kept, the next run takes the rest", retryable=False,
+                code=FaultCode.SESSION_DEADLINE, step="deadline")
 
     def triage(self, page: ResultsPage
                ) -> tuple[list[tuple[ListedRemittance, dict[str, str]]], int]:
         """Count one results page; the rows to take (new, paid in range, not known yet), and
         how many rows were new (0 on a page the portal repeated)."""
+        self.check_time()
         result = self.result
         result.failed.extend(page.failed)
         result.listed += len(page.failed)
@@ -73,6 +92,7 @@ class PullRun:
         (:meth:`bots.runtime.Runtime.take`): taken -> ``result.downloaded`` and
         ``on_downloaded(doc)`` at once; a bad document, or one whose transient fault outlived
         its retries -> ``result.failed``; the batch goes on."""
+        self.check_time()
         payer = self.result.payer
 
         def record(exc: ClaimwrightError, system: bool) -> None:
@@ -112,7 +132,8 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
                      headless: bool = True, session_dir: Path | None = None,
                      on_downloaded: Callable[[DownloadedDocument], None] | None = None,
                      browser: Browser | None = None,
-                     ask_code: AskCode | None = None) -> PullResult:
+                     ask_code: AskCode | None = None,
+                     time_limit_s: float | None = None) -> PullResult:
     """Download ``payer``'s remittance documents paid between ``start`` and ``end`` (inclusive).
 
     Remittances for which ``is_known(remittance_id)`` is true are listed but not downloaded.
@@ -125,7 +146,8 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     pull while the portal accepts it. ``browser``: run in a fresh context of this browser
     instead of this thread's shared one. ``ask_code``: asks a person for a one-time code the
     portal sent by SMS or e-mail (``login.mfa``; without it such a payer stops with
-    ``mfa-code-needed``); the page waits open meanwhile. A payer folder leading outside ``dest_dir`` (a symbolic
+    ``mfa-code-needed``); the page waits open meanwhile. ``time_limit_s``: the whole session's
+    limit (``session-deadline`` past it, with what was taken). A payer folder leading outside ``dest_dir`` (a symbolic
     link) raises ``BusinessError`` ``download-path-unsafe`` before the portal is opened.
     """
     from .portals import get_flow
@@ -144,7 +166,8 @@ def pull_remittances(payer: str | PayerConfig, start: dt.date, end: dt.date, des
     with open_session(config, url, evidence_dir=evidence_dir, session_dir=session_dir,
                       headless=headless, browser=browser, accept_downloads=downloads,
                       ask_code=ask_code) as session:
-        run_pull(session, PullRun(session, result, dest_dir, is_known, on_downloaded))
+        run_pull(session, PullRun(session, result, dest_dir, is_known, on_downloaded,
+                                  time_limit_s=time_limit_s))
     log.info("%s: listed %d on %d page(s); downloaded %d, already known %d, failed %d",
              config.payer, result.listed, result.pages_visited, len(result.downloaded),
              len(result.skipped_known), len(result.failed))

@@ -35,6 +35,7 @@ Settings are read when asked for, so a changed variable counts from the next cal
 | CLAIMWRIGHT_CHROMIUM | (unset: /usr/bin/chromium, else Playwright's) | Chromium executable for the bots |
 | CLAIMWRIGHT_PARSE_ISOLATION | 1 | 1: the pipeline parses each document in a reused worker process under the limits below (docs/operations.md, "Hostile documents"); 0: in the run's own process, without the memory and time limits (debugging only) |
 | CLAIMWRIGHT_PARSE_MEMORY_MB | 3072 | address-space limit of a parse worker process, MB (0: none) |
+| CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S | 2700 | wall time one payer's portal session (a pull) may take; past it the pull stops, keeping what it downloaded, seconds (0: none) |
 | CLAIMWRIGHT_PARSE_TIMEOUT_S | 180 | wall time one document's parse may take before its worker is killed, seconds (0: none) |
 | CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB | 16 | decompressed content streams one PDF page may hold, MB, checked before the page is parsed (0: none) |
 | CLAIMWRIGHT_<PAYER>_URL | (unset: ``portal.base_url`` of the payer's selectors file) | a payer portal's base URL, e.g. CLAIMWRIGHT_NORTHWIND_URL; the selectors file names the variable (``portal.base_url_env``) |
@@ -117,6 +118,8 @@ VARIABLES = (
     Variable("CLAIMWRIGHT_CHROMIUM", "chromium", "Chromium executable for the bots"),
     Variable("CLAIMWRIGHT_WORKLIST_VERSIONS", "worklist_versions",
              "previous worklist versions kept", kind="count"),
+    Variable("CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S", "portal_session_limit_s",
+             "wall time of one payer's portal session, seconds (0: none)", kind="count"),
     # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
     Variable("CLAIMWRIGHT_PARSE_ISOLATION", "parse_isolation",
              "parse documents in a worker process with limits", kind="flag"),
@@ -166,6 +169,8 @@ class Settings:
     # hostile documents: the isolated parse (claimwright/parsing/isolation.py)
     parse_isolation: bool = True
     parse_memory_mb: int = 3072
+    #: below the pull unit's 60-minute lease, so a pull never outlives its lease
+    portal_session_limit_s: int = 2700
     parse_timeout_s: int = 180
     parse_page_content_mb: int = 16
     output_store: str = "local"  # claimwright/output_store.py
@@ -249,6 +254,8 @@ class Settings:
             portal_urls=urls,
             parse_isolation=flag("CLAIMWRIGHT_PARSE_ISOLATION", cls.parse_isolation),
             parse_memory_mb=count("CLAIMWRIGHT_PARSE_MEMORY_MB", cls.parse_memory_mb),
+            portal_session_limit_s=count("CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S",
+                                         cls.portal_session_limit_s),
             parse_timeout_s=count("CLAIMWRIGHT_PARSE_TIMEOUT_S", cls.parse_timeout_s),
             parse_page_content_mb=count("CLAIMWRIGHT_PARSE_PAGE_CONTENT_MB",
                                         cls.parse_page_content_mb),

@@ -139,6 +139,7 @@ class FaultCode(StrEnum):
     BROWSER_LAUNCH_FAILED = "browser-launch-failed"
     BROWSER_MISSING = "browser-missing"
     SESSION_LOST = "session-lost"
+    SESSION_DEADLINE = "session-deadline"  # a pull ran past CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S
     LOGIN_REJECTED = "login-rejected"
     CREDENTIALS_MISSING = "credentials-missing"
     MFA_NOT_CONFIGURED = "mfa-not-configured"

@@ -101,6 +101,20 @@ def test_full_pull_then_rerun_downloads_nothing(northwind_env, tmp_path, caplog)
 
 
 @pytest.mark.browser
+def test_a_session_past_its_time_limit_stops_at_the_next_page_with_what_it_took(
+        northwind_env, tmp_path):
+    """The real portal flow checks the session's limit: a limit already passed at the first
+    results page stops the pull there (``session-deadline``), nothing downloaded."""
+    from claimwright.errors import SystemFault
+
+    with pytest.raises(SystemFault) as info:
+        pull_remittances("northwind", *WIDE, tmp_path / "dl", time_limit_s=0.001)
+    assert info.value.code == "session-deadline"
+    assert info.value.partial_result.downloaded == []
+    assert not list((tmp_path / "dl").glob("northwind/*.pdf"))
+
+
+@pytest.mark.browser
 def test_wrong_password_is_a_permanent_fault_with_a_screenshot(northwind_env, tmp_path,
                                                                monkeypatch, caplog):
     monkeypatch.setenv("CLAIMWRIGHT_NORTHWIND_PASSWORD", "not-the-password-42")

@@ -76,3 +76,47 @@ def test_pipeline_records_a_partial_pull_and_the_next_run_skips_it(monkeypatch, 
         assert again.downloaded == 0 and again.review_seen_again == 1
     finally:
         ctx.ledger.close()
+
+
+def test_a_portal_session_past_its_time_limit_stops_keeping_what_it_took(monkeypatch, tmp_path):
+    """A pull bounded as a whole (CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S): once the limit has
+    passed, the next page or document stops it with a system fault ``session-deadline`` that
+    carries what was already downloaded; nothing is downloaded after the limit."""
+    import bots.portals as portals
+    from bots import ListedRemittance, PullResult
+    from bots.pull import PullRun, run_pull
+
+    now = [0.0]
+    fetched: list[str] = []
+
+    def pull(session, run):
+        for rid in ("R1", "R2", "R3"):
+            item = ListedRemittance(remittance_id=rid, payment_date=START, amount=Decimal("1"),
+                                    trace_number="T" + rid, url="", page=1)
+            run.take(item, lambda rid=rid: fetched.append(rid) or _doc(tmp_path, rid))
+            now[0] += 40.0  # each document takes 40 s
+
+    monkeypatch.setattr(portals, "get_flow", lambda name: SimpleNamespace(pull=pull))
+    session = SimpleNamespace(config=SimpleNamespace(payer="northwind", flow="x"),
+                              start=lambda: None,
+                              rt=SimpleNamespace(take=lambda what, fetch, record, label: fetch()))
+    result = PullResult("northwind", START, END)
+    run = PullRun(session, result, tmp_path, lambda rid: False, time_limit_s=60,
+                  clock=lambda: now[0])
+    with pytest.raises(SystemFault) as info:
+        run_pull(session, run)
+    assert info.value.code == "session-deadline" and not info.value.retryable
+    assert "60 s" in info.value.message and "CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S" in info.value.message
+    assert fetched == ["R1", "R2"]  # R3 was not started: the limit had passed
+    assert info.value.context["downloaded"] == ["R1", "R2"]
+
+
+def test_the_session_limit_is_a_setting_below_the_pull_lease(monkeypatch):
+    from claimwright.settings import Settings
+    from claimwright.types import UnitKind
+    from claimwright.units import LEASES
+
+    default = Settings.from_env().portal_session_limit_s
+    assert 0 < default < LEASES[UnitKind.PULL].total_seconds()  # never outlives its lease
+    monkeypatch.setenv("CLAIMWRIGHT_PORTAL_SESSION_LIMIT_S", "120")
+    assert Settings.from_env().portal_session_limit_s == 120

@@ -64,7 +64,8 @@ def pull_payer(ctx: Context, payer: str, start: dt.date, end: dt.date, *,
                 result = pull_remittances(payer, start, end, ctx.settings.downloads,
                                           is_known=known.__contains__, base_url=base_url,
                                           evidence_dir=ctx.settings.evidence,
-                                          on_downloaded=on_downloaded, ask_code=ask_code)
+                                          on_downloaded=on_downloaded, ask_code=ask_code,
+                                          time_limit_s=ctx.settings.portal_session_limit_s)
         except SystemFault as fault:
             if fault.code == FaultCode.MFA_CODE_NEEDED:  # its own kind: a person must act
                 unit.review_kind = ReviewKind.MFA_CODE_NEEDED
