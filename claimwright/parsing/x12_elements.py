@@ -19,6 +19,7 @@ element (never quoting the value, which may be PHI), and the element is made saf
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from operator import gt
 
 from ..limits import PAYER_ID_MAX
@@ -75,11 +76,15 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f]")
 
 def needs_scan(text: str, seps: Separators) -> bool:
     """Whether ``text`` holds any character :func:`element_problems` must look for (one pass
-    over the file; a clean file then costs only the length checks)."""
+    over the file, or over each chunk of it; a clean file then costs only the length checks)."""
+    return _suspicious(seps).search(text) is not None
+
+
+@lru_cache(maxsize=16)
+def _suspicious(seps: Separators) -> re.Pattern:
     allowed = {seps.element, seps.component, seps.repetition, seps.segment, "\r", "\n"}
     controls = "".join(re.escape(chr(c)) for c in (*range(0x20), 0x7F) if chr(c) not in allowed)
-    suspicious = re.compile(f"[{controls}\udc80-\udcff{_REPLACEMENT}]")
-    return suspicious.search(text) is not None
+    return re.compile(f"[{controls}\udc80-\udcff{_REPLACEMENT}]")
 
 
 def element_problems(seg: Segment, seps: Separators, *, scan: bool = True) -> list[Problem]:
