@@ -231,14 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     results = {op: rs[0] for op, rs in runs.items()}
     wall = {op: statistics.median(r["wall"] for r in rs) for op, rs in runs.items()}
     peak = {op: max(r["peak_rss_kb"] for r in rs) for op, rs in runs.items()}
+    cpu = {op: statistics.median(r["cpu"] for r in rs) for op, rs in runs.items()}
     floor = wall["split"]
-    print(f"\n{'':<15} {'wall (median)':>13} {'MB/s':>8} {'peak RSS':>12} {'x split':>8}"
-          + (f" {'peer / this':>12}" if "edi-835-parser" in wall else ""))
+    print(f"\n{'':<15} {'wall (median)':>13} {'CPU (median)':>13} {'MB/s':>8} {'peak RSS':>12} "
+          f"{'x split':>8}" + (f" {'peer / this (wall, CPU)':>24}" if "edi-835-parser" in wall
+                               else ""))
     for op in ops:
-        line = (f"{op:<15} {wall[op]:11.2f} s {size_mb / wall[op]:8.1f} "
+        line = (f"{op:<15} {wall[op]:11.2f} s {cpu[op]:11.2f} s {size_mb / wall[op]:8.1f} "
                 f"{_mib(peak[op]):8.1f} MiB {wall[op] / floor:7.1f}x")
         if "edi-835-parser" in wall:
-            line += f" {wall['edi-835-parser'] / wall[op]:11.1f}x"
+            line += (f" {wall['edi-835-parser'] / wall[op]:13.1f}x"
+                     f" {cpu['edi-835-parser'] / cpu[op]:8.1f}x")
         print(line)
     wrong = verify(results, truth)
     if wrong:

@@ -29,12 +29,14 @@ transaction) raises :class:`~claimwright.errors.DocumentError`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
+from operator import gt
 
 from ..errors import DocumentError
 from ..models import Claim, Problem, Remittance
 from ..types import FaultCode
-from .x12_elements import element_problems, needs_scan
+from .x12_elements import DEFAULT_MAXIMA, MAXIMA, WIDTH, element_problems, needs_scan
 from .x12_segments import Segment, Separators, iter_segments, parse_int, read_separators
 from .x12_stream import Source, open_text
 from .x12_transaction import TransactionParser
@@ -52,9 +54,19 @@ def parse_835(data: Source, *, source: str = "") -> list[Remittance]:
     to read it from in chunks. Every remittance comes back balanced-checked: ``problems`` holds
     the balancing and structural problems (each with the 1-based ``segment`` index where known).
 
+    The cyclic garbage collector is paused meanwhile: the model is built of tens of thousands of
+    objects and none of them is garbage in a cycle, so its passes over the growing model
+    (20-30 % of the time, measured) find nothing.
+
     :raises DocumentError: when ``data`` is not a readable X12 interchange with an 835 in it.
     """
-    return list(iter_835(data, source=source))
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return list(iter_835(data, source=source))
+    finally:
+        if paused:
+            gc.enable()
 
 
 def iter_835(data: Source, *, source: str = "",
@@ -174,6 +186,17 @@ class _Envelope:
         self.finished(remit)
 
     def feed(self, seg: Segment) -> None:
+        elements = seg.elements
+        if not self.scan and len(elements) <= WIDTH and not any(map(
+                gt, map(len, elements), MAXIMA.get(elements[0], DEFAULT_MAXIMA))):
+            # the common case (element_problems' own first test, without the call): a clean
+            # file, every element within its maximum
+            txn = self.txn
+            if txn is not None and elements[0] not in _ENVELOPE:
+                txn.feed(seg)
+            else:
+                self.dispatch(seg)
+            return
         found = element_problems(seg, self.seps, scan=self.scan)  # repairs before reading
         self.dispatch(seg)
         if found:  # to the transaction the segment is in (its SE: the one just closed)

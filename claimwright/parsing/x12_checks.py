@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..balancing import check_claim, check_remittance
+from ..limits import (CARC_MAX, GROUP_CODE_MAX, PATIENT_ACCOUNT_MAX, PAYER_CLAIM_ID_MAX,
+                      PROCEDURE_MAX, PROVIDER_NAME_MAX, PROVIDER_NPI_MAX)
 from ..models import ZERO, Claim, Problem, Remittance
 from .x12_segments import Segment, parse_int
 
@@ -51,4 +53,17 @@ def payment_problems(remit: Remittance, claims_paid: Decimal,
     for problem in found:
         problem.segment = bpr_segment
     return found
+
+
+def may_not_fit(claim: Claim) -> bool:
+    """Whether any value of ``claim`` that :func:`claimwright.limits.fit_to_storage` bounds is
+    over its limit (a quick look, so the safety net costs next to nothing on a clean claim)."""
+    provider = claim.rendering_provider
+    return (len(claim.patient_account) > PATIENT_ACCOUNT_MAX
+            or len(claim.payer_claim_id) > PAYER_CLAIM_ID_MAX
+            or len(provider.id) > PROVIDER_NPI_MAX or len(provider.name) > PROVIDER_NAME_MAX
+            or any(len(line.procedure) > PROCEDURE_MAX for line in claim.lines)
+            or any(len(a.group) > GROUP_CODE_MAX or len(a.carc) > CARC_MAX
+                   for adjustments in (claim.adjustments, *(ln.adjustments for ln in claim.lines))
+                   for a in adjustments))
 

@@ -63,11 +63,11 @@ ELEMENT_MAX: dict[tuple[str, int], int] = {
 DEFAULT_MAX = 264
 
 #: ELEMENT_MAX by tag, position by position (DEFAULT_MAX elsewhere), for a check in C.
-_WIDTH = 64
-_BY_TAG: dict[str, tuple[int, ...]] = {
-    tag: tuple(ELEMENT_MAX.get((tag, i), DEFAULT_MAX) for i in range(_WIDTH))
+WIDTH = 64
+MAXIMA: dict[str, tuple[int, ...]] = {
+    tag: tuple(ELEMENT_MAX.get((tag, i), DEFAULT_MAX) for i in range(WIDTH))
     for tag in {t for t, _ in ELEMENT_MAX}}
-_DEFAULTS = (DEFAULT_MAX,) * _WIDTH
+DEFAULT_MAXIMA = (DEFAULT_MAX,) * WIDTH
 
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _REPLACEMENT = "\ufffd"  # what a UTF-16 file's undecodable bytes became
@@ -91,8 +91,8 @@ def element_problems(seg: Segment, seps: Separators, *, scan: bool = True) -> li
     """Check and repair ``seg``'s elements in place; one problem per damaged element.
     ``scan=False`` (the file is known clean: :func:`needs_scan`) checks the lengths only."""
     elements = seg.elements
-    if not scan and len(elements) <= _WIDTH and not any(map(gt, map(len, elements), _BY_TAG.get(
-            elements[0], _DEFAULTS))):
+    if not scan and len(elements) <= WIDTH and not any(map(gt, map(len, elements), MAXIMA.get(
+            elements[0], DEFAULT_MAXIMA))):
         return []  # the common case: a clean file, every element within its maximum
     found: list[Problem] = []
     allowed = {seps.component, seps.repetition} - {None}

@@ -17,11 +17,11 @@ from decimal import Decimal
 from ..limits import PROCEDURE_MAX, PROVIDER_NAME_MAX, fit_to_storage
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
                       Remittance, ServiceLine, is_npi)
-from .x12_checks import claim_problems, payment_problems, trailer_problems
+from .x12_checks import claim_problems, may_not_fit, payment_problems, trailer_problems
 from .x12_elements import limited
 from .x12_patient import PatientSegments
 from .x12_segments import Segment, Separators, split_composite
-from .x12_values import ValueReaders
+from .x12_values import CACHE_MAX, ValueReaders
 
 FORMAT = "x12-835"
 
@@ -129,8 +129,9 @@ class TransactionParser(PatientSegments, ValueReaders):
 
     def finish_claim(self, build: _ClaimBuild) -> None:
         claim = build.claim
-        self.fitted += fit_to_storage(Remittance(FORMAT, Party(), Party(), Payment(),
-                                                 claims=[claim]))
+        if may_not_fit(claim):  # a safety net: none expected (the elements are bounded)
+            self.fitted += fit_to_storage(Remittance(FORMAT, Party(), Party(), Payment(),
+                                                     claims=[claim]))
         self.balancing += claim_problems(build)
         self.claims_paid += claim.paid
         self.last_account = claim.patient_account
@@ -165,6 +166,15 @@ class TransactionParser(PatientSegments, ValueReaders):
         self.close_patient(build)
         self.current = None
         self.finish_claim(build)
+
+    def npi(self, value: str) -> bool:
+        """:func:`is_npi`, once per distinct value of the file."""
+        known = self.cache.get("N" + value)
+        if known is None:
+            known = is_npi(value)
+            if len(self.cache) < CACHE_MAX:
+                self.cache["N" + value] = known
+        return known
 
     def composite(self, seg: Segment, position: int, heads: frozenset[str] | None) -> list[str]:
         return split_composite(seg.get(position), self.seps, heads)
@@ -263,7 +273,7 @@ class TransactionParser(PatientSegments, ValueReaders):
             name = " ".join(p for p in (first, seg.get(5), last, seg.get(7)) if p)
         npi = ""
         if seg.get(8) == "XX":
-            if is_npi(seg.get(9)):
+            if self.npi(seg.get(9)):
                 npi = seg.get(9)
             else:
                 self.problem("x12-invalid-element", f"segment {seg.index}: NM109 "
@@ -310,8 +320,10 @@ class TransactionParser(PatientSegments, ValueReaders):
             base = 2 + 3 * trio
             if base >= present:  # the trios after the last element are all empty
                 break
-            reason = seg.get(base)
-            raw_amount, raw_qty = seg.get(base + 1), seg.get(base + 2)
+            elements = seg.elements  # seg.get, inlined (CAS is the most frequent segment)
+            reason = elements[base].strip(" ")
+            raw_amount = elements[base + 1].strip(" ") if base + 1 < present else ""
+            raw_qty = elements[base + 2].strip(" ") if base + 2 < present else ""
             if not reason and not raw_amount and not raw_qty:
                 continue
             if not reason:
@@ -323,7 +335,7 @@ class TransactionParser(PatientSegments, ValueReaders):
                              f"(amount) is missing for reason {reason!r}", seg)
             target.append(Adjustment(group, _intern(reason),
                                      amount if amount is not None else ZERO,
-                                     self.quantity(seg, base + 2)))
+                                     self.quantity(seg, base + 2) if raw_qty else None))
         extra = [e for e in seg.elements[20:] if e.strip()]
         if extra:
             self.problem("x12-syntax", f"segment {seg.index}: CAS has more than six adjustment "

@@ -24,7 +24,8 @@ class ValueReaders:
     cache: dict
 
     def amount(self, seg: Segment, position: int, *, required: bool = True) -> Decimal | None:
-        raw = seg.get(position)
+        elements = seg.elements  # seg.get(position), inlined: the parser's hottest path
+        raw = elements[position].strip(" ") if position < len(elements) else ""
         value = self.cache.get(raw)  # amounts repeat: one Decimal each, parsed once
         if value is not None:
             return value
@@ -46,7 +47,8 @@ class ValueReaders:
         return value
 
     def quantity(self, seg: Segment, position: int) -> Decimal | None:
-        raw = seg.get(position)
+        elements = seg.elements  # seg.get(position), inlined: the parser's hottest path
+        raw = elements[position].strip(" ") if position < len(elements) else ""
         if raw == "":
             return None
         value = parse_decimal(raw) if len(raw) <= 18 else None
@@ -56,7 +58,8 @@ class ValueReaders:
         return value
 
     def date(self, seg: Segment, position: int) -> dt.date | None:
-        raw = seg.get(position)
+        elements = seg.elements  # seg.get(position), inlined: the parser's hottest path
+        raw = elements[position].strip(" ") if position < len(elements) else ""
         if raw == "":
             return None
         value = self.cache.get("D" + raw)  # "D": not the amount of the same digits
