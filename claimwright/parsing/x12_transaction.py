@@ -16,12 +16,12 @@ from decimal import Decimal
 
 from ..limits import PROCEDURE_MAX, PROVIDER_NAME_MAX, fit_to_storage
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
-                      Remittance, ServiceLine, is_npi)
+                      Remittance, ServiceLine)
 from .x12_checks import claim_problems, may_not_fit, payment_problems, trailer_problems
 from .x12_elements import limited
 from .x12_patient import PatientSegments
 from .x12_segments import Segment, Separators, split_composite
-from .x12_values import CACHE_MAX, ValueReaders
+from .x12_values import ValueReaders
 
 FORMAT = "x12-835"
 
@@ -166,15 +166,6 @@ class TransactionParser(PatientSegments, ValueReaders):
         self.close_patient(build)
         self.current = None
         self.finish_claim(build)
-
-    def npi(self, value: str) -> bool:
-        """:func:`is_npi`, once per distinct value of the file."""
-        known = self.cache.get("N" + value)
-        if known is None:
-            known = is_npi(value)
-            if len(self.cache) < CACHE_MAX:
-                self.cache["N" + value] = known
-        return known
 
     def composite(self, seg: Segment, position: int, heads: frozenset[str] | None) -> list[str]:
         return split_composite(seg.get(position), self.seps, heads)

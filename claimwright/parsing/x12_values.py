@@ -1,9 +1,11 @@
-"""Amounts, quantities and dates read from 835 elements, each damaged one a :class:`Problem`.
+"""Amounts, quantities, dates and NPIs read from 835 elements, each damaged one a
+:class:`Problem`.
 
 :class:`ValueReaders` is a mixin of :class:`~.x12_transaction.TransactionParser` (it uses the
-parser's ``problem`` and ``cache``). Amounts and dates repeat all over a file (the same fee, the
-same payment date on thousands of claims): each distinct text is parsed once per file and the
-one resulting object shared, which saves both time and memory.
+parser's ``problem`` and ``cache``). Amounts, dates and NPIs repeat all over a file (the same
+fee, the same payment date, the same rendering NPI on thousands of claims): each distinct text
+is parsed (or checked) once per file and the one resulting object shared, which saves both time
+and memory.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from ..models import ZERO, money
+from ..models import ZERO, is_npi, money
 from .x12_segments import Segment, parse_decimal
 
 #: entries of a file's cache of parsed amounts and dates (raw text -> value)
@@ -76,3 +78,12 @@ class ValueReaders:
             self.problem("x12-invalid-date", f"segment {seg.index}: {seg.tag}{position:02d} "
                          f"{raw[:20]!r} is not a CCYYMMDD date", seg)
             return None
+
+    def npi(self, value: str) -> bool:
+        """:func:`is_npi`, once per distinct value of the file."""
+        known = self.cache.get("N" + value)
+        if known is None:
+            known = is_npi(value)
+            if len(self.cache) < CACHE_MAX:
+                self.cache["N" + value] = known
+        return known
