@@ -193,7 +193,12 @@ class _Envelope:
             # file, every element within its maximum
             txn = self.txn
             if txn is not None and elements[0] not in _ENVELOPE:
-                txn.feed(seg)
+                handler = txn.handlers.get(elements[0])  # txn.feed, inlined
+                if handler is None:
+                    txn.feed(seg)
+                else:
+                    txn.count += 1
+                    handler(seg)
             else:
                 self.dispatch(seg)
             return

@@ -171,7 +171,8 @@ def iter_segments(chunks: Iterable[str], seps: Separators) -> Iterator[Segment]:
         pieces = chunk.split(terminator)
         carry = [pieces.pop()]
         for piece in pieces:
-            piece = piece.strip("\r\n").lstrip(" \t\r\n")
+            # no CR/LF left when unwrapped: only blanks before the tag to drop
+            piece = piece.lstrip(" \t") if unwrap else piece.strip("\r\n").lstrip(" \t\r\n")
             if piece:
                 index += 1
                 yield Segment(index, piece.split(element))
