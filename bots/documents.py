@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from claimwright.errors import BusinessError, DocumentError
-from claimwright.parsing.x12_segments import decode, read_separators
+from claimwright.parsing.x12_segments import decode, missing_envelope, read_separators
 from claimwright.types import FaultCode
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -100,8 +100,11 @@ def x12_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
     Read with the delimiters its ISA declares (the parser's own reader,
     :func:`claimwright.parsing.x12_segments.read_separators`): the interchange must hold an
     ``ST<element>835`` segment and end with its ``IEA`` segment; trailing blanks, line breaks,
-    NUL or Ctrl-Z padding are ignored, as the parser ignores them."""
-    if not data[:106].lstrip(b"\xef\xbb\xbf\r\n\t ").startswith(b"ISA"):
+    NUL or Ctrl-Z padding are ignored, as the parser ignores them. A file without its envelope
+    (it starts with a bare ``ST`` or ``GS``, as some clearinghouse exports do) is read with the
+    delimiters the parser infers, and must end with an ``SE`` (``GE`` when it starts with GS)."""
+    start = data[:106].lstrip(b"\xef\xbb\xbf\r\n\t ")
+    if not start.startswith(b"ISA") and not missing_envelope(start.decode("latin-1")):
         return _kind_of(data, "not an X12 file")
     if problem := _size_problem(data, "835", min_bytes, max_bytes):
         return problem
@@ -110,13 +113,16 @@ def x12_problem(data: bytes, *, min_bytes: int, max_bytes: int) -> str | None:
         seps = read_separators(text)
     except DocumentError as exc:
         return f"X12 file is unreadable: {exc.message}"
-    if not _ends_with_iea(text, seps.element, seps.segment):
-        return "835 is truncated (no IEA trailer)"
+    trailer = _TRAILERS[seps.bare]
+    if not _ends_with(text, seps.element, seps.segment, trailer):
+        return f"835 is truncated (no {trailer} trailer)"
     if not _has_835(text, seps.element, seps.segment):
         return "X12 file holds no 835 transaction"
     return None
 
 
+#: the last segment of an interchange (by what the file starts with: ISA, or a bare GS or ST)
+_TRAILERS = {"": "IEA", "GS": "GE", "ST": "SE"}
 _PADDING = "\x00\x1a \t\r\n"
 
 
@@ -125,13 +131,13 @@ def _unwrapped(text: str, terminator: str) -> str:
     return text if terminator in "\r\n" else text.replace("\r", "").replace("\n", "")
 
 
-def _ends_with_iea(text: str, element: str, terminator: str) -> bool:
-    """The last segment (padding after it ignored) is an IEA."""
+def _ends_with(text: str, element: str, terminator: str, trailer: str = "IEA") -> bool:
+    """The last segment (padding after it ignored) is a ``trailer`` (IEA)."""
     tail = _unwrapped(text[-4096:], terminator).rstrip(_PADDING)
     if not tail:  # more than 4 KB of padding: look at all of it (bounded by max_bytes)
         tail = _unwrapped(text, terminator).rstrip(_PADDING)[-4096:]
     last = tail.rstrip(terminator).rsplit(terminator, 1)[-1].lstrip(_PADDING)
-    return last.startswith(f"IEA{element}")
+    return last.startswith(f"{trailer}{element}")
 
 
 def _has_835(text: str, element: str, terminator: str) -> bool:

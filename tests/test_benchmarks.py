@@ -91,3 +91,38 @@ def test_nightly_volume_benchmark_runs_and_checks_itself(prefect_api):
     goals = [line.split()[0] for line in lines[lines.index("goals:") + 1:]]
     assert len(goals) == 3 and set(goals) <= {"PASS", "FAIL"}, out  # one scale: no flatness
     assert ("FAIL" in goals) == (proc.returncode == 1)
+
+
+def test_x12_throughput_benchmark_runs_and_verifies():
+    """A tiny file, without the peer (the test environment does not install the bench extra):
+    the side-by-side table and the verification line."""
+    proc = run("x12_throughput.py", "--claims", "300", "--no-peer")
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr[-3000:]  # 2: a parse was wrong
+    assert "file: 300 claims" in out
+    for op in ("split", "claimwright", "streaming"):
+        assert any(line.startswith(op) and "MiB" in line for line in out.splitlines()), out
+    assert "verified: 300 claims" in out and "the streaming parse gives the same claims" in out
+
+
+def test_x12_throughput_verification_catches_a_wrong_parse():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("x12_throughput",
+                                                  ROOT / "benchmarks" / "x12_throughput.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from fixtures.remittances.x12_big import big_835
+
+    _, truth = big_835(20)
+    good = {"claims": 20, "billed": str(truth.billed), "paid": str(truth.paid),
+            "payment": str(truth.payment), "problems": 0, "digest": "d"}
+    results = {"claimwright": dict(good), "streaming": dict(good),
+               "split": {"claims": 20}}
+    assert bench.verify(results, truth) == []
+    for op, key, value in (("claimwright", "claims", 19), ("streaming", "paid", "0.00"),
+                           ("streaming", "digest", "other"), ("claimwright", "problems", 1)):
+        broken = {k: dict(v) for k, v in results.items()}
+        broken[op][key] = value
+        assert bench.verify(broken, truth), (op, key)
+

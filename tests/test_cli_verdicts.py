@@ -37,8 +37,11 @@ DOCUMENTS = {
                   .encode(), EXIT_UNVERIFIED, "element-too-long"),
     "empty": ("empty.835", b"", EXIT_REFUSED, "empty-document"),
     "too many pages": ("big.pdf", blank_pdf(3), EXIT_REFUSED, "too-many-pages"),
-    "missing envelope": ("bare.835", DEMO[DEMO.index("ST*"):].encode(), EXIT_REFUSED,
-                         "missing-envelope: the ISA/GS envelope is missing"),
+    # read with the delimiters inferred from the ST, a problem saying the envelope is missing
+    "missing envelope": ("bare.835", DEMO[DEMO.index("ST*"):].encode(), EXIT_UNVERIFIED,
+                         "x12-missing-envelope"),
+    "missing envelope, no delimiters": ("cut.835", b"ST*835*0001", EXIT_REFUSED,
+                                        "missing-envelope: the ISA/GS envelope is missing"),
 }
 
 

@@ -18,6 +18,9 @@ from .x12_segments import missing_envelope
 # hundreds of thousands per run: held at WARNING whatever the root level (docs/operations.md).
 logging.getLogger("pdfminer").setLevel(logging.WARNING)
 
+#: how much of a file is read to tell a PDF from an 835 before choosing how to read the rest
+SNIFF_BYTES = 1 << 16
+
 
 def sniff(data: bytes, source: str = "") -> str:
     """``"pdf"`` or ``"x12-835"``; an empty file, or one that is neither, is a DocumentError.
@@ -51,9 +54,18 @@ def parse_bytes(data: bytes, *, layout: str | None = None, source: str = "") -> 
 
 
 def parse_file(path: str | Path, *, layout: str | None = None) -> list[Remittance]:
+    """The remittances of the file at ``path``. An 835 larger than :data:`SNIFF_BYTES` is read
+    from the disk chunk by chunk (:func:`claimwright.parsing.x12.parse_835`), never whole."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+            if len(head) == SNIFF_BYTES and head.strip(b"\x00\x1a \t\r\n") \
+                    and sniff(head, str(path)) == "x12-835":
+                from .x12 import parse_835
+
+                return parse_835(path, source=str(path))
+            data = head + stream.read()
     except OSError as exc:
         raise DocumentError(f"cannot read {path.name}: {exc.strerror}", file=str(path)) from exc
     return parse_bytes(data, layout=layout, source=str(path))

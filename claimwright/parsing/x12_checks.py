@@ -3,8 +3,12 @@ claims and remittance, each problem carrying the segment it concerns."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..balancing import check_claim, check_remittance
-from ..models import Problem, Remittance
+from ..limits import (CARC_MAX, GROUP_CODE_MAX, PATIENT_ACCOUNT_MAX, PAYER_CLAIM_ID_MAX,
+                      PROCEDURE_MAX, PROVIDER_NAME_MAX, PROVIDER_NPI_MAX)
+from ..models import ZERO, Claim, Problem, Remittance
 from .x12_segments import Segment, parse_int
 
 
@@ -25,19 +29,41 @@ def trailer_problems(st: Segment, se: Segment | None, count: int) -> list[Proble
     return found
 
 
-def balance_problems(remit: Remittance, claims: list, bpr_segment: int | None) -> list[Problem]:
-    """Balancing problems with the segment of the CLP (claim) or SVC (line) concerned
-    (``claims``: the parser's claim builds, with the segments of the claim and its lines)."""
-    found: list[Problem] = []
-    for build in claims:
-        for problem in check_claim(build.claim):
-            if problem.line is not None and problem.line <= len(build.lines):
-                problem.segment = build.lines[problem.line - 1].segment
-            else:
-                problem.segment = build.segment
-            found.append(problem)
-    for problem in check_remittance(remit):
-        if problem.claim is None:  # claim problems were attributed above
-            problem.segment = bpr_segment
-            found.append(problem)
+def claim_problems(build) -> list[Problem]:
+    """The balancing problems of one finished claim (``build``: the parser's claim build, with
+    the segments of the CLP and of its SVCs), each with the segment concerned."""
+    found = check_claim(build.claim)
+    for problem in found:
+        if problem.line is not None and problem.line <= len(build.lines):
+            problem.segment = build.lines[problem.line - 1].segment
+        else:
+            problem.segment = build.segment
     return found
+
+
+def payment_problems(remit: Remittance, claims_paid: Decimal,
+                     bpr_segment: int | None) -> list[Problem]:
+    """The remittance's own balancing (payment = claims paid - provider adjustments), from the
+    sum of its claims' payments (the claims themselves may have been handed on already)."""
+    # one stand-in claim carrying the sum: check_remittance's own arithmetic and message
+    stand_in = Remittance(remit.format, remit.payer, remit.payee, remit.payment,
+                          claims=[Claim("", "", "", ZERO, claims_paid)],
+                          provider_adjustments=remit.provider_adjustments)
+    found = [p for p in check_remittance(stand_in) if p.claim is None]
+    for problem in found:
+        problem.segment = bpr_segment
+    return found
+
+
+def may_not_fit(claim: Claim) -> bool:
+    """Whether any value of ``claim`` that :func:`claimwright.limits.fit_to_storage` bounds is
+    over its limit (a quick look, so the safety net costs next to nothing on a clean claim)."""
+    provider = claim.rendering_provider
+    return (len(claim.patient_account) > PATIENT_ACCOUNT_MAX
+            or len(claim.payer_claim_id) > PAYER_CLAIM_ID_MAX
+            or len(provider.id) > PROVIDER_NPI_MAX or len(provider.name) > PROVIDER_NAME_MAX
+            or any(len(line.procedure) > PROCEDURE_MAX for line in claim.lines)
+            or any(len(a.group) > GROUP_CODE_MAX or len(a.carc) > CARC_MAX
+                   for adjustments in (claim.adjustments, *(ln.adjustments for ln in claim.lines))
+                   for a in adjustments))
+

@@ -19,6 +19,7 @@ element (never quoting the value, which may be PHI), and the element is made saf
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from operator import gt
 
 from ..limits import PAYER_ID_MAX
@@ -62,11 +63,11 @@ ELEMENT_MAX: dict[tuple[str, int], int] = {
 DEFAULT_MAX = 264
 
 #: ELEMENT_MAX by tag, position by position (DEFAULT_MAX elsewhere), for a check in C.
-_WIDTH = 64
-_BY_TAG: dict[str, tuple[int, ...]] = {
-    tag: tuple(ELEMENT_MAX.get((tag, i), DEFAULT_MAX) for i in range(_WIDTH))
+WIDTH = 64
+MAXIMA: dict[str, tuple[int, ...]] = {
+    tag: tuple(ELEMENT_MAX.get((tag, i), DEFAULT_MAX) for i in range(WIDTH))
     for tag in {t for t, _ in ELEMENT_MAX}}
-_DEFAULTS = (DEFAULT_MAX,) * _WIDTH
+DEFAULT_MAXIMA = (DEFAULT_MAX,) * WIDTH
 
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _REPLACEMENT = "\ufffd"  # what a UTF-16 file's undecodable bytes became
@@ -75,19 +76,23 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f]")
 
 def needs_scan(text: str, seps: Separators) -> bool:
     """Whether ``text`` holds any character :func:`element_problems` must look for (one pass
-    over the file; a clean file then costs only the length checks)."""
+    over the file, or over each chunk of it; a clean file then costs only the length checks)."""
+    return _suspicious(seps).search(text) is not None
+
+
+@lru_cache(maxsize=16)
+def _suspicious(seps: Separators) -> re.Pattern:
     allowed = {seps.element, seps.component, seps.repetition, seps.segment, "\r", "\n"}
     controls = "".join(re.escape(chr(c)) for c in (*range(0x20), 0x7F) if chr(c) not in allowed)
-    suspicious = re.compile(f"[{controls}\udc80-\udcff{_REPLACEMENT}]")
-    return suspicious.search(text) is not None
+    return re.compile(f"[{controls}\udc80-\udcff{_REPLACEMENT}]")
 
 
 def element_problems(seg: Segment, seps: Separators, *, scan: bool = True) -> list[Problem]:
     """Check and repair ``seg``'s elements in place; one problem per damaged element.
     ``scan=False`` (the file is known clean: :func:`needs_scan`) checks the lengths only."""
     elements = seg.elements
-    if not scan and len(elements) <= _WIDTH and not any(map(gt, map(len, elements), _BY_TAG.get(
-            elements[0], _DEFAULTS))):
+    if not scan and len(elements) <= WIDTH and not any(map(gt, map(len, elements), MAXIMA.get(
+            elements[0], DEFAULT_MAXIMA))):
         return []  # the common case: a clean file, every element within its maximum
     found: list[Problem] = []
     allowed = {seps.component, seps.repetition} - {None}

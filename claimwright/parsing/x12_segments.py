@@ -1,5 +1,6 @@
-"""The X12 segment reader: delimiters from the ISA, the text cut into numbered segments, and
-the element-level helpers (composites, numbers) the 835 mapping uses.
+"""The X12 segment reader: delimiters from the ISA (or inferred from a bare GS/ST when the
+envelope is missing), the text cut into numbered segments chunk by chunk, and the element-level
+helpers (composites, numbers) the 835 mapping uses.
 
 See :mod:`claimwright.parsing.x12` for the whole parser.
 """
@@ -7,6 +8,7 @@ See :mod:`claimwright.parsing.x12` for the whole parser.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -19,6 +21,10 @@ _STRAY_COMPONENT_SEPARATORS = frozenset(">:^|\\")
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 _BLANKS = frozenset(" \t\r\n")  # never delimiters (str.isspace() would also refuse \x1c-\x1f)
 ISA_SCAN_LIMIT = 512  # a real ISA is 106 characters; unpadded ones are shorter
+#: How far into a file without its envelope an SVC is looked for (its component separator).
+INFER_SCAN_LIMIT = 65536
+#: The component separator of a file without its envelope and without a composite to tell it.
+DEFAULT_COMPONENT = ":"
 
 
 @dataclass(frozen=True)
@@ -27,9 +33,12 @@ class Separators:
     component: str
     repetition: str | None
     segment: str
+    #: "" for an ISA interchange; "ST" or "GS": the segment the file starts with (no ISA), the
+    #: delimiters inferred from it (:func:`infer_separators`)
+    bare: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     index: int  # 1-based position in the file (ISA = 1)
     elements: list[str]  # elements[0] is the segment tag
@@ -47,11 +56,10 @@ class Segment:
 
 
 def read_separators(text: str, *, source: str = "") -> Separators:
-    """Read the four delimiters from the ISA segment at the start of ``text``."""
+    """Read the four delimiters from the ISA segment at the start of ``text``; a file that
+    starts with a bare GS or ST (its envelope missing) gets them from :func:`infer_separators`."""
     if missing_envelope(text):
-        raise DocumentError(f"the ISA/GS envelope is missing: the data starts with {text[:2]} "
-                            "instead of an ISA interchange header", code=FaultCode.MISSING_ENVELOPE,
-                            file=source)
+        return infer_separators(text, source=source)
     if not text.startswith("ISA"):
         raise DocumentError("not an X12 interchange: the data does not start with an ISA segment",
                             code=FaultCode.NOT_X12, file=source)
@@ -95,23 +103,87 @@ def read_separators(text: str, *, source: str = "") -> Separators:
     return Separators(element, component, repetition, terminator)
 
 
-def split_segments(text: str, seps: Separators) -> list[Segment]:
-    """Split ``text`` into segments, numbered from 1, ignoring CR/LF around terminators.
+def infer_separators(text: str, *, source: str = "") -> Separators:
+    """The delimiters of an 835 that starts with a bare ``GS`` or ``ST`` (no ISA to declare
+    them; some clearinghouse exports): element separator = the character after the tag, segment
+    terminator = what ends that first segment (the character before the next segment, ``ST``
+    after a GS, ``BPR`` after an ST; CR/LF when the segments are one per line), component
+    separator = the one an ``SVC01`` composite uses (``HC:99213``), else ``:``."""
+    tag, element = text[:2], text[2]
+    head = text[:INFER_SCAN_LIMIT]
+    terminator = _first_terminator(head, tag, element)
+    if terminator is None:
+        raise DocumentError(f"the ISA/GS envelope is missing (the data starts with {tag}) and the "
+                            f"delimiters cannot be inferred: no end of the {tag} segment found",
+                            code=FaultCode.MISSING_ENVELOPE, file=source)
+    component = DEFAULT_COMPONENT
+    at = head.find(f"SVC{element}")
+    while at >= 0:
+        value = head[at + 4:at + 7]
+        if at > 0 and head[at - 1] in (terminator, "\r", "\n") and len(value) == 3 \
+                and value[:2].isalnum() and not value[2].isalnum() \
+                and value[2] not in (element, terminator, " ", "\r", "\n"):
+            component = value[2]
+            break
+        at = head.find(f"SVC{element}", at + 1)
+    if component in (element, terminator):  # ":" is one of them: no component separator
+        component = next(c for c in ":>^|" if c not in (element, terminator))
+    return Separators(element, component, None, terminator, bare=tag)
+
+
+def _first_terminator(head: str, tag: str, element: str) -> str | None:
+    """The character that ends the first (GS or ST) segment of ``head``, or ``None``."""
+    at = head.find(f"{'ST' if tag == 'GS' else 'BPR'}{element}", 3, ISA_SCAN_LIMIT)
+    if at > 0:
+        before = head[:at].rstrip("\r\n")
+        last = before[-1:]
+        if last and not last.isalnum() and last not in (element, " ", "\t"):
+            return last
+        if len(before) < at and last:  # only a line break: one segment a line, no terminator
+            return head[len(before)]
+    # otherwise: the first character that cannot be in the segment's elements
+    for char in head[3:ISA_SCAN_LIMIT]:
+        if not (char.isalnum() or char in (element, " ", "-", ".", "_")):
+            return char if char != "\t" else None
+    return None
+
+
+def iter_segments(chunks: Iterable[str], seps: Separators) -> Iterator[Segment]:
+    """The segments of the text given as ``chunks`` (cut anywhere), numbered from 1, ignoring
+    CR/LF around terminators; only one chunk and one segment are held at a time.
 
     When the terminator is not itself CR or LF, every CR/LF is dropped (they are not X12 data
     characters), which also reads files wrapped at a fixed width (80-column records). Trailing
     padding (NUL, DOS end-of-file Ctrl-Z, blanks) after the last segment is ignored.
     """
-    if seps.segment not in "\r\n":
-        text = text.replace("\r", "").replace("\n", "")
-    text = text.rstrip("\x00\x1a \t\r\n")
-    out: list[Segment] = []
-    for piece in text.split(seps.segment):
-        piece = piece.strip("\r\n").lstrip(" \t\r\n")
-        if not piece:
+    terminator, element = seps.segment, seps.element
+    unwrap = terminator not in "\r\n"
+    index, carry = 0, []  # carry: the text after the last terminator so far
+    for chunk in chunks:
+        if unwrap:
+            chunk = chunk.replace("\r", "").replace("\n", "")
+        if terminator not in chunk:
+            carry.append(chunk)
             continue
-        out.append(Segment(len(out) + 1, piece.split(seps.element)))
-    return out
+        if carry:
+            carry.append(chunk)
+            chunk = "".join(carry)
+        pieces = chunk.split(terminator)
+        carry = [pieces.pop()]
+        for piece in pieces:
+            # no CR/LF left when unwrapped: only blanks before the tag to drop
+            piece = piece.lstrip(" \t") if unwrap else piece.strip("\r\n").lstrip(" \t\r\n")
+            if piece:
+                index += 1
+                yield Segment(index, piece.split(element))
+    piece = "".join(carry).rstrip("\x00\x1a \t\r\n").strip("\r\n").lstrip(" \t\r\n")
+    if piece:
+        yield Segment(index + 1, piece.split(element))
+
+
+def split_segments(text: str, seps: Separators) -> list[Segment]:
+    """All the segments of ``text`` (see :func:`iter_segments`)."""
+    return list(iter_segments((text,), seps))
 
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..limits import PROCEDURE_MAX, PROVIDER_NAME_MAX, fit_to_storage
 from ..models import (ZERO, Adjustment, Claim, Party, Payment, Problem, ProviderAdjustment,
-                      Remittance, ServiceLine, is_npi, money)
-from .x12_checks import balance_problems, trailer_problems
+                      Remittance, ServiceLine)
+from .x12_checks import claim_problems, may_not_fit, payment_problems, trailer_problems
 from .x12_elements import limited
 from .x12_patient import PatientSegments
-from .x12_segments import Segment, Separators, parse_decimal, split_composite
+from .x12_segments import Segment, Separators, split_composite
+from .x12_values import ValueReaders
 
 FORMAT = "x12-835"
 
@@ -26,8 +29,8 @@ FORMAT = "x12-835"
 SERVICE_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "N4", "NU", "WK"})
 #: Line-date qualifiers in order of preference: single-day service, period start, period end.
 _LINE_DATE_QUALIFIERS = ("472", "150", "151")
-_DATE = re.compile(r"[0-9]{8}")
 _TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+_intern = sys.intern  # codes repeat on every claim: one string each
 
 
 @dataclass
@@ -49,17 +52,26 @@ class _ClaimBuild:
     dob_segment: int | None = None  # the DMG that gave the birth date
 
 
-class TransactionParser(PatientSegments):
-    """One ST..SE body (segments after ST up to its SE) -> one balanced-checked Remittance.
+class TransactionParser(PatientSegments, ValueReaders):
+    """One ST..SE transaction set, fed segment by segment (:meth:`feed`, from the segment after
+    the ST up to the one before its SE), then finished (:meth:`finish`) into one
+    balanced-checked Remittance.
+
+    Each claim is finished (dates, storage limits, balancing) as soon as the next CLP, LX or
+    PLB closes it; then it is kept for the remittance, or -- with ``on_claim`` -- handed to
+    ``on_claim`` and not kept, so a transaction of any size holds one claim at a time.
 
     Loop 2100 DMG and HI (not in the 835 guide, sent by some payers) are read by
     :class:`~.x12_patient.PatientSegments`."""
 
-    def __init__(self, segments: list[Segment], seps: Separators,
-                 trailer: Segment | None) -> None:
-        self.segments = segments
+    def __init__(self, st: Segment, seps: Separators, *,
+                 on_claim: Callable[[Claim], None] | None = None,
+                 cache: dict | None = None) -> None:
+        self.st = st
         self.seps = seps
-        self.trailer = trailer
+        self.count = 1  # segments from ST on
+        self.on_claim = on_claim
+        self.cache = {} if cache is None else cache  # raw amount/date -> value, per file
         self.problems: list[Problem] = []
         self.payer = Party()
         self.payer_ref_id = ""  # REF*2U in the payer loop
@@ -69,24 +81,30 @@ class TransactionParser(PatientSegments):
         self.payment = Payment()
         self.bpr_segment: int | None = None
         self.production_date: dt.date | None = None  # DTM*405, fallback for the payment date
-        self.claims: list[_ClaimBuild] = []
+        self.claims: list[Claim] = []  # finished claims (none kept with on_claim)
+        self.seen_claim = False
+        self.last_account: str | None = None  # the last finished claim's CLP01
+        self.claims_paid = ZERO
+        self.fitted: list[Problem] = []  # storage-limit problems, claim by claim
+        self.balancing: list[Problem] = []  # balancing problems, claim by claim
         self.provider_adjustments: list[ProviderAdjustment] = []
         self.loop = "header"  # header, payer, payee, detail, claim, line, summary
         self.current: _ClaimBuild | None = None
+        self.handlers = {name[3:]: getattr(self, name) for name in _HANDLERS}
 
     # -- driver --------------------------------------------------------------------------------
-    def parse(self) -> Remittance:
-        st = self.segments[0]
-        for seg in self.segments[1:]:
-            if seg is self.trailer:
-                break
-            if not _TAG.fullmatch(seg.tag):
-                self.problem("x12-syntax", f"segment {seg.index}: {seg.tag[:8]!r} is not a "
-                             "segment tag", seg)
-                continue
-            handler = getattr(self, f"on_{seg.tag}", None)
-            if handler is not None:
-                handler(seg)
+    def feed(self, seg: Segment) -> None:
+        self.count += 1
+        handler = self.handlers.get(seg.tag)
+        if handler is not None:
+            handler(seg)
+        elif not _TAG.fullmatch(seg.tag):
+            self.problem("x12-syntax", f"segment {seg.index}: {seg.tag[:8]!r} is not a "
+                         "segment tag", seg)
+
+    def finish(self, trailer: Segment | None) -> Remittance:
+        """The remittance, ``trailer`` its SE (None: the transaction was cut short)."""
+        st = self.st
         self.close_claim()
         if self.payment.date is None:
             self.payment.date = self.production_date
@@ -94,19 +112,33 @@ class TransactionParser(PatientSegments):
             self.problems.append(Problem("x12-missing-segment", f"transaction set {st.get(2)!r} "
                                          "has no BPR: the payment amount is unknown",
                                          segment=st.index))
-        self.problems += trailer_problems(st, self.trailer, len(self.segments))
+        self.problems += trailer_problems(st, trailer, self.count + (trailer is not None))
         remit = Remittance(
             format=FORMAT,
             payer=Party(self.payer.name, self.payer_ref_id or self.payer_n1_id
                         or self.payer_trn_id),
             payee=self.payee,
             payment=self.payment,
-            claims=[c.claim for c in self.claims],
             provider_adjustments=self.provider_adjustments,
         )
-        remit.problems = (self.problems + fit_to_storage(remit)  # a safety net: none expected
-                          + balance_problems(remit, self.claims, self.bpr_segment))
+        header = fit_to_storage(remit)  # a safety net: none expected
+        remit.claims = self.claims
+        remit.problems = (self.problems + header + self.fitted + self.balancing
+                          + payment_problems(remit, self.claims_paid, self.bpr_segment))
         return remit
+
+    def finish_claim(self, build: _ClaimBuild) -> None:
+        claim = build.claim
+        if may_not_fit(claim):  # a safety net: none expected (the elements are bounded)
+            self.fitted += fit_to_storage(Remittance(FORMAT, Party(), Party(), Payment(),
+                                                     claims=[claim]))
+        self.balancing += claim_problems(build)
+        self.claims_paid += claim.paid
+        self.last_account = claim.patient_account
+        if self.on_claim is None:
+            self.claims.append(claim)
+        else:
+            self.on_claim(claim)
 
     # -- helpers -------------------------------------------------------------------------------
     def problem(self, code: str, message: str, seg: Segment, *,
@@ -115,45 +147,6 @@ class TransactionParser(PatientSegments):
         if claim and self.current is not None and self.loop in ("claim", "line"):
             account = self.current.claim.patient_account
         self.problems.append(Problem(code, message, segment=seg.index, claim=account))
-
-    def amount(self, seg: Segment, position: int, *, required: bool = True) -> Decimal | None:
-        raw = seg.get(position)
-        name = f"{seg.tag}{position:02d}"
-        if raw == "":
-            if required:
-                self.problem("x12-invalid-amount", f"segment {seg.index}: {name} (an amount) is "
-                             "missing", seg)
-                return ZERO
-            return None
-        value = parse_decimal(raw) if len(raw) <= 18 else None
-        if value is None or value != value.quantize(Decimal("0.01")):
-            self.problem("x12-invalid-amount", f"segment {seg.index}: {name} {raw[:20]!r} is not "
-                         "an amount in dollars and cents", seg)
-            return ZERO if required else None
-        return money(value)
-
-    def quantity(self, seg: Segment, position: int) -> Decimal | None:
-        raw = seg.get(position)
-        if raw == "":
-            return None
-        value = parse_decimal(raw) if len(raw) <= 18 else None
-        if value is None:
-            self.problem("x12-invalid-quantity", f"segment {seg.index}: {seg.tag}{position:02d} "
-                         f"{raw[:20]!r} is not a number", seg)
-        return value
-
-    def date(self, seg: Segment, position: int) -> dt.date | None:
-        raw = seg.get(position)
-        if raw == "":
-            return None
-        try:
-            if not _DATE.fullmatch(raw):
-                raise ValueError(raw)
-            return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-        except ValueError:
-            self.problem("x12-invalid-date", f"segment {seg.index}: {seg.tag}{position:02d} "
-                         f"{raw[:20]!r} is not a CCYYMMDD date", seg)
-            return None
 
     def out_of_place(self, seg: Segment, where: str) -> None:
         self.problem("x12-out-of-place", f"segment {seg.index}: {seg.tag} {where}; its data was "
@@ -172,6 +165,7 @@ class TransactionParser(PatientSegments):
                 (lb.dates[q] for q in _LINE_DATE_QUALIFIERS if q in lb.dates), claim_date)
         self.close_patient(build)
         self.current = None
+        self.finish_claim(build)
 
     def composite(self, seg: Segment, position: int, heads: frozenset[str] | None) -> list[str]:
         return split_composite(seg.get(position), self.seps, heads)
@@ -229,9 +223,9 @@ class TransactionParser(PatientSegments):
         self.close_claim()
         self.loop = "claim"
         claim = Claim(patient_account=seg.get(1), payer_claim_id=seg.get(7),
-                      status_code=seg.get(2), billed=ZERO, paid=ZERO)
+                      status_code=_intern(seg.get(2)), billed=ZERO, paid=ZERO)
         self.current = _ClaimBuild(claim, seg.index)
-        self.claims.append(self.current)
+        self.seen_claim = True
         if not claim.patient_account:
             self.problem("x12-missing-element", f"segment {seg.index}: CLP01 (patient account) "
                          "is missing", seg)
@@ -270,7 +264,7 @@ class TransactionParser(PatientSegments):
             name = " ".join(p for p in (first, seg.get(5), last, seg.get(7)) if p)
         npi = ""
         if seg.get(8) == "XX":
-            if is_npi(seg.get(9)):
+            if self.npi(seg.get(9)):
                 npi = seg.get(9)
             else:
                 self.problem("x12-invalid-element", f"segment {seg.index}: NM109 "
@@ -297,11 +291,11 @@ class TransactionParser(PatientSegments):
         for position in positions:
             code = seg.get(position)
             if code and code not in into:
-                into.append(code)
+                into.append(_intern(code))
 
     def on_CAS(self, seg: Segment) -> None:
         if self.current is None or self.loop not in ("claim", "line"):
-            where = "comes before any claim (CLP)" if not self.claims else \
+            where = "comes before any claim (CLP)" if not self.seen_claim else \
                 "is not inside a claim (CLP) or service line (SVC)"
             self.out_of_place(seg, where)
             return
@@ -311,10 +305,16 @@ class TransactionParser(PatientSegments):
         if not group:
             self.problem("x12-missing-element", f"segment {seg.index}: CAS01 (group code) is "
                          "missing", seg)
+        group = _intern(group)
+        present = len(seg.elements)
         for trio in range(6):
             base = 2 + 3 * trio
-            reason = seg.get(base)
-            raw_amount, raw_qty = seg.get(base + 1), seg.get(base + 2)
+            if base >= present:  # the trios after the last element are all empty
+                break
+            elements = seg.elements  # seg.get, inlined (CAS is the most frequent segment)
+            reason = elements[base].strip(" ")
+            raw_amount = elements[base + 1].strip(" ") if base + 1 < present else ""
+            raw_qty = elements[base + 2].strip(" ") if base + 2 < present else ""
             if not reason and not raw_amount and not raw_qty:
                 continue
             if not reason:
@@ -324,8 +324,9 @@ class TransactionParser(PatientSegments):
             if amount is None and not raw_qty:
                 self.problem("x12-missing-element", f"segment {seg.index}: CAS{base + 1:02d} "
                              f"(amount) is missing for reason {reason!r}", seg)
-            target.append(Adjustment(group, reason, amount if amount is not None else ZERO,
-                                     self.quantity(seg, base + 2)))
+            target.append(Adjustment(group, _intern(reason),
+                                     amount if amount is not None else ZERO,
+                                     self.quantity(seg, base + 2) if raw_qty else None))
         extra = [e for e in seg.elements[20:] if e.strip()]
         if extra:
             self.problem("x12-syntax", f"segment {seg.index}: CAS has more than six adjustment "
@@ -341,8 +342,8 @@ class TransactionParser(PatientSegments):
         qualifier = parts[0] if parts else ""
         code = limited(parts[1], PROCEDURE_MAX, "SVC01-2 (procedure code)", seg,
                        self.problems) if len(parts) > 1 else ""
-        modifiers = [m for m in parts[2:6] if m]
-        line = ServiceLine(date_of_service=None, procedure=code, billed=ZERO, paid=ZERO,
+        modifiers = [_intern(m) for m in parts[2:6] if m]
+        line = ServiceLine(date_of_service=None, procedure=_intern(code), billed=ZERO, paid=ZERO,
                            modifiers=modifiers)
         self.current.lines.append(_LineBuild(line, seg.index))
         self.current.claim.lines.append(line)
@@ -386,3 +387,8 @@ class TransactionParser(PatientSegments):
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+#: the segment handlers (``on_CLP``: CLP), looked up once per transaction set
+_HANDLERS = tuple(name for name in dir(TransactionParser) if name.startswith("on_")
+                  and name[3:].isupper())
