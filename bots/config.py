@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeInt,
     PositiveFloat,
@@ -32,10 +30,10 @@ from claimwright.types import FaultCode
 from .config_login import (
     IDENTIFIER_FIRST_LOCATORS,
     QUESTION_LOCATORS,
-    BlockName,
+    CredentialsSection,
     EnvName,
     LoginSection,
-    SecurityAnswer,
+    Strict,
 )
 
 PAYER_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
@@ -61,8 +59,7 @@ class ConfigError(SystemFault):
     retryable = False
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict  # unknown keys rejected, values frozen (bots.config_login)
 
 
 class LocatorSpec(_Strict):
@@ -126,39 +123,6 @@ class PortalSection(_Strict):
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
         return value
-
-
-class CredentialsSection(_Strict):
-    """Where the login is kept — never the values: environment variable names (``*_env``) and/or
-    Prefect Secret block names (``*_block``). When both are given, a set variable wins."""
-
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    #: Variable holding the base32 TOTP (RFC 6238) secret when the portal asks for a one-time code.
-    totp_secret_env: EnvName | None = None
-    username_block: BlockName | None = None
-    password_block: BlockName | None = None
-    totp_secret_block: BlockName | None = None
-    #: Answers to the portal's security questions, each by reference (never the answer itself).
-    security_answers: list[SecurityAnswer] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _each_has_a_source(self) -> CredentialsSection:
-        for item in ("username", "password"):
-            if not (getattr(self, f"{item}_env") or getattr(self, f"{item}_block")):
-                raise ValueError(f"{item}: name an environment variable ({item}_env) or a "
-                                 f"Prefect Secret block ({item}_block)")
-        return self
-
-    def source(self, item: str) -> str:
-        """Where ``item`` (username, password, totp_secret) comes from, for messages."""
-        env, block = getattr(self, f"{item}_env"), getattr(self, f"{item}_block")
-        return " or ".join(filter(None, [f"${env}" if env else "",
-                                         f"Secret block {block!r}" if block else ""]))
-
-    @property
-    def has_totp(self) -> bool:
-        return bool(self.totp_secret_env or self.totp_secret_block)
 
 
 class SearchSection(_Strict):

@@ -1,6 +1,6 @@
-"""The ``login:`` section of a payer config and the security-question answers of its
-``credentials:`` (``bots.config`` holds the rest of the schema; selectors/README.md documents
-it): which sign-in shape the portal has and which second factor it asks for."""
+"""The ``login:`` and ``credentials:`` sections of a payer config (``bots.config`` holds the
+rest of the schema; selectors/README.md documents it): which sign-in shape the portal has,
+which second factor it asks for, and where the login and the security answers are kept."""
 
 from __future__ import annotations
 
@@ -64,3 +64,36 @@ class LoginSection(Strict):
     #: payer is skipped for the night); at most 30 min: portals expire codes sooner, and the
     #: pull holds its unit's 60-minute lease meanwhile
     code_timeout_s: Annotated[int, Field(ge=1, le=1800)] = 900
+
+
+class CredentialsSection(Strict):
+    """Where the login is kept — never the values: environment variable names (``*_env``) and/or
+    Prefect Secret block names (``*_block``). When both are given, a set variable wins."""
+
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    #: Variable holding the base32 TOTP (RFC 6238) secret when the portal asks for a one-time code.
+    totp_secret_env: EnvName | None = None
+    username_block: BlockName | None = None
+    password_block: BlockName | None = None
+    totp_secret_block: BlockName | None = None
+    #: Answers to the portal's security questions, each by reference (never the answer itself).
+    security_answers: list[SecurityAnswer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _each_has_a_source(self) -> CredentialsSection:
+        for item in ("username", "password"):
+            if not (getattr(self, f"{item}_env") or getattr(self, f"{item}_block")):
+                raise ValueError(f"{item}: name an environment variable ({item}_env) or a "
+                                 f"Prefect Secret block ({item}_block)")
+        return self
+
+    def source(self, item: str) -> str:
+        """Where ``item`` (username, password, totp_secret) comes from, for messages."""
+        env, block = getattr(self, f"{item}_env"), getattr(self, f"{item}_block")
+        return " or ".join(filter(None, [f"${env}" if env else "",
+                                         f"Secret block {block!r}" if block else ""]))
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret_env or self.totp_secret_block)
