@@ -7,7 +7,7 @@ temporary directory for the run. It prepares the changes of a later run (default
 half existing keys with a new priority, amount and appeal due date, half new keys) and measures,
 each in a FRESH subprocess on its own copy of the cached workbook, so the peak RSS is the one
 operation's (the child's ``VmHWM``: its ``ru_maxrss`` would include this parent's memory, see
-``peak_rss_kb``):
+``measure.peak_rss_kb``):
 
 * baseline: ``openpyxl.load_workbook(copy)`` + ``wb.save(other)``;
 * upsert:   ``upsert_worklist(copy, changes, title="Coding worklist")``.
@@ -40,7 +40,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -52,11 +51,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # measure.py beside this script
 
 import openpyxl  # noqa: E402
 
 from claimwright.worklists import WorklistRow, upsert_worklist  # noqa: E402
 from claimwright.worklists.rows import PERSON_COLUMNS, STATUSES, SYSTEM_COLUMNS  # noqa: E402
+from measure import peak_rss_kb  # noqa: E402
 
 PERSON_HEADERS = [c.header for c in PERSON_COLUMNS]
 BLANK = ("New",) + (None,) * (len(PERSON_COLUMNS) - 1)  # a new row's person-owned cells
@@ -245,21 +246,6 @@ def cached_worklist(cache: Path, n_rows: int) -> tuple[Path, list[WorklistRow],
 
 
 # -- the measured operations, one per fresh process ----------------------------------------------
-
-def peak_rss_kb() -> int:
-    """This process's peak resident set, KiB. On Linux ``VmHWM`` of /proc/self/status: the
-    ``ru_maxrss`` of a child started by subprocess is at least its parent's RSS at the fork (the
-    kernel carries the old address space's high-water mark across execve), so it would report
-    the benchmark's own memory, not the operation's. Elsewhere ``ru_maxrss`` (KiB on Linux and
-    BSD; the child is then best started from a small parent)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 def child(op: str, src: str, dst: str, changes_json: str | None, profile: str | None) -> int:
     rows = ([WorklistRow.from_json(d) for d in json.loads(Path(changes_json).read_text())]

@@ -46,23 +46,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # measure.py beside this script
+
+from measure import peak_rss_kb  # noqa: E402
 
 OPERATIONS = ("split", "claimwright", "streaming", "edi-835-parser")
 ZERO = Decimal("0.00")
-
-
-def peak_rss_kb() -> int:
-    """This process's peak resident set, KiB (``VmHWM``; see benchmarks/worklist_upsert.py)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # -- the measured operations, one per fresh process ----------------------------------------------
