@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 
@@ -132,24 +134,35 @@ def _settings_at(root):
                               "CLAIMWRIGHT_OUT": str(root / "out")})
 
 
-def _write_appeals_queue(root) -> None:
-    from portal_fixtures import SAMPLE_ANCHOR
-
+@contextlib.contextmanager
+def _environment_at(root):
+    """CLAIMWRIGHT_HOME / CLAIMWRIGHT_OUT under ``root`` (SQLite ledger there) for the block; the
+    data files cached before and after are forgotten, so nothing leaks into the tests."""
     from claimwright import datafiles
-    from claimwright.pipeline import Context
-    from claimwright.pipeline.appeals_queue import write_appeals_queue
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CLAIMWRIGHT_HOME", str(root / "var"))
         env.setenv("CLAIMWRIGHT_OUT", str(root / "out"))
         env.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
         datafiles.forget()
+        try:
+            yield
+        finally:
+            datafiles.forget()
+
+
+def _write_appeals_queue(root) -> None:
+    from portal_fixtures import SAMPLE_ANCHOR
+
+    from claimwright.pipeline import Context
+    from claimwright.pipeline.appeals_queue import write_appeals_queue
+
+    with _environment_at(root):
         ctx = Context.from_settings()
         try:
             write_appeals_queue(ctx, SAMPLE_ANCHOR)
         finally:
             ctx.ledger.close()
-            datafiles.forget()
 
 
 def _work_northwind(root, remittance_dataset, downloads: bool):
@@ -158,18 +171,13 @@ def _work_northwind(root, remittance_dataset, downloads: bool):
 
     from portal_fixtures import SAMPLE_ANCHOR
 
-    from claimwright import datafiles
     from claimwright.pipeline import Context, import_document, process_documents, write_outputs
     from claimwright.settings import Settings
     from fixtures.documents import write_documents
     from fixtures.remittances.claim_export import write_claim_export
 
     folder, manifest = remittance_dataset("northwind", SAMPLE_ANCHOR)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CLAIMWRIGHT_HOME", str(root / "var"))
-        env.setenv("CLAIMWRIGHT_OUT", str(root / "out"))
-        env.delenv("CLAIMWRIGHT_DATABASE_URL", raising=False)
-        datafiles.forget()
+    with _environment_at(root):
         settings = Settings.from_env()
         written = write_documents(settings.documents, folder)
         write_claim_export(settings.claim_export, [manifest])
@@ -187,7 +195,6 @@ def _work_northwind(root, remittance_dataset, downloads: bool):
             write_outputs(ctx, "northwind", as_of=SAMPLE_ANCHOR, counts=counts)
         finally:
             ctx.ledger.close()
-        datafiles.forget()
     return counts, written
 
 
