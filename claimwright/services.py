@@ -83,7 +83,7 @@ def prefect_server(home: Path, *, port: int | None = None, ui: bool = True,
             try:
                 yield api
             finally:
-                _flush_prefect_logs()
+                flush_prefect()
     finally:
         for key, value in previous.items():
             if value is None:
@@ -161,8 +161,11 @@ def prefect_for_run(home: Path, echo: Callable[[str], None]) -> Iterator[str]:
         yield api
 
 
-def _flush_prefect_logs() -> None:
-    """Send buffered run logs before the server goes away (else: "Error logging to API")."""
+def flush_prefect() -> None:
+    """Send buffered run logs and events (task runs reach the server as events) now: before the
+    server goes away (else: "Error logging to API"), or before reading them back."""
+    from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
     APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)

@@ -105,8 +105,7 @@ def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterId, LogFilter,
                                                 LogFilterFlowRunId)
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+    from claimwright.services import flush_prefect
 
     from flows.nightly import nightly_denials
 
@@ -116,9 +115,8 @@ def test_a_nightly_run_reads_as_the_work_in_the_prefect_api_and_in_chromium(
                             return_state=True)
     [result] = state.result()
     run_id = state.state_details.flow_run_id
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)  # task runs reach the server as events: sent, then
-    of_run = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))  # recorded by a server service
+    flush_prefect()  # logs, and the events the server records task runs from (a service of its)
+    of_run = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
     with get_client(sync_client=True) as client:
         deadline = time.monotonic() + 60  # recorded within seconds; minutes on a loaded machine
         while len(task_runs := client.read_task_runs(flow_run_filter=of_run)) < 2 \

@@ -318,9 +318,10 @@ def awaiting(settings):
 def prefect_logs(run_id) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.logging.handlers import APILogWorker
 
-    APILogWorker.drain_all(timeout=10)
+    from claimwright.services import flush_prefect
+
+    flush_prefect()
     with get_client(sync_client=True) as client:
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
             any_=[run_id])))
