@@ -245,7 +245,9 @@ def test_peak_memory_is_bounded_by_a_claim_not_the_file(tmp_path):
         assert seen == [(truth.claims, truth.payment, [])]
     assert sizes[6000] > 4 * sizes[1500] * 0.9
     # four times the claims, about the same peak: one chunk and one claim at a time
-    assert peaks[6000] < peaks[1500] * 1.25, peaks
+    # 4x the claims adds far less memory than a quarter of the bytes added (a whole-model
+    # parse adds ~8x them); a ratio of the peaks alone flaked on the interpreter's own noise
+    assert peaks[6000] - peaks[1500] < (sizes[6000] - sizes[1500]) / 4, (peaks, sizes)
     assert peaks[6000] < sizes[6000] / 2, (peaks, sizes)
 
 
